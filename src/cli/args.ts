@@ -1,0 +1,94 @@
+import { parseArgs } from 'node:util';
+import type { SettingSources } from '../config/resolve.js';
+import { SETTINGS, type SettingKey } from '../config/settings.js';
+import { UsageError } from '../errors.js';
+
+// The command line: `hypnode COMMAND APP [options] [-- app arguments]`.
+
+export const COMMAND_NAMES = ['start', 'reload', 'status', 'stop'] as const;
+export type CommandName = (typeof COMMAND_NAMES)[number];
+
+export interface CliArgs {
+  command: CommandName | 'help' | 'version';
+  app: string | undefined;
+  flags: SettingSources['flags'];
+  /** Everything after --, passed to the app verbatim. */
+  appArgs: string[] | null;
+  configPath: string | null;
+  json: boolean;
+  fast: boolean;
+}
+
+const EXTRA = {
+  config: { type: 'string' },
+  json: { type: 'boolean' },
+  fast: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'v' },
+} as const;
+
+export function parseCli(argv: string[]): CliArgs {
+  const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }> = { ...EXTRA };
+  for (const s of SETTINGS) options[s.flag] = s.kind === 'bool' ? { type: 'boolean' } : { type: 'string', multiple: s.kind === 'list' || s.kind === 'map' };
+  const dash = argv.indexOf('--');
+  const own = dash >= 0 ? argv.slice(0, dash) : argv;
+  const appArgs = dash >= 0 ? argv.slice(dash + 1) : null;
+  let parsed;
+  try {
+    parsed = parseArgs({ args: own, options, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UsageError(`${(err as Error).message.replace(/\. To specify a positional.*$/s, '')}; see \`hypnode --help\``);
+  }
+  const { values, positionals } = parsed;
+  if (values.version) return blank('version');
+  const [command, app, ...extra] = positionals;
+  if (values.help || !command) return blank('help');
+  if (!(COMMAND_NAMES as readonly string[]).includes(command)) {
+    throw new UsageError(`unknown command "${command}"; expected one of ${COMMAND_NAMES.join(', ')}`);
+  }
+  if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"; pass app arguments after --, e.g. \`hypnode start app.js -- --port 3000\``);
+  const flags: SettingSources['flags'] = {};
+  for (const s of SETTINGS) {
+    const v = values[s.flag];
+    if (v !== undefined) flags[s.key as SettingKey] = v as string | boolean | string[];
+  }
+  if (appArgs) {
+    if (command !== 'start') throw new UsageError(`app arguments after -- are only for \`hypnode start\``);
+    if (flags.args) throw new UsageError('give the app arguments either with --args or after --, not both');
+  }
+  if (values.fast && command !== 'stop') throw new UsageError('--fast goes with `hypnode stop`');
+  if (values.json && command !== 'status') throw new UsageError('--json goes with `hypnode status`');
+  return {
+    command: command as CommandName,
+    app,
+    flags,
+    appArgs,
+    configPath: (values.config as string | undefined) ?? null,
+    json: values.json === true,
+    fast: values.fast === true,
+  };
+}
+
+function blank(command: 'help' | 'version'): CliArgs {
+  return { command, app: undefined, flags: {}, appArgs: null, configPath: null, json: false, fast: false };
+}
+
+export function helpText(): string {
+  const rows = SETTINGS.map((s) => `  --${s.flag.padEnd(20)} ${s.env.padEnd(28)} ${s.doc}`);
+  return `hypnode: a zero-downtime application server for Node.js that systemd understands
+
+Usage:
+  hypnode start APP [options] [-- app arguments]   run APP's workers under a manager (foreground)
+  hypnode reload APP                               load the code on disk again; returns when it serves
+  hypnode status APP [--json]                      generation, workers, last reload
+  hypnode stop APP [--fast]                        drain and stop (--fast: kill the workers)
+
+Options (flag, environment variable, meaning); a config file hypnode.config.json (or .mjs/.js)
+beside APP, or --config PATH, holds the same settings by their camelCase names.
+Precedence: flags > environment > config file > defaults.
+  --config PATH              HYPNODE_CONFIG               config file to read instead of the one beside APP
+${rows.join('\n')}
+
+Signals to the manager: HUP/USR2 reload; TERM/INT/QUIT stop gracefully (a second TERM/INT: fast);
+TTIN/TTOU add/remove a worker.`;
+}

@@ -1,0 +1,42 @@
+#!/usr/bin/env node
+import { createRequire } from 'node:module';
+import { OperationError, UsageError } from '../errors.js';
+import { helpText, parseCli, type CliArgs } from './args.js';
+import { reload, status, stop } from './commands/control.js';
+import { start } from './commands/start.js';
+
+const COMMANDS: Record<CliArgs['command'], (args: CliArgs) => Promise<number>> = {
+  start,
+  reload,
+  status,
+  stop,
+  help: async () => {
+    process.stdout.write(`${helpText()}\n`);
+    return 0;
+  },
+  version: async () => {
+    const pkg = createRequire(import.meta.url)('../../../package.json') as { version: string };
+    process.stdout.write(`hypnode ${pkg.version}\n`);
+    return 0;
+  },
+};
+
+async function main(): Promise<number> {
+  try {
+    const args = parseCli(process.argv.slice(2));
+    return await COMMANDS[args.command](args);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`hypnode: ${err.message}\n`);
+      return 2;
+    }
+    if (err instanceof OperationError) {
+      process.stderr.write(`hypnode: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+}
+
+// Exit explicitly: the manager's last timers must not keep it alive once it has stopped.
+process.exit(await main());

@@ -1,0 +1,160 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, extname, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { z } from 'zod';
+import { UsageError } from '../errors.js';
+import { SETTINGS, defaultSettings, settingsSchema, type SettingDoc, type SettingKey, type Settings } from './settings.js';
+
+// Precedence: flags > environment > config file > defaults. Each layer is validated on its own
+// so that an error names its source (the flag, the variable, or the file and key).
+
+const CONFIG_NAMES = ['hypnode.config.json', 'hypnode.config.mjs', 'hypnode.config.js'];
+
+export interface SettingSources {
+  /** Raw flag values by setting key, as typed (strings; booleans for switches; arrays for repeats). */
+  flags: Partial<Record<SettingKey, string | boolean | string[]>>;
+  /** App arguments given after `--`, verbatim (no splitting on spaces). */
+  appArgs: string[] | null;
+  env: NodeJS.ProcessEnv;
+  appPath: string;
+  configPath: string | null;
+}
+
+export interface Resolved {
+  settings: Settings;
+  configFile: string | null;
+}
+
+export async function resolveSettings(sources: SettingSources): Promise<Resolved> {
+  const settings = defaultSettings() as Record<SettingKey, unknown>;
+  const configFile = findConfigFile(sources);
+  if (configFile) Object.assign(settings, await readConfigFile(configFile));
+  for (const s of SETTINGS) {
+    const raw = sources.env[s.env];
+    if (raw !== undefined && raw !== '') settings[s.key] = parseLayer(s, raw, `environment variable ${s.env}`);
+  }
+  for (const s of SETTINGS) {
+    const raw = sources.flags[s.key];
+    if (raw !== undefined) settings[s.key] = parseLayer(s, raw, `flag --${s.flag}`);
+  }
+  if (sources.appArgs) settings.args = sources.appArgs;
+  return { settings: checkWhole(settings, configFile), configFile };
+}
+
+function findConfigFile(sources: SettingSources): string | null {
+  const explicit = sources.configPath ?? sources.env.HYPNODE_CONFIG ?? null;
+  if (explicit) {
+    const path = resolve(explicit);
+    if (!existsSync(path)) throw new UsageError(`config file ${path} does not exist (from ${sources.configPath ? '--config' : 'HYPNODE_CONFIG'})`);
+    return path;
+  }
+  const dir = dirname(sources.appPath);
+  for (const name of CONFIG_NAMES) {
+    const path = resolve(dir, name);
+    if (existsSync(path)) return path;
+  }
+  return null;
+}
+
+async function readConfigFile(path: string): Promise<Partial<Settings>> {
+  let data: unknown;
+  if (extname(path) === '.json') {
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (err) {
+      throw new UsageError(`config file ${path} cannot be read: ${(err as Error).message}`);
+    }
+    try {
+      data = JSON.parse(text);
+    } catch (err) {
+      throw new UsageError(`config file ${path} is not valid JSON: ${(err as Error).message}`);
+    }
+  } else {
+    try {
+      // A query string defeats the module cache so that a reload sees the edited file.
+      const mod = (await import(`${pathToFileURL(path).href}?t=${Date.now()}`)) as { default?: unknown };
+      data = mod.default;
+    } catch (err) {
+      throw new UsageError(`config file ${path} failed to load: ${(err as Error).message}`);
+    }
+  }
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+    throw new UsageError(`config file ${path} must hold an object of settings (e.g. {"workers": 4})`);
+  }
+  const known = new Set<string>(SETTINGS.map((s) => s.key));
+  for (const key of Object.keys(data)) {
+    if (!known.has(key)) {
+      throw new UsageError(`config file ${path}: unknown key "${key}"; known keys: ${[...known].join(', ')}`);
+    }
+  }
+  const out: Partial<Record<SettingKey, unknown>> = {};
+  for (const [key, value] of Object.entries(data) as [SettingKey, unknown][]) {
+    out[key] = validateOne(key, value, `config file ${path}: key "${key}"`);
+  }
+  return out as Partial<Settings>;
+}
+
+function parseLayer(s: SettingDoc, raw: string | boolean | string[], where: string): unknown {
+  return validateOne(s.key, parseRaw(s, raw, where), where);
+}
+
+function parseRaw(s: SettingDoc, raw: string | boolean | string[], where: string): unknown {
+  if (s.kind === 'bool') {
+    if (typeof raw === 'boolean') return raw;
+    const v = String(raw).toLowerCase();
+    if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+    if (['0', 'false', 'no', 'off'].includes(v)) return false;
+    throw new UsageError(`${where}: expected true or false, got "${raw}"`);
+  }
+  const parts = Array.isArray(raw) ? raw : [String(raw)];
+  const last = parts[parts.length - 1] ?? '';
+  switch (s.kind) {
+    case 'int':
+      if (!/^\d+$/.test(last.trim())) throw new UsageError(`${where}: expected a whole number, got "${last}"`);
+      return Number(last);
+    case 'seconds':
+      return parseSeconds(last, where);
+    case 'string':
+      return last;
+    case 'list':
+      return parts.flatMap((p) => p.split(/\s+/).filter(Boolean));
+    case 'map':
+      return Object.fromEntries(
+        parts.flatMap((p) => p.split(/\s+/).filter(Boolean)).map((pair) => {
+          const eq = pair.indexOf('=');
+          if (eq <= 0) throw new UsageError(`${where}: expected KEY=VALUE, got "${pair}"`);
+          return [pair.slice(0, eq), pair.slice(eq + 1)];
+        }),
+      );
+  }
+}
+
+/** "30", "1.5", "500ms", "2s" or "1m", in seconds. */
+export function parseSeconds(text: string, where: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$/.exec(text);
+  if (!m) throw new UsageError(`${where}: expected seconds such as 30, 1.5, 500ms or 2m, got "${text}"`);
+  const n = Number(m[1]);
+  return m[2] === 'ms' ? n / 1000 : m[2] === 'm' ? n * 60 : n;
+}
+
+function validateOne(key: SettingKey, value: unknown, where: string): unknown {
+  const schema = settingsSchema.shape[key] as z.ZodType;
+  const result = schema.safeParse(value);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    throw new UsageError(`${where}: ${issue?.message ?? 'invalid value'} (got ${JSON.stringify(value)})`);
+  }
+  return result.data;
+}
+
+function checkWhole(settings: Record<SettingKey, unknown>, configFile: string | null): Settings {
+  const s = settingsSchema.parse(settings);
+  if (s.heartbeatTimeout <= s.heartbeatInterval) {
+    throw new UsageError(
+      `heartbeatTimeout (${s.heartbeatTimeout}s) must be longer than heartbeatInterval (${s.heartbeatInterval}s)` +
+        (configFile ? ` (config file ${configFile}, flags or environment)` : ''),
+    );
+  }
+  return s;
+}

@@ -1,0 +1,20 @@
+// The app may import 'hypnode' from its own node_modules, a different copy from the one whose
+// preload runs in the worker; a registered symbol on globalThis joins the two.
+
+export interface WorkerBridge {
+  readonly generation: number;
+  readonly draining: boolean;
+  ready(): void;
+  holdReady(): () => void;
+  onDrain(listener: () => void): void;
+}
+
+const KEY = Symbol.for('hypnode.worker');
+
+export function installBridge(bridge: WorkerBridge): void {
+  (globalThis as Record<symbol, unknown>)[KEY] = bridge;
+}
+
+export function getBridge(): WorkerBridge | undefined {
+  return (globalThis as Record<symbol, unknown>)[KEY] as WorkerBridge | undefined;
+}

