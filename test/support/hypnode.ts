@@ -1,0 +1,158 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync, cpSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { TestContext } from 'node:test';
+import type { Status } from '../../src/manager/manager.js';
+
+// Real hypnode managers for the tests: each runs from the built CLI in a temp directory of its
+// own (its control socket too), and is stopped, with every worker it ever had, when the test ends.
+
+export const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+const EXAMPLES = fileURLToPath(new URL('../../../examples/', import.meta.url));
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** A temp directory removed after the test. */
+export function tempDir(t: TestContext, prefix = 'hypnode-test-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Copies examples/NAME into a fresh temp directory and returns the path of its app.js. */
+export function exampleApp(t: TestContext, name: string, version = '1'): { dir: string; app: string } {
+  const dir = tempDir(t);
+  cpSync(join(EXAMPLES, name), dir, { recursive: true });
+  writeFileSync(join(dir, 'version.txt'), `${version}\n`);
+  return { dir, app: join(dir, 'app.js') };
+}
+
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function waitFor<T>(what: string, probe: () => T | Promise<T>, timeoutMs = 10_000, everyMs = 50): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v) return v as NonNullable<T>;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+export interface RunOptions {
+  env?: Record<string, string>;
+  cwd?: string;
+}
+
+export function runCli(args: string[], opts: RunOptions = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+export class Hypnode {
+  readonly seenPids = new Set<number>();
+  output = '';
+  exitCode: number | null = null;
+  readonly exited: Promise<number | null>;
+
+  constructor(
+    readonly proc: ChildProcess,
+    readonly app: string,
+    readonly env: Record<string, string>,
+  ) {
+    proc.stdout?.on('data', (d: Buffer) => (this.output += d.toString()));
+    proc.stderr?.on('data', (d: Buffer) => (this.output += d.toString()));
+    this.exited = new Promise((resolve) => proc.on('exit', (code) => resolve((this.exitCode = code))));
+  }
+
+  get pid(): number {
+    return this.proc.pid!;
+  }
+
+  cli(command: string, ...args: string[]): Promise<CliResult> {
+    return runCli([command, this.app, ...args], { env: this.env });
+  }
+
+  async status(): Promise<Status> {
+    const r = await this.cli('status', '--json');
+    if (r.code !== 0) throw new Error(`hypnode status failed (${r.code}): ${r.stderr}`);
+    const s = JSON.parse(r.stdout) as Status;
+    for (const w of s.workers) this.seenPids.add(w.pid);
+    return s;
+  }
+
+  async waitServing(timeoutMs = 15_000): Promise<Status> {
+    return waitFor('the manager to serve', async () => {
+      if (this.exitCode !== null) throw new Error(`hypnode exited with ${this.exitCode} before serving:\n${this.output}`);
+      const r = await this.cli('status', '--json');
+      if (r.code !== 0) return null;
+      const s = JSON.parse(r.stdout) as Status;
+      for (const w of s.workers) this.seenPids.add(w.pid);
+      return s.state === 'serving' && s.workersReady === s.workersWanted ? s : null;
+    }, timeoutMs, 100);
+  }
+
+  /** Stops the manager (TERM, then KILL) and kills any worker still alive; never throws. */
+  async cleanup(): Promise<void> {
+    if (this.exitCode === null && alive(this.pid)) {
+      try {
+        await this.status();
+      } catch {
+        // The manager may not answer any more; the pids seen so far are still ours to end.
+      }
+      this.proc.kill('SIGTERM');
+      const timer = setTimeout(() => this.proc.kill('SIGKILL'), 5000);
+      await this.exited;
+      clearTimeout(timer);
+    }
+    for (const pid of this.seenPids) if (alive(pid)) process.kill(pid, 'SIGKILL');
+  }
+}
+
+/** Starts `hypnode start APP ...` as a child and stops it (and every worker) after the test. */
+export async function startHypnode(t: TestContext, app: string, args: string[] = [], opts: { env?: Record<string, string>; wait?: boolean } = {}): Promise<Hypnode> {
+  const runtime = tempDir(t, 'hypnode-run-');
+  const env = { HYPNODE_RUNTIME_DIR: runtime, ...opts.env };
+  const proc = spawn(process.execPath, [CLI, 'start', app, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const h = new Hypnode(proc, app, env);
+  t.after(() => h.cleanup());
+  if (opts.wait !== false) await h.waitServing();
+  return h;
+}
+
+/** Asserts that none of the processes the manager ever had is alive (after a stop). */
+export async function assertNoneLeft(h: Hypnode): Promise<void> {
+  const left = await waitFor('every process to exit', () => ([h.pid, ...h.seenPids].every((p) => !alive(p)) ? true : null), 5000).catch(() => false);
+  if (!left) throw new Error(`processes left behind: ${[h.pid, ...h.seenPids].filter(alive).join(', ')}`);
+}
