@@ -1,0 +1,126 @@
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { alive, assertNoneLeft, exampleApp, freePort, startHypnode, waitFor } from './support/hypnode.js';
+
+// Issue #2, points 4 to 6: reloads coalesce, crashed and hung workers are replaced, workers
+// never outlive the manager, and the manager's PID (and PID file) never change.
+
+function get(port: number, path = '/'): Promise<{ status: number; version: string; pid: string }> {
+  return new Promise((resolve, reject) => {
+    http
+      .get({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, version: String(res.headers['x-version']), pid: String(res.headers['x-pid']) }));
+      })
+      .on('error', reject);
+  });
+}
+
+test('reload requests never overlap: concurrent ones coalesce into at most one more run', async (t) => {
+  const { dir, app } = exampleApp(t, 'hello');
+  const port = await freePort();
+  const h = await startHypnode(t, app, ['--workers', '1'], { env: { PORT: String(port) } });
+  writeFileSync(join(dir, 'version.txt'), '2\n');
+  const results = await Promise.all(Array.from({ length: 6 }, () => h.cli('reload')));
+  for (const r of results) assert.equal(r.code, 0, r.stderr);
+  const s = await h.status();
+  assert.ok(s.generation! <= 3, `6 concurrent reloads made generation ${s.generation}; at most 2 runs expected`);
+  assert.ok(s.generation! >= 2);
+  assert.equal((await get(port)).version, '2');
+});
+
+test('a worker killed by SIGKILL is replaced and the others keep serving', async (t) => {
+  const { app } = exampleApp(t, 'hello');
+  const port = await freePort();
+  const h = await startHypnode(t, app, ['--workers', '2'], { env: { PORT: String(port) } });
+  const before = await h.status();
+  const victim = before.workers[0]!.pid;
+  process.kill(victim, 'SIGKILL');
+  const after = await waitFor('a replacement worker', async () => {
+    const s = await h.status();
+    return s.workersReady === 2 && !s.workers.some((w) => w.pid === victim) ? s : null;
+  });
+  assert.equal(after.generation, before.generation);
+  assert.match(after.lastCrash?.message ?? '', /was killed by SIGKILL/);
+  assert.equal((await get(port)).status, 200);
+});
+
+test('a worker whose event loop hangs is killed and replaced after the heartbeat timeout', async (t) => {
+  const { app } = exampleApp(t, 'hello');
+  const port = await freePort();
+  const h = await startHypnode(t, app, ['--workers', '1', '--heartbeat-interval', '0.2', '--heartbeat-timeout', '1'], { env: { PORT: String(port) } });
+  const [worker] = (await h.status()).workers;
+  process.kill(worker!.pid, 'SIGSTOP');
+  await waitFor('the hung worker to be replaced', async () => {
+    const s = await h.status();
+    return !alive(worker!.pid) && s.workersReady === 1 ? s : null;
+  });
+  assert.match(h.output, /sent no heartbeat/);
+  assert.equal((await get(port)).status, 200);
+});
+
+test('when the manager dies, every worker exits within 2 s', async (t) => {
+  const { app } = exampleApp(t, 'hello');
+  const port = await freePort();
+  const h = await startHypnode(t, app, ['--workers', '2'], { env: { PORT: String(port) } });
+  const pids = (await h.status()).workers.map((w) => w.pid);
+  process.kill(h.pid, 'SIGKILL');
+  await h.exited;
+  const died = Date.now();
+  await waitFor('the orphaned workers to exit', () => pids.every((p) => !alive(p)), 5000);
+  assert.ok(Date.now() - died < 2000, `workers outlived the manager by ${Date.now() - died} ms`);
+});
+
+test('code that crashes at boot is retried with backoff, the manager keeps running, and a reload to good code recovers', async (t) => {
+  const { app } = exampleApp(t, 'hello');
+  const good = readFileSync(app, 'utf8');
+  writeFileSync(app, "throw new Error('boom at boot');\n");
+  const port = await freePort();
+  const h = await startHypnode(t, app, ['--workers', '2'], { env: { PORT: String(port) }, wait: false });
+  await new Promise((r) => setTimeout(r, 3000));
+  const spawned = (h.output.match(/exited with code 1/g) ?? []).length;
+  t.diagnostic(`crashing workers started in 3 s: ${spawned}`);
+  // Without backoff two workers would be forked hundreds of times in 3 s.
+  assert.ok(spawned >= 2 && spawned <= 16, `${spawned} crashing workers were started in 3 s`);
+  const s = await h.status();
+  assert.equal(s.state, 'starting');
+  assert.match(s.lastCrash?.output ?? '', /boom at boot/);
+
+  writeFileSync(app, good);
+  const r = await h.cli('reload');
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal((await h.status()).state, 'serving');
+  assert.equal((await get(port)).status, 200);
+});
+
+test('PID file holds the manager PID across reloads and is removed on stop; HUP reloads; TERM drains', async (t) => {
+  const { dir, app } = exampleApp(t, 'hello');
+  const port = await freePort();
+  const pidFile = join(dir, 'hypnode.pid');
+  const h = await startHypnode(t, app, ['--workers', '2', '--pid-file', pidFile], { env: { PORT: String(port) } });
+  assert.equal(readFileSync(pidFile, 'utf8').trim(), String(h.pid));
+
+  writeFileSync(join(dir, 'version.txt'), '2\n');
+  process.kill(h.pid, 'SIGHUP');
+  await waitFor('the HUP reload', async () => (await h.status()).lastReload?.ok === true);
+  assert.equal((await get(port)).version, '2');
+  assert.equal(readFileSync(pidFile, 'utf8').trim(), String(h.pid), 'the PID file never changes');
+
+  process.kill(h.pid, 'SIGTTIN');
+  await waitFor('a third worker', async () => (await h.status()).workersReady === 3);
+  process.kill(h.pid, 'SIGTTOU');
+  await waitFor('back to two workers', async () => (await h.status()).workers.length === 2);
+
+  // A slow request in flight when TERM arrives still gets its answer.
+  await h.status();
+  const slow = get(port, '/slow');
+  await new Promise((r) => setTimeout(r, 50));
+  process.kill(h.pid, 'SIGTERM');
+  assert.equal((await slow).status, 200);
+  assert.equal(await h.exited, 0);
+  assert.equal(existsSync(pidFile), false, 'the PID file is removed on exit');
+  await assertNoneLeft(h);
+});
