@@ -22,7 +22,8 @@ function get(port: number, path = '/'): Promise<{ status: number; version: strin
 test('reload requests never overlap: concurrent ones coalesce into at most one more run', async (t) => {
   const { dir, app } = exampleApp(t, 'hello');
   const port = await freePort();
-  const h = await startHypnode(t, app, ['--workers', '1'], { env: { PORT: String(port) } });
+  // A slow boot keeps the first reload running while the other requests arrive.
+  const h = await startHypnode(t, app, ['--workers', '1'], { env: { PORT: String(port), BOOT_DELAY_MS: '1500' } });
   writeFileSync(join(dir, 'version.txt'), '2\n');
   const results = await Promise.all(Array.from({ length: 6 }, () => h.cli('reload')));
   for (const r of results) assert.equal(r.code, 0, r.stderr);
@@ -123,4 +124,21 @@ test('PID file holds the manager PID across reloads and is removed on stop; HUP 
   assert.equal(await h.exited, 0);
   assert.equal(existsSync(pidFile), false, 'the PID file is removed on exit');
   await assertNoneLeft(h);
+});
+
+test('--accepts and --max-rss replace a worker gracefully: its successor is ready first, no request fails', async (t) => {
+  const { app } = exampleApp(t, 'hello');
+  const port = await freePort();
+  const h = await startHypnode(t, app, ['--workers', '1', '--accepts', '20'], { env: { PORT: String(port) } });
+  const first = (await h.status()).workers[0]!.pid;
+  const pids = new Set<string>();
+  await waitFor('a second worker to answer', async () => (pids.add((await get(port)).pid), pids.size >= 2), 10_000, 10);
+  assert.ok(!alive(first) || (await h.status()).workers.find((w) => w.pid === first)?.state === 'draining');
+  assert.match(h.output, /replacing worker \d+ \(generation 1\): accepted 20 connections/);
+
+  const m = exampleApp(t, 'hello');
+  const mport = await freePort();
+  const hm = await startHypnode(t, m.app, ['--workers', '1', '--max-rss', '1', '--heartbeat-interval', '0.2'], { env: { PORT: String(mport) } });
+  await waitFor('a memory recycle', () => /resident memory \d+ MiB above 1 MiB/.test(hm.output));
+  assert.equal((await get(mport)).status, 200);
 });
