@@ -5,7 +5,7 @@ import { UsageError } from '../errors.js';
 
 // The command line: `hypnode COMMAND APP [options] [-- app arguments]`.
 
-export const COMMAND_NAMES = ['start', 'reload', 'status', 'stop'] as const;
+export const COMMAND_NAMES = ['start', 'reload', 'status', 'stop', 'unit'] as const;
 export type CommandName = (typeof COMMAND_NAMES)[number];
 
 export interface CliArgs {
@@ -17,12 +17,22 @@ export interface CliArgs {
   configPath: string | null;
   json: boolean;
   fast: boolean;
+  daemon: boolean;
+  /** `hypnode unit`: ListenStream= values for a socket unit, and where to write the files. */
+  sockets: string[];
+  out: string | null;
+  /** `hypnode start --daemon`: where the daemon's output goes. */
+  logFile: string | null;
 }
 
 const EXTRA = {
   config: { type: 'string' },
   json: { type: 'boolean' },
   fast: { type: 'boolean' },
+  daemon: { type: 'boolean' },
+  socket: { type: 'string', multiple: true },
+  out: { type: 'string' },
+  'log-file': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'v' },
 } as const;
@@ -58,6 +68,9 @@ export function parseCli(argv: string[]): CliArgs {
   }
   if (values.fast && command !== 'stop') throw new UsageError('--fast goes with `hypnode stop`');
   if (values.json && command !== 'status') throw new UsageError('--json goes with `hypnode status`');
+  if (values.daemon && command !== 'start') throw new UsageError('--daemon goes with `hypnode start`');
+  if (values['log-file'] && !values.daemon) throw new UsageError('--log-file goes with `hypnode start --daemon`');
+  if ((values.socket || values.out) && command !== 'unit') throw new UsageError('--socket and --out go with `hypnode unit`');
   return {
     command: command as CommandName,
     app,
@@ -66,11 +79,15 @@ export function parseCli(argv: string[]): CliArgs {
     configPath: (values.config as string | undefined) ?? null,
     json: values.json === true,
     fast: values.fast === true,
+    daemon: values.daemon === true,
+    sockets: (values.socket as string[] | undefined) ?? [],
+    out: (values.out as string | undefined) ?? null,
+    logFile: (values['log-file'] as string | undefined) ?? null,
   };
 }
 
 function blank(command: 'help' | 'version'): CliArgs {
-  return { command, app: undefined, flags: {}, appArgs: null, configPath: null, json: false, fast: false };
+  return { command, app: undefined, flags: {}, appArgs: null, configPath: null, json: false, fast: false, daemon: false, sockets: [], out: null, logFile: null };
 }
 
 export function helpText(): string {
@@ -82,6 +99,10 @@ Usage:
   hypnode reload APP                               load the code on disk again; returns when it serves
   hypnode status APP [--json]                      generation, workers, last reload
   hypnode stop APP [--fast]                        drain and stop (--fast: kill the workers)
+  hypnode unit APP [options] [--socket LISTEN]... [--out DIR]
+                                                   print (or write) a systemd unit for APP
+  hypnode start APP --daemon [--log-file PATH]     for init systems without sd_notify: returns
+                                                   once the first generation serves
 
 Options (flag, environment variable, meaning); a config file hypnode.config.json (or .mjs/.js)
 beside APP, or --config PATH, holds the same settings by their camelCase names.

@@ -4,12 +4,14 @@ import { OperationError, UsageError } from '../errors.js';
 import { helpText, parseCli, type CliArgs } from './args.js';
 import { reload, status, stop } from './commands/control.js';
 import { start } from './commands/start.js';
+import { unit } from './commands/unit.js';
 
 const COMMANDS: Record<CliArgs['command'], (args: CliArgs) => Promise<number>> = {
   start,
   reload,
   status,
   stop,
+  unit,
   help: async () => {
     process.stdout.write(`${helpText()}\n`);
     return 0;

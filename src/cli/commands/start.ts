@@ -6,12 +6,15 @@ import { consoleLogger } from '../../manager/log.js';
 import { Manager } from '../../manager/manager.js';
 import { removePidFile, writePidFile } from '../../manager/pid-file.js';
 import type { CliArgs } from '../args.js';
+import { daemonize, takeDaemonReadyFd, tellDaemonParent } from '../daemon.js';
 import { locate } from '../instance.js';
 
 // `hypnode start`: this process becomes the manager and stays in the foreground.
 
 export async function start(args: CliArgs): Promise<number> {
   const { app, settings, sources, paths } = await locate(args);
+  if (args.daemon) return daemonize(process.argv.slice(2), paths, args.logFile, settings.upgradeTimeout * 1000);
+  const daemonParent = takeDaemonReadyFd();
   const log = consoleLogger();
   const registry = new ListenerRegistry();
   const manager = new Manager(app, settings, sources, registry, log);
@@ -40,6 +43,7 @@ export async function start(args: CliArgs): Promise<number> {
   process.on('SIGTTIN', () => manager.resize(1));
   process.on('SIGTTOU', () => manager.resize(-1));
 
+  if (daemonParent !== null) manager.once('serving', () => tellDaemonParent(daemonParent));
   try {
     await manager.start();
   } catch (err) {

@@ -1,0 +1,79 @@
+import { spawn } from 'node:child_process';
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { sendCommand } from '../control/client.js';
+import type { InstancePaths } from '../control/paths.js';
+import { OperationError } from '../errors.js';
+import type { Status } from '../manager/manager.js';
+
+// `hypnode start --daemon`, for init systems without sd_notify (sysvinit, OpenRC, Type=forking):
+// the manager runs as a detached child and this process returns only once the first generation
+// serves, by which time the PID file (written once by the manager itself) holds the manager's PID.
+
+const READY_FD_ENV = 'HYPNODE_DAEMON_READY_FD';
+const READY_FD = 3;
+
+/**
+ * In the parent: starts the manager in the background and waits for it to serve. A daemon keeps
+ * none of its caller's stdio: its output goes to `logFile`, or nowhere.
+ */
+export function daemonize(argv: string[], paths: InstancePaths, logFile: string | null, timeoutMs: number): Promise<number> {
+  const args = argv.filter((a, i) => a !== '--daemon' && a !== '--log-file' && argv[i - 1] !== '--log-file' && !a.startsWith('--log-file='));
+  const out = logFile ? openSync(logFile, 'a', 0o640) : 'ignore';
+  const child = spawn(process.execPath, [process.argv[1]!, ...args], {
+    detached: true,
+    stdio: ['ignore', out, out, 'pipe'],
+    env: { ...process.env, [READY_FD_ENV]: String(READY_FD) },
+  });
+  if (typeof out === 'number') closeSync(out);
+  return new Promise((resolve, reject) => {
+    const pipe = child.stdio[READY_FD] as NodeJS.ReadableStream;
+    let said = '';
+    const timer = setTimeout(async () => {
+      const crash = await lastCrash(paths);
+      child.kill('SIGTERM');
+      reject(new OperationError(`the manager did not serve within ${timeoutMs / 1000}s; it was stopped${crash}`));
+    }, timeoutMs);
+    pipe.on('data', (d: Buffer) => {
+      said += d.toString();
+      if (said.includes('ready')) {
+        clearTimeout(timer);
+        child.unref();
+        pipe.removeAllListeners();
+        (pipe as unknown as { destroy(): void }).destroy();
+        process.stdout.write(`hypnode: manager ${child.pid} serves\n`);
+        resolve(0);
+      }
+    });
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new OperationError(`the manager exited (${signal ?? `code ${code}`}) before it served`));
+    });
+  });
+}
+
+async function lastCrash(paths: InstancePaths): Promise<string> {
+  try {
+    const reply = await sendCommand(paths, 'status');
+    const crash = reply.ok ? (reply.result as Status).lastCrash : null;
+    return crash ? `; last worker ${crash.message}:\n${crash.output.trimEnd()}` : '';
+  } catch {
+    return '';
+  }
+}
+
+/** In the manager, at start: the pipe to a waiting `--daemon` parent, if there is one. */
+export function takeDaemonReadyFd(): number | null {
+  const fd = Number(process.env[READY_FD_ENV]);
+  delete process.env[READY_FD_ENV];
+  return Number.isInteger(fd) && fd >= 3 ? fd : null;
+}
+
+/** Tells the waiting parent that the first generation serves. */
+export function tellDaemonParent(fd: number): void {
+  try {
+    writeSync(fd, 'ready\n');
+    closeSync(fd);
+  } catch {
+    // The parent is gone (killed while waiting): nothing to tell.
+  }
+}
