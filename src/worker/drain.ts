@@ -23,9 +23,14 @@ const SWEEP_EVERY_MS = 100;
 
 export class ConnectionTracker {
   private readonly servers = new Set<net.Server>();
-  private readonly sockets = new Set<HttpSocket>();
+  /** Every accepted connection (TCP), until it closes: the drain ends when none is left. */
+  private readonly connections = new Set<net.Socket>();
+  /** The sockets that carry HTTP (the TLS ones for HTTPS), whose request state the sweep reads. */
+  private readonly httpSockets = new Set<HttpSocket>();
   private readonly idle = new Map<HttpSocket, IdleMark>();
   private draining = false;
+  private drained: (() => void) | null = null;
+  private sweeper: NodeJS.Timeout | null = null;
   requests = 0;
   accepted = 0;
 
@@ -34,20 +39,27 @@ export class ConnectionTracker {
     private readonly onAccept: (accepted: number) => void,
   ) {}
 
-  get connections(): number {
-    return this.sockets.size;
+  get open(): number {
+    return this.connections.size;
   }
 
   track(server: net.Server): void {
     if (this.servers.has(server)) return;
     this.servers.add(server);
-    // TLS: the HTTP state lives on the TLSSocket, which 'secureConnection' delivers.
-    const event = server instanceof tls.Server ? 'secureConnection' : 'connection';
-    server.on('connection', () => this.onAccept(++this.accepted));
-    server.on(event, (socket: HttpSocket) => {
-      this.sockets.add(socket);
+    server.on('connection', (socket: net.Socket) => {
+      this.onAccept(++this.accepted);
+      this.connections.add(socket);
       socket.once('close', () => {
-        this.sockets.delete(socket);
+        this.connections.delete(socket);
+        this.checkDrained();
+      });
+    });
+    // TLS: the HTTP state lives on the TLSSocket, which 'secureConnection' delivers.
+    const httpEvent = server instanceof tls.Server ? 'secureConnection' : 'connection';
+    server.on(httpEvent, (socket: HttpSocket) => {
+      this.httpSockets.add(socket);
+      socket.once('close', () => {
+        this.httpSockets.delete(socket);
         this.idle.delete(socket);
       });
     });
@@ -60,35 +72,33 @@ export class ConnectionTracker {
   }
 
   /**
-   * Stops accepting at once (`stoppedAccepting` runs then), and calls `drained` once every
-   * server has closed, which node reports only when its last connection has ended.
+   * Stops accepting at once (`stoppedAccepting` runs then), and calls `drained` once no server
+   * listens and the last connection has ended, however the app itself closed its servers.
    */
   drain(stoppedAccepting: () => void, drained: () => void): void {
     if (this.draining) return;
     this.draining = true;
-    const closing = [...this.servers].filter((s) => s.listening);
-    let open = closing.length;
-    const closed = () => {
-      if (--open === 0) {
-        clearInterval(sweeper);
-        drained();
-      }
-    };
+    this.drained = drained;
     // net's close, not http's: http.Server#close also drops idle keep-alive connections at
     // once, which is exactly the race described above.
-    for (const server of closing) net.Server.prototype.close.call(server, closed);
+    for (const server of this.servers) if (server.listening) net.Server.prototype.close.call(server);
     stoppedAccepting();
-    const sweeper = setInterval(() => this.sweep(), SWEEP_EVERY_MS);
+    this.sweeper = setInterval(() => this.sweep(), SWEEP_EVERY_MS);
     this.sweep();
-    if (closing.length === 0) {
-      clearInterval(sweeper);
-      drained();
-    }
+    this.checkDrained();
+  }
+
+  private checkDrained(): void {
+    if (!this.drained || this.connections.size > 0 || [...this.servers].some((s) => s.listening)) return;
+    const drained = this.drained;
+    this.drained = null;
+    if (this.sweeper) clearInterval(this.sweeper);
+    drained();
   }
 
   private sweep(): void {
     const now = Date.now();
-    for (const socket of this.sockets) {
+    for (const socket of this.httpSockets) {
       if (socket.parser === null || socket.parser === undefined) continue; // not HTTP (any more): the app's
       const res = socket._httpMessage;
       if (res) {

@@ -68,7 +68,7 @@ const heartbeat = setInterval(() => {
   const mem = process.memoryUsage();
   sendToManager({
     hypnode: 'heartbeat',
-    stats: { rss: mem.rss, heapUsed: mem.heapUsed, requests: tracker.requests, connections: tracker.connections, accepted: tracker.accepted },
+    stats: { rss: mem.rss, heapUsed: mem.heapUsed, requests: tracker.requests, connections: tracker.open, accepted: tracker.accepted },
   });
   if (config.maxRss > 0 && mem.rss > config.maxRss * 1024 * 1024) recycle(`resident memory ${Math.round(mem.rss / 1048576)} MiB above ${config.maxRss} MiB`);
 }, config.heartbeatInterval * 1000);
