@@ -1,13 +1,18 @@
 import http from 'node:http';
+import https from 'node:https';
 
 // A bounded load generator for the demo, the tests and the benchmark: some clients keep their
 // connection alive, others open a new connection per request, and every `slowEvery`-th request
 // asks for /slow (the example apps answer it after 300 ms). It stops by itself after `durationMs`
-// or `maxRequests`, whichever comes first, and targets loopback only.
+// or `maxRequests`, whichever comes first, and targets loopback only (or a unix socket path).
 
 export interface LoadOptions {
-  port: number;
+  port?: number;
   host?: '127.0.0.1' | '::1';
+  /** Send the requests to this unix socket path instead of host and port. */
+  socketPath?: string;
+  /** Speak HTTPS, trusting this (PEM) certificate. */
+  ca?: string;
   durationMs: number;
   maxRequests: number;
   keepAliveClients?: number;
@@ -51,13 +56,13 @@ export function startLoad(opts: LoadOptions): RunningLoad {
   const more = () => !stopped && Date.now() < deadline && issued < opts.maxRequests;
 
   const client = async (keepAlive: boolean) => {
-    const agent = keepAlive ? new http.Agent({ keepAlive: true, maxSockets: 1 }) : undefined;
+    const agent = keepAlive ? new (opts.ca ? https : http).Agent({ keepAlive: true, maxSockets: 1 }) : undefined;
     let n = 0;
     while (more()) {
       issued++;
       n++;
       const path = slowEvery > 0 && n % slowEvery === 0 ? '/slow' : '/';
-      samples.push(await request({ host, port: opts.port, path, agent, keepAlive, timeout }));
+      samples.push(await request({ host, port: opts.port, socketPath: opts.socketPath, ca: opts.ca, path, agent, keepAlive, timeout }));
     }
     agent?.destroy();
   };
@@ -77,7 +82,9 @@ export function startLoad(opts: LoadOptions): RunningLoad {
 
 interface RequestOptions {
   host: string;
-  port: number;
+  port: number | undefined;
+  socketPath: string | undefined;
+  ca: string | undefined;
   path: string;
   agent: http.Agent | undefined;
   keepAlive: boolean;
@@ -93,10 +100,12 @@ function request(o: RequestOptions): Promise<Sample> {
       settled = true;
       resolve({ start, end: Date.now(), keepAlive: o.keepAlive, version, pid, error });
     };
-    const req = http.request(
+    const req = (o.ca ? https : http).request(
       {
         host: o.host,
         port: o.port,
+        socketPath: o.socketPath,
+        ca: o.ca,
         path: o.path,
         agent: o.agent ?? false,
         headers: o.keepAlive ? {} : { connection: 'close' },

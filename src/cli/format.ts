@@ -1,25 +1,23 @@
-import type { ReloadResult, Status } from '../manager/manager.js';
+import type { ReloadResult, Status, WorkerStatus } from '../manager/manager.js';
 
-// What a person reads: `hypnode status` as a table, a reload's outcome as a few lines.
+// What a person reads: `hypnode status` as a table, a reload's progress and outcome.
 
 export function formatStatus(s: Status): string {
   const now = Date.now();
+  const rss = s.workers.reduce((sum, w) => sum + w.rss, 0);
   const lines = [
-    `app         ${s.app}${s.name ? ` (${s.name})` : ''}`,
-    `manager     pid ${s.pid}, ${s.state}${s.reloading ? ', reloading' : ''}, up ${duration(now - s.startedAt)}`,
-    `generation  ${s.generation ?? '-'}${s.codeLoadedAt ? `, code loaded ${new Date(s.codeLoadedAt).toISOString()} (${duration(now - s.codeLoadedAt)} ago)` : ''}`,
-    `workers     ${s.workersReady}/${s.workersWanted} ready`,
+    `app          ${s.app}${s.name ? ` (${s.name})` : ''}`,
+    `manager      pid ${s.pid}, ${s.state}${s.reloading ? ', reloading' : ''}, up ${duration(now - s.startedAt)}`,
+    `generation   ${s.generation ?? '-'}${s.codeLoadedAt ? `, code loaded ${time(s.codeLoadedAt)} (${duration(now - s.codeLoadedAt)} ago)` : ''}`,
+    `workers      ${s.workersReady}/${s.workersWanted} ready${rss ? `, ${mib(rss)} resident in all` : ''}`,
   ];
   if (s.lastReload) {
     const r = s.lastReload;
-    lines.push(
-      `last reload ${new Date(r.startedAt).toISOString()}: ${r.ok ? `ok, generation ${r.generation} in ${duration(r.drainedAt - r.startedAt)}` : `FAILED: ${r.error}`}`,
-    );
+    lines.push(`last reload  ${time(r.startedAt)}: ${r.ok ? `ok, generation ${r.generation} in ${secs(r.drainedAt - r.startedAt)}` : `FAILED: ${r.error}`}`);
   }
-  if (s.lastCrash) lines.push(`last crash  ${new Date(s.lastCrash.at).toISOString()}: ${s.lastCrash.message}`);
-  lines.push('', table(['PID', 'GEN', 'STATE', 'UPTIME', 'REQUESTS', 'CONNS', 'RSS'], s.workers.map((w) => [
-    String(w.pid), String(w.generation), w.state, duration(w.uptimeMs), String(w.requests), String(w.connections), w.rss ? `${(w.rss / 1048576).toFixed(1)} MiB` : '-',
-  ])));
+  if (s.lastCrash) lines.push(`last crash   ${time(s.lastCrash.at)}: ${s.lastCrash.message}`);
+  const newestFirst = [...s.workers].sort((a, b) => b.generation - a.generation || a.startedAt - b.startedAt);
+  lines.push('', table(WORKER_COLUMNS, newestFirst));
   return lines.join('\n');
 }
 
@@ -32,9 +30,55 @@ export function formatReload(r: Extract<ReloadResult, { ok: true }>): string {
   ].join('\n');
 }
 
-function table(head: string[], rows: string[][]): string {
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  return [head, ...rows].map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+const COUNT = /^generation \d+: \d+\/\d+ ready$/;
+
+/**
+ * Shows a reload's progress lines as they come. On a terminal each line gets the time since the
+ * reload began, and the "k/N ready" count updates in place; elsewhere (a log, a script) every
+ * line is kept as it is, one per line.
+ */
+export function progressPrinter(out: NodeJS.WriteStream): (text: string) => void {
+  if (!out.isTTY) return (text) => void out.write(`hypnode: ${text}\n`);
+  const startedAt = Date.now();
+  let counting = false;
+  return (text) => {
+    const isCount = COUNT.test(text);
+    // Cursor up one line and erase it: the new count replaces the last one.
+    const replace = counting && isCount ? '\x1b[1A\x1b[2K' : '';
+    out.write(`${replace}${`${((Date.now() - startedAt) / 1000).toFixed(1)}s`.padStart(6)}  ${text}\n`);
+    counting = isCount;
+  };
+}
+
+interface Column {
+  head: string;
+  value(w: WorkerStatus): string;
+  /** Numbers line up on the right. */
+  right?: boolean;
+}
+
+const WORKER_COLUMNS: Column[] = [
+  { head: 'GEN', value: (w) => String(w.generation), right: true },
+  { head: 'PID', value: (w) => String(w.pid), right: true },
+  { head: 'STATE', value: (w) => w.state },
+  { head: 'UPTIME', value: (w) => duration(w.uptimeMs), right: true },
+  { head: 'REQUESTS', value: (w) => String(w.requests), right: true },
+  { head: 'CONNS', value: (w) => String(w.connections), right: true },
+  { head: 'RSS', value: (w) => (w.rss ? mib(w.rss) : '-'), right: true },
+];
+
+function table(columns: Column[], rows: WorkerStatus[]): string {
+  const cells = [columns.map((c) => c.head), ...rows.map((w) => columns.map((c) => c.value(w)))];
+  const widths = columns.map((_, i) => Math.max(...cells.map((r) => r[i]!.length)));
+  return cells.map((r) => r.map((cell, i) => (columns[i]!.right ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n');
+}
+
+function time(ms: number): string {
+  return new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / 1048576).toFixed(1)} MiB`;
 }
 
 function secs(ms: number): string {
@@ -44,6 +88,7 @@ function secs(ms: number): string {
 function duration(ms: number): string {
   const s = Math.floor(ms / 1000);
   if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m${s % 60}s`;
-  return `${Math.floor(s / 3600)}h${Math.floor((s % 3600) / 60)}m`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+  return `${Math.floor(s / 86400)}d${String(Math.floor((s % 86400) / 3600)).padStart(2, '0')}h`;
 }

@@ -23,6 +23,7 @@ export const settingsSchema = z
     env: z.record(z.string(), z.string()),
     name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, _ . - (at most 64)').nullable(),
     runtimeDir: z.string().min(1).nullable(),
+    logFormat: z.enum(['text', 'json']),
   })
   .strict();
 
@@ -67,6 +68,8 @@ export const SETTINGS: readonly SettingDoc[] = [
     doc: 'instance name, to run the same app file more than once' },
   { key: 'runtimeDir', flag: 'runtime-dir', env: 'HYPNODE_RUNTIME_DIR', kind: 'string', default: () => null,
     doc: 'where the control socket lives (default: /run/hypnode for root, else $XDG_RUNTIME_DIR/hypnode)' },
+  { key: 'logFormat', flag: 'log-format', env: 'HYPNODE_LOG_FORMAT', kind: 'string', default: () => 'text',
+    doc: 'text ("[g2 1234] line") or json (one object a line, for log shippers)' },
 ];
 
 export function defaultSettings(): Settings {

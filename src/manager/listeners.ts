@@ -2,6 +2,7 @@ import { lookup } from 'node:dns/promises';
 import net from 'node:net';
 import { getSystemErrorMap } from 'node:util';
 import { listenKeyId, type ListenKey } from '../worker/messages.js';
+import { clearStaleSocketPath, keepSocketPath, releaseSocketPath, restoreSocketPath } from './socket-path.js';
 
 // The listening sockets, owned by the manager for its whole life. A socket is bound here and
 // handed to workers, which call listen() and accept on it themselves (measured: twice the
@@ -58,10 +59,13 @@ export class ListenerRegistry {
     }
     const id = listenKeyId(key);
     const found = this.entries.get(id) ?? (key.kind === 'tcp' && key.port !== 0 ? this.wildcardFor(key) : undefined);
-    if (found) return { id: found.id, handle: found.handle };
+    if (found) {
+      if (found.key.kind === 'unix' && found.name === null) restoreSocketPath(found.key.path);
+      return { id: found.id, handle: found.handle };
+    }
     let creating = this.creating.get(id);
     if (!creating) {
-      creating = Promise.resolve(this.create(id, key));
+      creating = this.create(id, key);
       this.creating.set(id, creating);
       void creating.finally(() => this.creating.delete(id));
     }
@@ -73,7 +77,7 @@ export class ListenerRegistry {
   prune(inUse: ReadonlySet<string>): void {
     for (const entry of this.entries.values()) {
       if (!inUse.has(entry.id) && entry.name === null) {
-        entry.handle.close();
+        close(entry);
         this.entries.delete(entry.id);
       }
     }
@@ -85,16 +89,17 @@ export class ListenerRegistry {
   }
 
   closeAll(): void {
-    for (const entry of this.entries.values()) entry.handle.close();
+    for (const entry of this.entries.values()) close(entry);
     this.entries.clear();
   }
 
-  private create(id: string, key: ListenKey): Entry | ListenError {
-    const handle =
-      key.kind === 'unix'
-        ? createServerHandle(key.path, -1, -1)
-        : createServerHandle(key.host, key.port, key.host && net.isIPv6(key.host) ? 6 : 4, undefined, key.ipv6Only ? UV_TCP_IPV6ONLY : 0);
+  private async create(id: string, key: ListenKey): Promise<Entry | ListenError> {
+    let handle = bind(key);
+    if (typeof handle === 'number' && key.kind === 'unix' && errorOf(handle).code === 'EADDRINUSE' && (await clearStaleSocketPath(key.path))) {
+      handle = bind(key);
+    }
     if (typeof handle === 'number') return errorOf(handle);
+    if (key.kind === 'unix') keepSocketPath(key.path);
     const entry: Entry = { id, key, handle, name: null };
     // Port 0 asks the kernel for a port: later listen(0) calls share this one, as under cluster.
     this.entries.set(id, entry);
@@ -108,6 +113,17 @@ export class ListenerRegistry {
     }
     return undefined;
   }
+}
+
+function bind(key: ListenKey): SocketHandle | number {
+  return key.kind === 'unix'
+    ? createServerHandle(key.path, -1, -1)
+    : createServerHandle(key.host, key.port, key.host && net.isIPv6(key.host) ? 6 : 4, undefined, key.ipv6Only ? UV_TCP_IPV6ONLY : 0);
+}
+
+function close(entry: Entry): void {
+  entry.handle.close();
+  if (entry.key.kind === 'unix' && entry.name === null) releaseSocketPath(entry.key.path);
 }
 
 async function normalize(key: ListenKey): Promise<ListenKey> {

@@ -86,6 +86,7 @@ export class Manager extends EventEmitter<ManagerEvents> {
     private readonly log: Logger,
   ) {
     super();
+    log.setFormat(settings.logFormat);
   }
 
   /** Starts the first generation; resolves once it serves. Crashing workers are retried with backoff. */
@@ -223,6 +224,7 @@ export class Manager extends EventEmitter<ManagerEvents> {
     const old = this.current;
     this.current = next;
     this.settings = settings;
+    this.log.setFormat(settings.logFormat);
     if (this.state === 'starting') this.becomeServing(next);
     this.say(`generation ${next.id} ready in ${secs(readyAt - startedAt)}${old ? `; generation ${old.id} stops accepting` : ''}`);
     if (old) await old.stopAccepting();

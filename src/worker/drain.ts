@@ -1,12 +1,14 @@
 import http from 'node:http';
 import net from 'node:net';
 import tls from 'node:tls';
+import { closeWebSocket, endEventStream } from './long-lived.js';
 
 // Tracks the app's servers and their connections, and drains them without failing a request:
 // stop accepting, let in-flight requests finish, answer busy keep-alive connections with
 // `Connection: close`, and close a keep-alive connection only after it sat idle for a while,
 // because closing it sooner races with a request the client already has on the wire (measured:
 // sweeping idle connections every 50 ms reset 1 request in 13k; closing only after ~1 s idle: 0).
+// WebSockets and event streams, which never end by themselves, are closed cleanly (long-lived.ts).
 
 interface HttpSocket extends net.Socket {
   _httpMessage?: http.ServerResponse | null;
@@ -99,10 +101,14 @@ export class ConnectionTracker {
   private sweep(): void {
     const now = Date.now();
     for (const socket of this.httpSockets) {
-      if (socket.parser === null || socket.parser === undefined) continue; // not HTTP (any more): the app's
+      if (socket.parser === null || socket.parser === undefined) {
+        closeWebSocket(socket); // upgraded: not HTTP any more
+        continue;
+      }
       const res = socket._httpMessage;
       if (res) {
         if (!res.headersSent) res.shouldKeepAlive = false;
+        else endEventStream(res, socket);
         this.idle.delete(socket);
         continue;
       }

@@ -1,6 +1,7 @@
 import net from 'node:net';
 import { holdChannel, onManagerMessage, sendToManager } from './channel.js';
 import type { ListenKey } from './messages.js';
+import { guardHeldSockets } from './unlink-guard.js';
 
 // The app's listen() calls are served from sockets the manager owns, so that they stay open
 // across reloads and crashes. This is what node's cluster module does for its workers; hypnode
@@ -27,6 +28,8 @@ let nextId = 1;
 const waiting = new Map<number, (error: { code: string; message: string } | null, handle: unknown) => void>();
 
 export function interceptListen(events: ListenEvents): void {
+  // A unix socket the app listens on is the manager's: the app's removal of its file must not take it away.
+  guardHeldSockets();
   onManagerMessage((msg, handle) => {
     if (msg.hypnode !== 'listen-reply') return;
     const done = waiting.get(msg.id);

@@ -2,14 +2,14 @@ import { sendCommand } from '../../control/client.js';
 import { OperationError } from '../../errors.js';
 import type { ReloadResult, Status } from '../../manager/manager.js';
 import type { CliArgs } from '../args.js';
-import { formatReload, formatStatus } from '../format.js';
+import { formatReload, formatStatus, progressPrinter } from '../format.js';
 import { locate } from '../instance.js';
 
 // The commands that talk to a running manager: reload, status, stop.
 
 export async function reload(args: CliArgs): Promise<number> {
   const { paths } = await locate(args);
-  const reply = await sendCommand(paths, 'reload', (text) => process.stderr.write(`hypnode: ${text}\n`));
+  const reply = await sendCommand(paths, 'reload', progressPrinter(process.stderr));
   if (!reply.ok) {
     if (reply.output?.trim()) process.stderr.write(`--- output of the new code ---\n${reply.output.trimEnd()}\n---\n`);
     throw new OperationError(`reload failed: ${reply.error}; the old code keeps serving`);
@@ -28,7 +28,7 @@ export async function status(args: CliArgs): Promise<number> {
 
 export async function stop(args: CliArgs): Promise<number> {
   const { paths } = await locate(args);
-  const reply = await sendCommand(paths, args.fast ? 'stop-fast' : 'stop', (text) => process.stderr.write(`hypnode: ${text}\n`));
+  const reply = await sendCommand(paths, args.fast ? 'stop-fast' : 'stop', progressPrinter(process.stderr));
   if (!reply.ok) throw new OperationError(reply.error);
   process.stdout.write('stopped: every worker has exited\n');
   return 0;

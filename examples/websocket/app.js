@@ -1,0 +1,43 @@
+// Long-lived connections: WebSockets (the `ws` package) on / and server-sent events on /events.
+// When a reload (or stop) drains this worker, hypnode calls onDrain first: the app says goodbye
+// on every connection. Then hypnode itself closes each WebSocket with 1001 (going away) and ends
+// each event stream, so an app that does nothing at all gets clean closes too; clients that
+// reconnect at once reach the new generation, because this worker has stopped accepting by then.
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import { onDrain } from 'hypnode';
+import { WebSocketServer } from 'ws';
+
+const version = readFileSync(new URL('./version.txt', import.meta.url), 'utf8').trim();
+const port = Number(process.env.PORT ?? 3000);
+const headers = { 'x-version': version, 'x-pid': String(process.pid) };
+const streams = new Set();
+
+const server = http.createServer((req, res) => {
+  if (req.url === '/events') {
+    res.writeHead(200, { ...headers, 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+    res.write(`event: hello\ndata: ${version}\n\n`);
+    streams.add(res);
+    res.on('close', () => streams.delete(res));
+    return;
+  }
+  const reply = () => {
+    res.writeHead(200, headers);
+    res.end(`hello from version ${version}, pid ${process.pid}\n`);
+  };
+  if (req.url === '/slow') setTimeout(reply, 300);
+  else reply();
+});
+
+const wss = new WebSocketServer({ server });
+wss.on('connection', (ws) => {
+  ws.send(JSON.stringify({ hello: version, pid: process.pid }));
+  ws.on('message', (data) => ws.send(JSON.stringify({ echo: data.toString(), version })));
+});
+
+onDrain(() => {
+  for (const ws of wss.clients) ws.send(JSON.stringify({ goodbye: version }));
+  for (const res of streams) res.write(`event: goodbye\ndata: ${version}\n\n`);
+});
+
+server.listen(port, process.env.HOST, () => console.log(`websocket version ${version} listening on ${port}`));

@@ -1,0 +1,56 @@
+import fs from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
+import { basename, dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+// Apps that listen on a unix socket path commonly remove the file first (a stale socket from a
+// crash would make bind() fail) and again when their server closes. Under hypnode the socket
+// belongs to the manager and outlives every worker, so either removal, by a new worker on reload
+// or by an old one as it drains, would take the live socket's name away: clients would get
+// ENOENT until the manager stopped. So the manager gives each unix socket it binds a second name,
+// a hard link beside it, and in a worker removing a path that is the same inode as its link does
+// nothing: the app's intent, "no stale socket in my way", already holds.
+
+export function keepLinkPath(path: string): string {
+  return join(dirname(path), `.${basename(path)}.hypnode`);
+}
+
+/** True when `path` is a socket that a hypnode manager holds (it and its keep link are one inode). */
+export function isHeldSocket(path: string): boolean {
+  try {
+    const socket = fs.lstatSync(path);
+    if (!socket.isSocket()) return false;
+    const keep = fs.lstatSync(keepLinkPath(path));
+    return keep.ino === socket.ino && keep.dev === socket.dev;
+  } catch {
+    return false;
+  }
+}
+
+type Fn = (...args: unknown[]) => unknown;
+
+/** Makes fs.unlink and fs.rm (sync, callback and promise forms) leave held sockets alone. */
+export function guardHeldSockets(): void {
+  const held = (path: unknown) => {
+    const p = typeof path === 'string' ? path : path instanceof URL ? fileURLToPath(path) : Buffer.isBuffer(path) ? path.toString() : null;
+    return p !== null && isHeldSocket(p);
+  };
+  const patch = (target: object, name: string, skipped: (args: unknown[]) => unknown) => {
+    const original = (target as Record<string, Fn>)[name]!;
+    (target as Record<string, Fn>)[name] = function (this: unknown, ...args: unknown[]) {
+      return held(args[0]) ? skipped(args) : original.apply(this, args);
+    };
+  };
+  const callBack = (args: unknown[]) => {
+    const cb = args[args.length - 1];
+    if (typeof cb === 'function') process.nextTick(cb as Fn, null);
+  };
+  patch(fs, 'unlinkSync', () => undefined);
+  patch(fs, 'rmSync', () => undefined);
+  patch(fs, 'unlink', callBack);
+  patch(fs, 'rm', callBack);
+  patch(fs.promises, 'unlink', async () => undefined);
+  patch(fs.promises, 'rm', async () => undefined);
+  // `import { unlinkSync } from 'node:fs'` in the app binds the exports, not the object.
+  syncBuiltinESMExports();
+}

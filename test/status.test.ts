@@ -1,0 +1,83 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { CLI, exampleApp, freePort, startHypnode, waitFor } from './support/hypnode.js';
+
+// Issue #6, point 5: `hypnode status` as a table, `--json` with exactly the fields the README
+// documents, and a reload's progress made for a terminal.
+
+const README = fileURLToPath(new URL('../../README.md', import.meta.url));
+
+/** The field paths the README's status table documents, such as `workers[].pid`. */
+function documentedFields(): Set<string> {
+  const section = /^### `hypnode status --json`$([\s\S]*?)^#/m.exec(readFileSync(README, 'utf8'));
+  assert.ok(section, 'the README has a `hypnode status --json` section');
+  return new Set([...section[1]!.matchAll(/^\| `([^`]+)` \|/gm)].map((m) => m[1]!));
+}
+
+function fieldPaths(value: unknown, prefix = ''): string[] {
+  if (Array.isArray(value)) return value.flatMap((v) => fieldPaths(v, `${prefix}[]`));
+  if (value === null || typeof value !== 'object') return [prefix];
+  return Object.entries(value).flatMap(([k, v]) => [`${prefix ? `${prefix}.` : ''}${k}`, ...(v !== null && typeof v === 'object' ? fieldPaths(v, `${prefix ? `${prefix}.` : ''}${k}`) : [])]);
+}
+
+test('status: a table of workers, and --json fields exactly as documented', async (t) => {
+  const { dir, app } = exampleApp(t, 'hello');
+  const h = await startHypnode(t, app, ['--workers', '2', '--heartbeat-interval', '0.2'], { env: { PORT: String(await freePort()) } });
+  const seen = new Set<string>();
+  const first = await h.status();
+  // A crash and a good reload fill lastCrash and lastReload; a failed reload shows the other kind.
+  process.kill(first.workers[0]!.pid, 'SIGKILL');
+  const crashed = await waitFor('the crash to show', async () => {
+    const s = await h.status();
+    return s.lastCrash ? s : null;
+  });
+  for (const p of fieldPaths(crashed)) seen.add(p);
+  writeFileSync(join(dir, 'version.txt'), '2\n');
+  assert.equal((await h.cli('reload')).code, 0);
+  const afterReload = await waitFor('memory figures', async () => {
+    const s = await h.status();
+    return s.workers.every((w) => w.rss > 0) ? s : null;
+  });
+  for (const p of fieldPaths(afterReload)) seen.add(p);
+
+  const table = await h.cli('status');
+  assert.equal(table.code, 0);
+  assert.match(table.stdout, /^generation {3}2, code loaded \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ/m);
+  assert.match(table.stdout, /^workers {6}2\/2 ready, [\d.]+ MiB resident in all$/m);
+  assert.match(table.stdout, /^last reload {2}.*: ok, generation 2 in [\d.]+ s$/m);
+  assert.match(table.stdout, /^GEN +PID +STATE +UPTIME +REQUESTS +CONNS +RSS$/m);
+  for (const w of afterReload.workers) assert.match(table.stdout, new RegExp(`^ +2 +${w.pid} +ready +\\d+s +\\d+ +\\d+ +[\\d.]+ MiB$`, 'm'));
+
+  writeFileSync(app, "throw new Error('broken');\n");
+  assert.equal((await h.cli('reload')).code, 1);
+  for (const p of fieldPaths(await h.status())) seen.add(p);
+
+  assert.deepEqual([...seen].sort(), [...documentedFields()].sort(), 'the JSON fields and the README agree');
+});
+
+const hasScript = spawnSync('script', ['--version']).status === 0;
+
+test('reload progress: on a terminal, timed lines with the ready count updated in place; elsewhere, plain lines', { skip: hasScript ? false : 'script(1) is not installed' }, async (t) => {
+  const { dir, app } = exampleApp(t, 'hello');
+  const h = await startHypnode(t, app, ['--workers', '2'], { env: { PORT: String(await freePort()) } });
+
+  writeFileSync(join(dir, 'version.txt'), '2\n');
+  // script(1) runs the command on a pseudo-terminal.
+  const tty = spawnSync('script', ['-qec', `'${process.execPath}' '${CLI}' reload '${app}'`, '/dev/null'], { env: { ...process.env, ...h.env }, encoding: 'utf8' });
+  assert.equal(tty.status, 0, tty.stdout);
+  const out = tty.stdout.replace(/\r/g, '');
+  assert.match(out, /^ +\d+\.\ds {2}starting generation 2: 2 workers$/m);
+  assert.match(out, /\x1b\[1A\x1b\[2K +\d+\.\ds {2}generation 2: 2\/2 ready\n/, 'the count replaces the line above');
+  assert.match(out, /^ +\d+\.\ds {2}done: generation 2 serves everything, the old drained, in [\d.]+ s$/m);
+
+  writeFileSync(join(dir, 'version.txt'), '3\n');
+  const piped = await h.cli('reload');
+  assert.equal(piped.code, 0);
+  assert.doesNotMatch(piped.stderr, /\x1b/, 'no terminal codes where no terminal is');
+  assert.match(piped.stderr, /^hypnode: generation 3: 2\/2 ready$/m);
+  assert.match(piped.stderr, /^hypnode: done: generation 3 serves everything/m);
+});
