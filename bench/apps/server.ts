@@ -1,0 +1,40 @@
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+
+// The trivial app every Node contender serves: it names its version and pid in headers so the
+// rig can tell old code from new and count connections per worker. The version is read once at
+// start from BENCH_VERSION_FILE, which the rig rewrites before each reload; the word `throw` there
+// stands for a deploy whose code fails at start. BENCH_ALLOC_MB makes each process hold that much
+// memory, for the memory figures of the scale section.
+
+export function serve(): http.Server {
+  const version = readFileSync(required('BENCH_VERSION_FILE'), 'utf8').trim();
+  if (version === 'throw') throw new Error('bench app: the version file asks this code to fail at start');
+  const port = Number(required('PORT'));
+  holdMemory(Number(process.env.BENCH_ALLOC_MB ?? 0));
+
+  const server = http.createServer((req, res) => {
+    const reply = () => {
+      res.setHeader('x-version', version);
+      res.setHeader('x-pid', String(process.pid));
+      res.end(`version ${version}, pid ${process.pid}\n`);
+    };
+    if (req.url === '/slow') setTimeout(reply, 300);
+    else reply();
+  });
+  server.listen(port, '127.0.0.1');
+  return server;
+}
+
+function required(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`bench app: ${name} is not set`);
+  return value;
+}
+
+const ballast: Buffer[] = [];
+
+function holdMemory(mb: number): void {
+  // Filled, not just allocated: untouched pages would not count in RSS.
+  if (mb > 0) ballast.push(Buffer.alloc(mb * 1024 * 1024, 1));
+}

@@ -1,0 +1,84 @@
+import { parseArgs } from 'node:util';
+
+// The command line of `npm run bench` and what it implies for every phase of the run.
+
+export const USAGE = `usage: node dist/bench/run.js [--quick] [--only NAME,...] [--reloads N] [--duration S]
+
+  --quick         smoke run (CI): one short wrk run and one reload per contender, scale with 2 workers
+  --only NAMES    contenders to run, comma-separated; "scale" names the hypnode scale section
+  --reloads N     repetitions per contender, each with one reload under load (default 5)
+  --duration S    seconds of each wrk run (default 5)
+
+Progress goes to stderr, the Markdown tables to stdout, everything to bench/results/latest.json.`;
+
+export class UsageError extends Error {}
+
+export interface Plan {
+  quick: boolean;
+  /** Names to run (contenders and "scale"), or null for all. */
+  only: string[] | null;
+  repetitions: number;
+  wrkSeconds: number;
+  /** After the first answer, time for the other workers to come up before anything is measured. */
+  settleMs: number;
+  idleMs: number;
+  spreadConnections: number;
+  spreadConcurrency: number;
+  /** Load before the reload command, and longest wait after it for the new code to answer everything. */
+  warmMs: number;
+  settleCapMs: number;
+  commandCapMs: number;
+  brokenReload: boolean;
+  scaleWorkers: number[];
+  scaleAllocMb: number;
+  scaleReloads: number;
+}
+
+export function parsePlan(argv: string[], names: readonly string[]): Plan | 'help' {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        quick: { type: 'boolean', default: false },
+        only: { type: 'string' },
+        reloads: { type: 'string' },
+        duration: { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }));
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  if (values.help) return 'help';
+  const quick = values.quick === true;
+  const only = values.only === undefined ? null : values.only.split(',').map((n) => n.trim()).filter(Boolean);
+  const unknown = only?.filter((n) => n !== 'scale' && !names.includes(n)) ?? [];
+  if (unknown.length) throw new UsageError(`--only: unknown ${unknown.join(', ')} (known: ${[...names, 'scale'].join(', ')})`);
+  const repetitions = positive('--reloads', values.reloads, quick ? 1 : 5);
+  return {
+    quick,
+    only,
+    repetitions,
+    wrkSeconds: positive('--duration', values.duration, quick ? 1 : 5),
+    settleMs: quick ? 300 : 1000,
+    idleMs: quick ? 500 : 2000,
+    spreadConnections: quick ? 100 : 500,
+    spreadConcurrency: quick ? 20 : 50,
+    warmMs: quick ? 300 : 1500,
+    settleCapMs: quick ? 3000 : 10_000,
+    commandCapMs: quick ? 30_000 : 120_000,
+    // A broken deploy has one outcome per contender, not a distribution: once, in the first round.
+    brokenReload: !quick,
+    scaleWorkers: quick ? [2] : [2, 8, 32],
+    scaleAllocMb: 50,
+    scaleReloads: quick ? 1 : Math.min(repetitions, 3),
+  };
+}
+
+function positive(flag: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag}: expected a positive whole number, got "${value}"`);
+  return n;
+}

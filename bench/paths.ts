@@ -1,0 +1,14 @@
+import { fileURLToPath } from 'node:url';
+
+// Where things are, from the compiled rig in dist/bench/: the repository root is two levels up.
+
+const root = (path: string) => fileURLToPath(new URL(`../../${path}`, import.meta.url));
+
+export const ROOT = root('');
+/** A compiled bench app (dist/bench/apps/NAME.js). */
+export const nodeApp = (name: string) => fileURLToPath(new URL(`./apps/${name}.js`, import.meta.url));
+export const PERL_APP = root('bench/apps/app.pl');
+export const HYPNODE_CLI = root('dist/src/cli/main.js');
+export const PM2_BIN = root('node_modules/.bin/pm2');
+export const PM2_PACKAGE = root('node_modules/pm2/package.json');
+export const RESULTS = root('bench/results/latest.json');

@@ -1,0 +1,182 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { FAILURE_KINDS } from './load.js';
+import type { Machine } from './machine.js';
+import type { Plan } from './options.js';
+import type { ScalePoint } from './scale.js';
+import { max, median, ms } from './stats.js';
+import type { Trial } from './trial.js';
+
+// The run's results: all of it as JSON, the summary as Markdown tables (medians over the rounds,
+// and the worst round where a single bad reload matters more than the typical one).
+
+export interface Results {
+  startedAt: string;
+  finishedAt: string;
+  plan: Plan;
+  machine: Machine;
+  contenders: { name: string; description: string; skipped: string | null }[];
+  trials: Trial[];
+  scale: ScalePoint[];
+  scaleSkipped: string | null;
+}
+
+export function writeJson(path: string, results: Results): void {
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, `${JSON.stringify(results, null, 2)}\n`);
+}
+
+const NONE = '—';
+
+export function markdown(r: Results): string {
+  const ran = r.contenders.filter((c) => !c.skipped).map((c) => ({ name: c.name, trials: r.trials.filter((t) => t.contender === c.name) }));
+  const sections = [header(r), throughput(ran), reloads(ran), brokenReloads(r.trials), scale(r), notes(r)].filter((s) => s.length);
+  return `${sections.map((s) => s.join('\n')).join('\n\n')}\n`;
+}
+
+interface Ran {
+  name: string;
+  trials: Trial[];
+}
+
+function header(r: Results): string[] {
+  const m = r.machine;
+  return [
+    `## Results ${r.startedAt.slice(0, 10)}${r.plan.quick ? ' (--quick: smoke run, not for comparison)' : ''}`,
+    '',
+    `${m.cpu}, ${m.cores} cores, ${m.memoryGiB.toFixed(1)} GiB, Linux ${m.kernel}; Node ${m.node}, PM2 ${m.pm2 ?? NONE}, ` +
+      `wrk ${m.wrk ?? NONE}, Mojolicious ${m.mojolicious ?? NONE}; hypnode ${m.hypnode ?? NONE}.`,
+    `${r.plan.repetitions} round(s), contenders alternating; wrk -t2 -c50 -d${r.plan.wrkSeconds}s. Medians unless marked.`,
+  ];
+}
+
+function throughput(ran: Ran[]): string[] {
+  if (!ran.length) return [];
+  const lines = [
+    '### Throughput, spread, footprint',
+    '',
+    row(['contender', 'keep-alive req/s', 'p99', 'new connection req/s', 'p99', 'busiest worker', 'start → first answer', 'manager RSS', 'all RSS', 'manager idle CPU']),
+    row(['---', ...Array<string>(9).fill('---:')]),
+  ];
+  for (const { name, trials } of ran) {
+    const pick = (f: (t: Trial) => number | null | undefined) => median(trials.map(f).filter((v): v is number => typeof v === 'number'));
+    const workers = max(trials.map((t) => t.spread?.perWorker.length ?? 0));
+    lines.push(
+      row([
+        name,
+        fmt(pick((t) => t.keepAlive?.requestsPerSec), (v) => v.toFixed(0)),
+        fmt(pick((t) => t.keepAlive?.p99Ms), ms),
+        fmt(pick((t) => t.newConnections?.requestsPerSec), (v) => v.toFixed(0)),
+        fmt(pick((t) => t.newConnections?.p99Ms), ms),
+        fmt(pick((t) => t.spread?.busiestShare), (v) => `${(v * 100).toFixed(0)}% of ${workers}`),
+        fmt(pick((t) => t.startupMs), ms),
+        fmt(pick((t) => t.idle?.managerRssMb), megabytes),
+        fmt(pick((t) => t.idle?.totalRssMb), megabytes),
+        fmt(pick((t) => t.idle?.managerCpuPct), (v) => `${v.toFixed(1)}%`),
+      ]),
+    );
+  }
+  return lines;
+}
+
+function reloads(ran: Ran[]): string[] {
+  if (!ran.length) return [];
+  const lines = [
+    '### Reload under load',
+    '',
+    row(['contender', 'failed requests (median / worst)', 'failures by kind, all rounds', 'reload command returns after', 'new code answers everything after', 'command returned before that']),
+    row(['---', '---:', '---', '---:', '---:', '---:']),
+  ];
+  for (const { name, trials } of ran) {
+    const rs = trials.flatMap((t) => (t.reload ? [t.reload] : []));
+    if (!rs.length) {
+      lines.push(row([name, NONE, NONE, 'no reload', NONE, NONE]));
+      continue;
+    }
+    const kinds = FAILURE_KINDS.map((k) => [k, rs.reduce((sum, x) => sum + x.failures[k], 0)] as const).filter(([, n]) => n > 0);
+    const failedCommands = rs.filter((x) => x.command.code !== 0).length;
+    const commandMs = rs.map((x) => x.command.ms);
+    const everywhere = rs.map((x) => x.newEverywhereMs ?? Infinity);
+    lines.push(
+      row([
+        name,
+        `${median(rs.map((x) => x.failed))} / ${max(rs.map((x) => x.failed))} of ~${median(rs.map((x) => x.requests))}`,
+        kinds.length ? kinds.map(([k, n]) => `${k} ${n}`).join(', ') : 'none',
+        `${ms(median(commandMs)!)} / ${ms(max(commandMs)!)}${failedCommands ? ` (failed ×${failedCommands})` : ''}`,
+        `${reached(median(everywhere)!)} / ${reached(max(everywhere)!)}`,
+        `${rs.filter((x) => x.returnedEarly).length} of ${rs.length}`,
+      ]),
+    );
+  }
+  return lines;
+}
+
+function brokenReloads(trials: Trial[]): string[] {
+  const broken = trials.flatMap((t) => (t.broken ? [{ name: t.contender, b: t.broken }] : []));
+  if (!broken.length) return [];
+  const lines = [
+    '### Reload to code that throws at start',
+    '',
+    row(['contender', 'reload exit code', 'command took', 'answered afterwards']),
+    row(['---', '---:', '---:', '---']),
+  ];
+  for (const { name, b } of broken) {
+    const versions = Object.entries(b.versions).map(([v, n]) => `v${v} ×${n}`).join(', ');
+    const answered = b.answered ? `${b.answered}/${b.probes} (${versions})` : `nothing (0/${b.probes})`;
+    lines.push(row([name, b.command.timedOut ? 'hung, killed' : String(b.command.code), ms(b.command.ms), answered]));
+  }
+  return lines;
+}
+
+function scale(r: Results): string[] {
+  if (!r.scale.length) return [];
+  const lines = [
+    `### Scale: hypnode, each worker holding ${r.plan.scaleAllocMb} MB`,
+    '',
+    row(['workers', 'start → first answer', 'all workers booted', 'RSS, all processes', 'reload (median)', 'peak RSS during reload (worst)']),
+    row(Array<string>(6).fill('---:')),
+  ];
+  for (const p of r.scale) {
+    lines.push(
+      row([
+        String(p.workers),
+        fmt(p.startupMs, ms),
+        fmt(p.bootedMs, ms),
+        fmt(p.steadyRssMb, megabytes),
+        fmt(median(p.reloads.map((x) => x.ms)), ms),
+        fmt(max(p.reloads.map((x) => x.peakRssMb)), megabytes),
+      ]),
+    );
+  }
+  return lines;
+}
+
+function notes(r: Results): string[] {
+  return [
+    ...r.contenders.filter((c) => c.skipped).map((c) => `${c.name} skipped: ${c.skipped}`),
+    ...(r.scaleSkipped ? [`scale skipped: ${r.scaleSkipped}`] : []),
+    ...r.trials.filter((t) => t.error).map((t) => `${t.contender}, round ${t.round + 1}: ${firstLine(t.error!)}`),
+    ...r.trials.filter((t) => t.leftovers.length).map((t) => `${t.contender}, round ${t.round + 1}: outlived its stop: ${t.leftovers.join('; ')}`),
+    ...r.scale.filter((p) => p.error).map((p) => `scale, ${p.workers} workers: ${firstLine(p.error!)}`),
+  ].map((n) => `- ${n}`);
+}
+
+function row(cells: string[]): string {
+  return `| ${cells.join(' | ')} |`;
+}
+
+function fmt(value: number | null, f: (v: number) => string): string {
+  return value === null ? NONE : f(value);
+}
+
+function megabytes(value: number): string {
+  return `${value.toFixed(0)} MB`;
+}
+
+function reached(value: number): string {
+  return Number.isFinite(value) ? ms(value) : 'not reached';
+}
+
+function firstLine(text: string): string {
+  return text.split('\n')[0]!;
+}
