@@ -1,0 +1,18 @@
+{
+  "targets": [
+    {
+      "target_name": "hypnode_native",
+      # systemd and SO_PEERCRED are Linux-only: elsewhere build nothing, so that `npm install` still
+      # succeeds (src/systemd/native.ts then explains why the addon is missing).
+      "conditions": [
+        ["OS=='linux'", {
+          "sources": ["native/hypnode_native.c"],
+          "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
+          "cflags_c": ["-std=gnu11", "-Wall", "-Wextra"]
+        }, {
+          "type": "none"
+        }]
+      ]
+    }
+  ]
+}

@@ -1,0 +1,385 @@
+// hypnode_native: the few socket calls Node has no API for, which talking to systemd needs.
+//   notify(socketPath, message, fds)  one sd_notify datagram, optionally carrying fds (SCM_RIGHTS)
+//   peerCredentials(fd)               SO_PEERCRED of a connected AF_UNIX socket
+//   unixSocketPath(fd)                getsockname() path of an AF_UNIX socket
+//   socketInfo(fd)                    family, type, listening state and address of any socket fd
+//   setCloexec(fd)                    FD_CLOEXEC, as sd_listen_fds() sets it on inherited fds
+// Everything is synchronous: each call is one or two system calls that never block for long.
+
+#include <node_api.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define SUN_PATH_SIZE sizeof(((struct sockaddr_un *)0)->sun_path)
+
+// Node names system errors by their errno macro (err.code); these are the ones the calls here can
+// meet. Anything else is 'UNKNOWN', as libuv calls it.
+static const char *errno_name(int err) {
+  switch (err) {
+#define NAME(e) case e: return #e;
+    NAME(EPERM) NAME(ENOENT) NAME(ESRCH) NAME(EINTR) NAME(EIO) NAME(ENXIO) NAME(EBADF)
+    NAME(EAGAIN) NAME(ENOMEM) NAME(EACCES) NAME(EFAULT) NAME(ENOTDIR) NAME(EINVAL) NAME(ENFILE)
+    NAME(EMFILE) NAME(EPIPE) NAME(ENAMETOOLONG) NAME(ELOOP) NAME(ENOTSOCK) NAME(EDESTADDRREQ)
+    NAME(EMSGSIZE) NAME(EPROTOTYPE) NAME(ENOPROTOOPT) NAME(EOPNOTSUPP) NAME(EAFNOSUPPORT)
+    NAME(ECONNRESET) NAME(ENOBUFS) NAME(EISCONN) NAME(ENOTCONN) NAME(ETOOMANYREFS)
+    NAME(ECONNREFUSED)
+#undef NAME
+    default: return "UNKNOWN";
+  }
+}
+
+// Throws an Error shaped like Node's own system errors: code, errno (negative, as in Node),
+// syscall, and a message naming what was being done.
+static napi_value throw_errno(napi_env env, int err, const char *syscall, const char *subject) {
+  const char *code = errno_name(err);
+  char message[512];
+  if (subject)
+    snprintf(message, sizeof message, "%s: %s, %s '%s'", code, strerror(err), syscall, subject);
+  else
+    snprintf(message, sizeof message, "%s: %s, %s", code, strerror(err), syscall);
+  napi_value code_v, message_v, error, errno_v, syscall_v;
+  napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &code_v);
+  napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &message_v);
+  napi_create_error(env, code_v, message_v, &error);
+  napi_create_int32(env, -err, &errno_v);
+  napi_set_named_property(env, error, "errno", errno_v);
+  napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &syscall_v);
+  napi_set_named_property(env, error, "syscall", syscall_v);
+  napi_throw(env, error);
+  return NULL;
+}
+
+static napi_value throw_type(napi_env env, const char *message) {
+  napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", message);
+  return NULL;
+}
+
+// Fills args, or throws and returns 0 when fewer than n were passed.
+static int get_args(napi_env env, napi_callback_info info, size_t n, napi_value *args) {
+  size_t argc = n;
+  napi_get_cb_info(env, info, &argc, args, NULL, NULL);
+  if (argc < n) {
+    throw_type(env, "missing argument");
+    return 0;
+  }
+  return 1;
+}
+
+// A file descriptor argument: a non-negative integer. Throws and returns -1 otherwise.
+static int get_fd(napi_env env, napi_value value) {
+  napi_valuetype type;
+  double number;
+  napi_typeof(env, value, &type);
+  if (type == napi_number) {
+    napi_get_value_double(env, value, &number);
+    if (number >= 0 && number <= 0x7fffffff && number == (double)(int)number) return (int)number;
+  }
+  throw_type(env, "a file descriptor must be a non-negative integer");
+  return -1;
+}
+
+// A string argument as a malloc'd, NUL-terminated UTF-8 copy; throws and returns NULL otherwise.
+static char *get_string(napi_env env, napi_value value, size_t *length) {
+  napi_valuetype type;
+  napi_typeof(env, value, &type);
+  if (type != napi_string) {
+    throw_type(env, "expected a string");
+    return NULL;
+  }
+  napi_get_value_string_utf8(env, value, NULL, 0, length);
+  char *s = malloc(*length + 1);
+  if (!s) {
+    throw_errno(env, ENOMEM, "malloc", NULL);
+    return NULL;
+  }
+  napi_get_value_string_utf8(env, value, s, *length + 1, length);
+  return s;
+}
+
+// NOTIFY_SOCKET's two forms, as sd_notify() reads them: an absolute path, or '@' for a name in
+// the abstract namespace (whose address length must not include a trailing NUL).
+static int notify_address(const char *path, size_t length, struct sockaddr_un *sa, socklen_t *sa_length) {
+  memset(sa, 0, sizeof *sa);
+  sa->sun_family = AF_UNIX;
+  if (path[0] == '/') {
+    if (length >= SUN_PATH_SIZE) return ENAMETOOLONG;
+    memcpy(sa->sun_path, path, length);
+    *sa_length = offsetof(struct sockaddr_un, sun_path) + length + 1;
+    return 0;
+  }
+  if (path[0] == '@' && length > 1) {
+    if (length > SUN_PATH_SIZE) return ENAMETOOLONG;
+    memcpy(sa->sun_path + 1, path + 1, length - 1);
+    *sa_length = offsetof(struct sockaddr_un, sun_path) + length;
+    return 0;
+  }
+  return EINVAL;
+}
+
+// Reads fds (an array of fd numbers) into a malloc'd cmsg buffer for SCM_RIGHTS; *size stays 0 for
+// an empty array. Throws and returns 0 on a bad argument.
+static int fds_control(napi_env env, napi_value fds, void **control, size_t *size) {
+  bool is_array;
+  uint32_t count;
+  *control = NULL;
+  *size = 0;
+  napi_is_array(env, fds, &is_array);
+  if (!is_array) {
+    throw_type(env, "fds must be an array of file descriptors");
+    return 0;
+  }
+  napi_get_array_length(env, fds, &count);
+  if (count == 0) return 1;
+  *size = CMSG_SPACE(sizeof(int) * count);
+  *control = calloc(1, *size);
+  if (!*control) {
+    throw_errno(env, ENOMEM, "malloc", NULL);
+    return 0;
+  }
+  struct msghdr probe = { .msg_control = *control, .msg_controllen = *size };
+  struct cmsghdr *cmsg = CMSG_FIRSTHDR(&probe);
+  cmsg->cmsg_level = SOL_SOCKET;
+  cmsg->cmsg_type = SCM_RIGHTS;
+  cmsg->cmsg_len = CMSG_LEN(sizeof(int) * count);
+  int *out = (int *)CMSG_DATA(cmsg);
+  for (uint32_t i = 0; i < count; i++) {
+    napi_value element;
+    napi_get_element(env, fds, i, &element);
+    int fd = get_fd(env, element);
+    if (fd < 0) {
+      free(*control);
+      *control = NULL;
+      return 0;
+    }
+    out[i] = fd;
+  }
+  return 1;
+}
+
+// notify(socketPath, message, fds): what sd_pid_notify_with_fds(0, ...) does. A fresh socket per
+// message, so that nothing stays open across fork; no SCM_CREDENTIALS, because the kernel attaches
+// our real ones and systemd checks those against NotifyAccess=.
+static napi_value notify(napi_env env, napi_callback_info info) {
+  napi_value args[3];
+  if (!get_args(env, info, 3, args)) return NULL;
+  size_t path_length, message_length, control_size;
+  void *control;
+  char *path = get_string(env, args[0], &path_length);
+  if (!path) return NULL;
+  char *message = get_string(env, args[1], &message_length);
+  if (!message) {
+    free(path);
+    return NULL;
+  }
+  if (!fds_control(env, args[2], &control, &control_size)) {
+    free(path);
+    free(message);
+    return NULL;
+  }
+
+  struct sockaddr_un sa;
+  socklen_t sa_length = 0;
+  const char *syscall = "sendmsg";
+  int err = notify_address(path, path_length, &sa, &sa_length);
+  if (err == 0) {
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+      err = errno;
+      syscall = "socket";
+    } else {
+      struct iovec iov = { .iov_base = message, .iov_len = message_length };
+      struct msghdr msg = {
+        .msg_name = &sa,
+        .msg_namelen = sa_length,
+        .msg_iov = &iov,
+        .msg_iovlen = 1,
+        .msg_control = control,
+        .msg_controllen = control_size,
+      };
+      ssize_t sent;
+      do sent = sendmsg(fd, &msg, MSG_NOSIGNAL);
+      while (sent < 0 && errno == EINTR);
+      if (sent < 0) err = errno;
+      close(fd);
+    }
+  }
+  if (err) throw_errno(env, err, syscall, path);
+  free(path);
+  free(message);
+  free(control);
+  return NULL;
+}
+
+// peerCredentials(fd) -> { pid, uid, gid } of the process at the other end, as of connect().
+static napi_value peer_credentials(napi_env env, napi_callback_info info) {
+  napi_value args[1];
+  if (!get_args(env, info, 1, args)) return NULL;
+  int fd = get_fd(env, args[0]);
+  if (fd < 0) return NULL;
+  struct ucred cred;
+  socklen_t length = sizeof cred;
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &length) < 0) return throw_errno(env, errno, "getsockopt", NULL);
+  napi_value result, pid, uid, gid;
+  napi_create_object(env, &result);
+  napi_create_int32(env, cred.pid, &pid);
+  napi_create_uint32(env, cred.uid, &uid);
+  napi_create_uint32(env, cred.gid, &gid);
+  napi_set_named_property(env, result, "pid", pid);
+  napi_set_named_property(env, result, "uid", uid);
+  napi_set_named_property(env, result, "gid", gid);
+  return result;
+}
+
+// The path of a bound AF_UNIX address, or NULL for an unnamed socket. An abstract name is given
+// the way Node's net module writes it, with a leading NUL, and without trailing NULs: Node 20's
+// libuv binds listen('\0name') padded to the whole sun_path, systemd binds @name exactly, and
+// both must read as the '\0name' an app passes to listen().
+static napi_value unix_path_value(napi_env env, const struct sockaddr_un *sa, socklen_t length) {
+  if (length <= offsetof(struct sockaddr_un, sun_path)) return NULL;
+  size_t used = length - offsetof(struct sockaddr_un, sun_path);
+  size_t chars = used;
+  if (sa->sun_path[0] == '\0')
+    while (chars > 1 && sa->sun_path[chars - 1] == '\0') chars--;
+  else
+    chars = strnlen(sa->sun_path, used);
+  napi_value path;
+  napi_create_string_utf8(env, sa->sun_path, chars, &path);
+  return path;
+}
+
+static int get_name(napi_env env, int fd, struct sockaddr_storage *ss, socklen_t *length) {
+  *length = sizeof *ss;
+  if (getsockname(fd, (struct sockaddr *)ss, length) < 0) {
+    throw_errno(env, errno, "getsockname", NULL);
+    return 0;
+  }
+  return 1;
+}
+
+// unixSocketPath(fd) -> string | null (null when the socket is not AF_UNIX or has no name).
+static napi_value unix_socket_path(napi_env env, napi_callback_info info) {
+  napi_value args[1], result;
+  if (!get_args(env, info, 1, args)) return NULL;
+  int fd = get_fd(env, args[0]);
+  if (fd < 0) return NULL;
+  struct sockaddr_storage ss;
+  socklen_t length;
+  if (!get_name(env, fd, &ss, &length)) return NULL;
+  napi_value path = ss.ss_family == AF_UNIX ? unix_path_value(env, (struct sockaddr_un *)&ss, length) : NULL;
+  if (path) return path;
+  napi_get_null(env, &result);
+  return result;
+}
+
+static int get_int_option(napi_env env, int fd, int level, int option, int *value) {
+  socklen_t length = sizeof *value;
+  if (getsockopt(fd, level, option, value, &length) < 0) {
+    throw_errno(env, errno, "getsockopt", NULL);
+    return 0;
+  }
+  return 1;
+}
+
+static void set_string(napi_env env, napi_value object, const char *key, const char *value) {
+  napi_value v;
+  napi_create_string_utf8(env, value, NAPI_AUTO_LENGTH, &v);
+  napi_set_named_property(env, object, key, v);
+}
+
+static void set_bool(napi_env env, napi_value object, const char *key, bool value) {
+  napi_value v;
+  napi_get_boolean(env, value, &v);
+  napi_set_named_property(env, object, key, v);
+}
+
+static void set_port(napi_env env, napi_value object, in_port_t port) {
+  napi_value v;
+  napi_create_uint32(env, ntohs(port), &v);
+  napi_set_named_property(env, object, "port", v);
+}
+
+static const char *type_name(int type) {
+  switch (type) {
+    case SOCK_STREAM: return "stream";
+    case SOCK_DGRAM: return "dgram";
+    case SOCK_SEQPACKET: return "seqpacket";
+    case SOCK_RAW: return "raw";
+    default: return "other";
+  }
+}
+
+// socketInfo(fd) -> { family, type, listening, address?, port?, ipv6Only?, path? }: enough to tell
+// which listen() call an inherited socket stands for.
+static napi_value socket_info(napi_env env, napi_callback_info info) {
+  napi_value args[1], result;
+  if (!get_args(env, info, 1, args)) return NULL;
+  int fd = get_fd(env, args[0]);
+  if (fd < 0) return NULL;
+  struct sockaddr_storage ss;
+  socklen_t length;
+  int type, listening;
+  if (!get_name(env, fd, &ss, &length)) return NULL;
+  if (!get_int_option(env, fd, SOL_SOCKET, SO_TYPE, &type)) return NULL;
+  if (!get_int_option(env, fd, SOL_SOCKET, SO_ACCEPTCONN, &listening)) return NULL;
+
+  napi_create_object(env, &result);
+  set_string(env, result, "type", type_name(type));
+  set_bool(env, result, "listening", listening != 0);
+  char address[INET6_ADDRSTRLEN];
+  if (ss.ss_family == AF_UNIX) {
+    set_string(env, result, "family", "unix");
+    napi_value path = unix_path_value(env, (struct sockaddr_un *)&ss, length);
+    if (path) napi_set_named_property(env, result, "path", path);
+  } else if (ss.ss_family == AF_INET) {
+    struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+    set_string(env, result, "family", "ipv4");
+    set_string(env, result, "address", inet_ntop(AF_INET, &in->sin_addr, address, sizeof address));
+    set_port(env, result, in->sin_port);
+  } else if (ss.ss_family == AF_INET6) {
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+    int v6only;
+    // systemd's ListenStream=PORT binds [::] dual-stack (BindIPv6Only=default): say which it is.
+    if (!get_int_option(env, fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only)) return NULL;
+    set_string(env, result, "family", "ipv6");
+    set_string(env, result, "address", inet_ntop(AF_INET6, &in6->sin6_addr, address, sizeof address));
+    set_port(env, result, in6->sin6_port);
+    set_bool(env, result, "ipv6Only", v6only != 0);
+  } else {
+    set_string(env, result, "family", "other");
+  }
+  return result;
+}
+
+// setCloexec(fd): inherited fds come without FD_CLOEXEC, and libuv does not close stray fds in
+// the children it spawns: without this, every worker would hold every inherited socket open.
+static napi_value set_cloexec(napi_env env, napi_callback_info info) {
+  napi_value args[1];
+  if (!get_args(env, info, 1, args)) return NULL;
+  int fd = get_fd(env, args[0]);
+  if (fd < 0) return NULL;
+  int flags = fcntl(fd, F_GETFD);
+  if (flags < 0 || fcntl(fd, F_SETFD, flags | FD_CLOEXEC) < 0) return throw_errno(env, errno, "fcntl", NULL);
+  return NULL;
+}
+
+NAPI_MODULE_INIT() {
+  napi_property_descriptor methods[] = {
+    { "notify", NULL, notify, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "peerCredentials", NULL, peer_credentials, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "unixSocketPath", NULL, unix_socket_path, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "socketInfo", NULL, socket_info, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "setCloexec", NULL, set_cloexec, NULL, NULL, NULL, napi_enumerable, NULL },
+  };
+  napi_define_properties(env, exports, sizeof methods / sizeof methods[0], methods);
+  return exports;
+}
