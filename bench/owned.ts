@@ -42,7 +42,7 @@ export async function endTagged(tag: string | null, graceMs = 3000): Promise<str
   return described;
 }
 
-async function waitGone(pid: number, ms: number): Promise<boolean> {
+export async function waitGone(pid: number, ms: number): Promise<boolean> {
   const deadline = Date.now() + ms;
   while (alive(pid)) {
     if (Date.now() >= deadline) return false;

@@ -1,7 +1,7 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCommand } from '../commands.js';
-import { onAbort } from '../owned.js';
+import { onAbort, waitGone } from '../owned.js';
 import { nodeApp, PM2_BIN } from '../paths.js';
 import { readPidFile } from '../proc.js';
 import type { Contender } from './types.js';
@@ -35,12 +35,16 @@ export function pm2(graceful: boolean): Contender {
         unregister();
         throw new Error(`pm2 start failed (exit ${started.code}): ${started.output}`);
       }
+      const managerPid = () => readPidFile(join(home, 'pm2.pid'));
       return {
-        managerPid: () => readPidFile(join(home, 'pm2.pid')),
+        managerPid,
         reload: () => pm2(['reload', 'bench']),
         async stop() {
+          const god = managerPid();
           await pm2(['kill']);
           unregister();
+          // `pm2 kill` can return while its daemon is still on its way out.
+          if (god !== null) await waitGone(god, 5000);
         },
       };
     },
