@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { createRequire } from 'node:module';
 import { OperationError, UsageError } from '../errors.js';
+import { NativeAddonError } from '../systemd/native.js';
 import { helpText, parseCli, type CliArgs } from './args.js';
 import { reload, status, stop } from './commands/control.js';
 import { start } from './commands/start.js';
@@ -32,7 +33,7 @@ async function main(): Promise<number> {
       process.stderr.write(`hypnode: ${err.message}\n`);
       return 2;
     }
-    if (err instanceof OperationError) {
+    if (err instanceof OperationError || err instanceof NativeAddonError) {
       process.stderr.write(`hypnode: ${err.message}\n`);
       return 1;
     }

@@ -32,7 +32,8 @@ interface Entry {
 
 export interface AdoptedSocket {
   fd: number;
-  name: string;
+  /** The socket unit's name for it; null for a socket of our own back from the fd store. */
+  name: string | null;
   key: ListenKey;
 }
 
@@ -44,7 +45,7 @@ export class ListenerRegistry {
   adopt(sockets: AdoptedSocket[]): void {
     for (const s of sockets) {
       const handle = createServerHandle(null, 0, 0, s.fd);
-      if (typeof handle === 'number') throw new Error(`cannot use inherited socket fd ${s.fd} (${s.name}): ${errorOf(handle).message}`);
+      if (typeof handle === 'number') throw new Error(`cannot use inherited socket fd ${s.fd} (${s.name ?? 'fd store'}): ${errorOf(handle).message}`);
       const id = listenKeyId(s.key);
       this.entries.set(id, { id, key: s.key, handle, name: s.name });
     }
@@ -83,9 +84,9 @@ export class ListenerRegistry {
     }
   }
 
-  /** Every socket with a stable name, for the systemd fd store. */
-  list(): { id: string; fd: number; key: ListenKey }[] {
-    return [...this.entries.values()].map((e) => ({ id: e.id, fd: e.handle.fd, key: e.key }));
+  /** Every socket, and whether it came from systemd (for the fd store). */
+  list(): { id: string; fd: number; key: ListenKey; inherited: boolean }[] {
+    return [...this.entries.values()].map((e) => ({ id: e.id, fd: e.handle.fd, key: e.key, inherited: e.name !== null }));
   }
 
   closeAll(): void {

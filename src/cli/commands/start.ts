@@ -5,6 +5,9 @@ import { ListenerRegistry } from '../../manager/listeners.js';
 import { consoleLogger } from '../../manager/log.js';
 import { Manager } from '../../manager/manager.js';
 import { removePidFile, writePidFile } from '../../manager/pid-file.js';
+import { attachSystemd } from '../../systemd/attach.js';
+import { inheritedSockets } from '../../systemd/inherited.js';
+import { SystemdNotifier } from '../../systemd/notify.js';
 import type { CliArgs } from '../args.js';
 import { daemonize, takeDaemonReadyFd, tellDaemonParent } from '../daemon.js';
 import { locate } from '../instance.js';
@@ -15,9 +18,13 @@ export async function start(args: CliArgs): Promise<number> {
   const { app, settings, sources, paths } = await locate(args);
   if (args.daemon) return daemonize(process.argv.slice(2), paths, args.logFile, settings.upgradeTimeout * 1000);
   const daemonParent = takeDaemonReadyFd();
-  const log = consoleLogger();
+  // Before any worker exists: both take their variables out of the environment workers inherit.
+  const notifier = new SystemdNotifier();
   const registry = new ListenerRegistry();
+  registry.adopt(inheritedSockets());
+  const log = consoleLogger();
   const manager = new Manager(app, settings, sources, registry, log);
+  attachSystemd(manager, registry, notifier);
   const control = await ControlServer.listen(paths, (cmd, progress) => handle(manager, cmd, progress, shutdown));
   if (settings.pidFile) writePidFile(settings.pidFile);
 

@@ -1,0 +1,74 @@
+import type { ListenerRegistry } from '../manager/listeners.js';
+import type { Manager, ReloadResult } from '../manager/manager.js';
+import type { ListenKey } from '../worker/messages.js';
+import type { SystemdNotifier } from './notify.js';
+
+// Tells systemd what the manager does, in sd_notify's words: READY=1 when the first generation
+// serves, RELOADING=1 and READY=1 around every reload, STOPPING=1, a STATUS= line a person wants
+// to read, EXTEND_TIMEOUT_USEC while a long start, reload or stop makes progress, and the
+// listening sockets into the fd store so that a restart or a crash of the manager refuses no
+// connection. Outside systemd the notifier is disabled and all of this is silent.
+
+/** How much more time each sign of progress buys a start, reload or stop. */
+const EXTEND_BY_USEC = 30_000_000;
+
+export function attachSystemd(manager: Manager, registry: ListenerRegistry, notifier: SystemdNotifier): void {
+  if (!notifier.enabled) return;
+  notifier.startWatchdog();
+  let lastReload = 'no reload yet';
+  let progress = -1;
+  const line = () => {
+    const s = manager.status();
+    return `generation ${s.generation ?? '-'}: ${s.workersReady}/${s.workersWanted} workers ready; ${lastReload}`;
+  };
+  // Only the manager's own sockets: a socket unit's are kept by systemd already. Storing one
+  // again is harmless (systemd keeps no duplicates); one the code no longer listens on leaves.
+  const stored = new Set<string>();
+  const storeSockets = () => {
+    const now = new Set<string>();
+    for (const s of registry.list()) {
+      if (s.inherited) continue;
+      const name = fdName(s.key);
+      now.add(name);
+      notifier.fdStore(name, [s.fd], { poll: false });
+    }
+    for (const name of stored) if (!now.has(name)) notifier.fdStoreRemove(name);
+    stored.clear();
+    for (const name of now) stored.add(name);
+  };
+
+  manager.on('changed', () => {
+    const s = manager.status();
+    // Progress: workers becoming ready (start, reload), or workers gone (stop).
+    const now = s.state === 'stopping' ? -s.workers.length : s.workersReady;
+    if ((s.state !== 'serving' || s.reloading) && now > progress) notifier.extendTimeout(EXTEND_BY_USEC);
+    progress = now;
+    notifier.status(line());
+  });
+  manager.on('serving', () => {
+    storeSockets();
+    notifier.ready(line());
+  });
+  manager.on('reload-start', () => {
+    progress = -1;
+    notifier.reloading();
+  });
+  manager.on('reload-end', (r: ReloadResult) => {
+    lastReload = r.ok
+      ? `last reload ${new Date(r.startedAt).toISOString()} ok in ${((r.drainedAt - r.startedAt) / 1000).toFixed(1)} s`
+      : `last reload ${new Date(r.startedAt).toISOString()} FAILED: ${r.error}`;
+    storeSockets();
+    notifier.ready(line());
+  });
+  manager.on('stopping', () => {
+    progress = -Infinity;
+    notifier.stopping();
+    notifier.stopWatchdog();
+  });
+}
+
+/** A name systemd accepts (printable ASCII without ':', at most 255) and that tells the socket apart. */
+export function fdName(key: ListenKey): string {
+  const raw = key.kind === 'unix' ? `unix-${key.path}` : `tcp-${key.host ?? 'any'}-${key.port}`;
+  return raw.replace(/[^\x21-\x7e]|:/g, '_').slice(0, 255);
+}
