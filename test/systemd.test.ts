@@ -92,12 +92,22 @@ test('systemctl start returns when the app answers; reloads under load fail noth
   assert.equal(after.NRestarts, '0');
   assert.match(after.StatusText!, /^generation 4: 2\/2 workers ready; last reload .* ok in/);
 
+  // The Type=notify-reload way (systemd >= 253): SIGHUP to the main process, RELOADING=1 with
+  // MONOTONIC_USEC, then READY=1. systemd 252 already keeps the unit 'reloading' between the two.
+  writeFileSync(join(d.dir, 'version.txt'), '5\n');
+  process.kill(Number(first.MainPID), 'SIGHUP');
+  // The new workers take 800 ms to boot: long enough to see the unit reloading.
+  await sb.waitFor(SERVICE, ['ActiveState'], (p) => p.ActiveState === 'reloading', 5000);
+  await sb.waitFor(SERVICE, ['ActiveState', 'StatusText'], (p) => p.ActiveState === 'active' && /^generation 5: 2\/2/.test(p.StatusText ?? ''), 20_000);
+  assert.equal((await get(port)).version, '5');
+  for (const w of (await status(d)).workers) pids.add(w.pid);
+
   // A reload to code that throws at start fails `systemctl reload`; the old code keeps answering.
   const good = readFileSync(d.app, 'utf8');
   writeFileSync(d.app, `throw new Error('broken release');\n${good}`);
   const broken = await sb.systemctl('reload', SERVICE);
   assert.notEqual(broken.code, 0, 'systemctl reload fails');
-  assert.equal((await get(port)).version, '4');
+  assert.equal((await get(port)).version, '5');
   const kept = await sb.show(SERVICE, ['MainPID', 'NRestarts', 'ActiveState', 'StatusText']);
   assert.deepEqual([kept.MainPID, kept.NRestarts, kept.ActiveState], [first.MainPID, '0', 'active']);
   assert.match(kept.StatusText!, /FAILED: .*before it was ready/);

@@ -9,7 +9,7 @@ import { WORKER_CONFIG_ENV, type WorkerConfig } from './messages.js';
 import { Readiness } from './readiness.js';
 
 /** How long a worker whose manager died may take to finish what it is doing. */
-const ORPHAN_DEADLINE_MS = 1500;
+const ORPHAN_DEADLINE_MS = 1000;
 
 const config = JSON.parse(process.env[WORKER_CONFIG_ENV] ?? '{}') as WorkerConfig;
 delete process.env[WORKER_CONFIG_ENV];
