@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { request } from './http.js';
-import { countFailures, startLoad, type FailureKind, type Sample } from './load.js';
+import { countFailureKinds, startLoad, type FailureKind, type Sample } from '../tools/load.js';
 import type { Instance } from './contenders/types.js';
 import type { Plan } from './options.js';
 import { sleep } from './progress.js';
@@ -8,7 +8,7 @@ import { sleep } from './progress.js';
 // A reload under load, and a reload to code that throws at start. Each contender reloads with its
 // own command; the version file is rewritten just before, so every answer says which code served it.
 
-const LOAD = { keepAliveClients: 8, newConnectionClients: 8, slowEvery: 20, timeoutMs: 5000 };
+const LOAD = { keepAliveClients: 8, newConnectionClients: 8, slowEvery: 20, requestTimeoutMs: 5000 };
 /** Only a bound: the clients reach a few thousand requests per second on two cores. */
 const MAX_RATE = 20_000;
 /** New-code answers needed after the last other one before the new code counts as serving everything. */
@@ -38,17 +38,18 @@ export interface ReloadOutcome {
 export async function reloadUnderLoad(instance: Instance, versionFile: string, port: number, plan: Plan, version: string): Promise<ReloadOutcome> {
   const reload = reloadOf(instance);
   const maxMs = plan.warmMs + plan.commandCapMs + plan.settleCapMs + 2000;
-  const load = startLoad({ port, ...LOAD, maxMs, maxRequests: Math.ceil((MAX_RATE * maxMs) / 1000) });
+  const load = startLoad({ port, ...LOAD, durationMs: maxMs, maxRequests: Math.ceil((MAX_RATE * maxMs) / 1000) });
   await sleep(plan.warmMs);
   writeFileSync(versionFile, `${version}\n`);
-  const reloadStart = performance.now();
+  // Date.now(): the clock the load generator stamps its samples with.
+  const reloadStart = Date.now();
   const r = await reload();
-  const returned = performance.now();
-  while (performance.now() - returned < plan.settleCapMs && newEverywhereAt(load.samples, version) === null) await sleep(100);
-  const samples = await load.stop();
+  const returned = Date.now();
+  while (Date.now() - returned < plan.settleCapMs && newEverywhereAt(load.samples, version) === null) await sleep(100);
+  const { samples } = await load.stop();
   const at = newEverywhereAt(samples, version);
   const newEverywhereMs = at === null ? null : Math.max(0, at - reloadStart);
-  const failures = countFailures(samples);
+  const failures = countFailureKinds(samples);
   const versions: Record<string, number> = {};
   for (const s of samples) if (s.version) versions[s.version] = (versions[s.version] ?? 0) + 1;
   return {

@@ -1,6 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { FAILURE_KINDS } from './load.js';
+import { FAILURE_KINDS } from '../tools/load.js';
 import type { Machine } from './machine.js';
 import type { Plan } from './options.js';
 import type { ScalePoint } from './scale.js';

@@ -40,6 +40,8 @@ export interface LoadResult {
 }
 
 export interface RunningLoad {
+  /** Every finished request so far, in the order they finished. */
+  readonly samples: readonly Sample[];
   /** Ends the load early; resolves when every client has finished its request in flight. */
   stop(): Promise<LoadResult>;
   done: Promise<LoadResult>;
@@ -72,6 +74,7 @@ export function startLoad(opts: LoadOptions): RunningLoad {
   ];
   const done = Promise.all(clients).then(() => summarize(samples));
   return {
+    samples,
     done,
     stop() {
       stopped = true;
@@ -140,4 +143,21 @@ export function summarize(samples: Sample[]): LoadResult {
   }
   const failed = Object.values(failures).reduce((a, b) => a + b, 0);
   return { total: samples.length, failed, failures, versions, samples };
+}
+
+/** Failures by what the client saw, for the benchmark's table. */
+export type FailureKind = 'reset' | 'refused' | 'timeout' | '5xx' | 'other';
+export const FAILURE_KINDS: readonly FailureKind[] = ['reset', 'refused', 'timeout', '5xx', 'other'];
+
+export function failureKind(error: string): FailureKind {
+  if (error === 'ECONNRESET' || error === 'EPIPE') return 'reset';
+  if (error === 'ECONNREFUSED') return 'refused';
+  if (error === 'TIMEOUT') return 'timeout';
+  return /^HTTP 5\d\d$/.test(error) ? '5xx' : 'other';
+}
+
+export function countFailureKinds(samples: readonly Sample[]): Record<FailureKind, number> {
+  const counts = Object.fromEntries(FAILURE_KINDS.map((k) => [k, 0])) as Record<FailureKind, number>;
+  for (const s of samples) if (s.error) counts[failureKind(s.error)]++;
+  return counts;
 }

@@ -1,0 +1,24 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+// The benchmark is a tool, not a test: CI only checks that a short run completes and prints its
+// tables. Its figures are never judged here.
+
+const RUN = fileURLToPath(new URL('../bench/run.js', import.meta.url));
+const hasWrk = (await new Promise<number | null>((resolve) => spawn('wrk', ['--version']).on('error', () => resolve(null)).on('exit', resolve))) !== null;
+
+test('npm run bench -- --quick completes and prints the tables', { skip: hasWrk ? false : 'wrk is not installed (apt-get install wrk)' }, async () => {
+  const child = spawn(process.execPath, [RUN, '--quick', '--only', 'node,cluster-none,hypnode'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  assert.equal(code, 0, err.slice(-2000));
+  assert.match(out, /^\| contender \| keep-alive req\/s/m);
+  assert.match(out, /^\| hypnode \| \d+/m);
+  assert.match(out, /^### Reload under load/m);
+  assert.match(err, /^bench: /m, 'progress is shown while it runs');
+});
