@@ -133,7 +133,8 @@ test('--accepts and --max-rss replace a worker gracefully: its successor is read
   const first = (await h.status()).workers[0]!.pid;
   const pids = new Set<string>();
   await waitFor('a second worker to answer', async () => (pids.add((await get(port)).pid), pids.size >= 2), 10_000, 10);
-  assert.ok(!alive(first) || (await h.status()).workers.find((w) => w.pid === first)?.state === 'draining');
+  // The successor accepts as soon as it listens, a moment before it reports ready and the old one drains.
+  await waitFor('the first worker to drain', async () => !alive(first) || (await h.status()).workers.find((w) => w.pid === first)?.state === 'draining');
   assert.match(h.output, /replacing worker \d+ \(generation 1\): accepted 20 connections/);
 
   const m = exampleApp(t, 'hello');
