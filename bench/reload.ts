@@ -31,6 +31,11 @@ export interface ReloadOutcome {
   versions: Record<string, number>;
   /** From running the command until every request sent got the new code; null: not within the run. */
   newEverywhereMs: number | null;
+  /**
+   * From running the command until the old code gave its last answer (a slow request in flight at
+   * the switch): from then on the new code answers everything. Null when not within the run.
+   */
+  oldDoneMs: number | null;
   /** The command returned while requests still met old code, or failed. */
   returnedEarly: boolean;
 }
@@ -49,6 +54,7 @@ export async function reloadUnderLoad(instance: Instance, versionFile: string, p
   const { samples } = await load.stop();
   const at = newEverywhereAt(samples, version);
   const newEverywhereMs = at === null ? null : Math.max(0, at - reloadStart);
+  const oldDoneMs = at === null ? null : Math.max(0, lastOtherAnswer(samples, version) - reloadStart);
   const failures = countFailureKinds(samples);
   const versions: Record<string, number> = {};
   for (const s of samples) if (s.version) versions[s.version] = (versions[s.version] ?? 0) + 1;
@@ -59,6 +65,7 @@ export async function reloadUnderLoad(instance: Instance, versionFile: string, p
     failures,
     versions,
     newEverywhereMs,
+    oldDoneMs,
     returnedEarly: newEverywhereMs === null || r.ms < newEverywhereMs,
   };
 }
@@ -77,6 +84,13 @@ function newEverywhereAt(samples: readonly Sample[], version: string): number | 
   }
   const after = samples.filter((s) => s.start > lastOther).length;
   return after >= NEW_ANSWERS_NEEDED && lastSent - lastOther >= QUIET_MS ? lastOther : null;
+}
+
+/** When the last answer (or failure) that was not `version`'s came back. */
+function lastOtherAnswer(samples: readonly Sample[], version: string): number {
+  let last = -Infinity;
+  for (const s of samples) if (s.version !== version) last = Math.max(last, s.end);
+  return last;
 }
 
 export interface BrokenOutcome {

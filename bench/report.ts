@@ -84,19 +84,21 @@ function reloads(ran: Ran[]): string[] {
   const lines = [
     '### Reload under load',
     '',
-    row(['contender', 'failed requests (median / worst)', 'failures by kind, all rounds', 'reload command returns after', 'new code answers everything after', 'command returned before that']),
-    row(['---', '---:', '---', '---:', '---:', '---:']),
+    row(['contender', 'failed requests (median / worst)', 'failures by kind, all rounds', 'reload command returns after', 'new code takes every new request after', 'old code gave its last answer after', 'command returned after that by', 'command returned before new code took every request']),
+    row(['---', '---:', '---', '---:', '---:', '---:', '---:', '---:']),
   ];
   for (const { name, trials } of ran) {
     const rs = trials.flatMap((t) => (t.reload ? [t.reload] : []));
     if (!rs.length) {
-      lines.push(row([name, NONE, NONE, 'no reload', NONE, NONE]));
+      lines.push(row([name, NONE, NONE, 'no reload', NONE, NONE, NONE, NONE]));
       continue;
     }
     const kinds = FAILURE_KINDS.map((k) => [k, rs.reduce((sum, x) => sum + x.failures[k], 0)] as const).filter(([, n]) => n > 0);
     const failedCommands = rs.filter((x) => x.command.code !== 0).length;
     const commandMs = rs.map((x) => x.command.ms);
     const everywhere = rs.map((x) => x.newEverywhereMs ?? Infinity);
+    const oldDone = rs.map((x) => x.oldDoneMs ?? Infinity);
+    const lag = rs.map((x) => (x.oldDoneMs === null ? Infinity : x.command.ms - x.oldDoneMs));
     lines.push(
       row([
         name,
@@ -104,6 +106,8 @@ function reloads(ran: Ran[]): string[] {
         kinds.length ? kinds.map(([k, n]) => `${k} ${n}`).join(', ') : 'none',
         `${ms(median(commandMs)!)} / ${ms(max(commandMs)!)}${failedCommands ? ` (failed ×${failedCommands})` : ''}`,
         `${reached(median(everywhere)!)} / ${reached(max(everywhere)!)}`,
+        `${reached(median(oldDone)!)} / ${reached(max(oldDone)!)}`,
+        lag.every(Number.isFinite) ? `${ms(median(lag)!)} / ${ms(max(lag)!)}` : NONE,
         `${rs.filter((x) => x.returnedEarly).length} of ${rs.length}`,
       ]),
     );
