@@ -1,8 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, extname, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import type { z } from 'zod';
 import { UsageError } from '../errors.js';
+import { importDefault } from './import-isolated.js';
 import { SETTINGS, defaultSettings, settingsSchema, type SettingDoc, type SettingKey, type Settings } from './settings.js';
 
 // Precedence: flags > environment > config file > defaults. Each layer is validated on its own
@@ -72,9 +72,7 @@ async function readConfigFile(path: string): Promise<Partial<Settings>> {
     }
   } else {
     try {
-      // A query string defeats the module cache so that a reload sees the edited file.
-      const mod = (await import(`${pathToFileURL(path).href}?t=${Date.now()}`)) as { default?: unknown };
-      data = mod.default;
+      data = await importDefault(path);
     } catch (err) {
       throw new UsageError(`config file ${path} failed to load: ${(err as Error).message}`);
     }

@@ -44,7 +44,9 @@ export function sendCommand(paths: InstancePaths, cmd: Command, onProgress: (tex
       }
     });
     socket.once('close', () => {
-      if (final) resolve(final);
+      // Refused access is no failed reload or stop: it is reported as itself, whatever was asked.
+      if (final && !final.ok && final.denied) reject(new OperationError(final.error));
+      else if (final) resolve(final);
       else reject(new OperationError(`the manager for ${paths.label} closed the control channel without an answer`));
     });
   });

@@ -11,7 +11,8 @@ export interface Request {
 export type Reply =
   | { progress: string }
   | { ok: true; result: unknown }
-  | { ok: false; error: string; output?: string };
+  /** `denied`: the caller may not control this instance at all (see peer.ts). */
+  | { ok: false; error: string; output?: string; denied?: true };
 
 /** A request line longer than this is refused: the channel carries short commands only. */
 export const MAX_LINE_BYTES = 64 * 1024;

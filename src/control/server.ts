@@ -1,73 +1,112 @@
-import { chmodSync, mkdirSync, rmSync } from 'node:fs';
+import { chmodSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { OperationError } from '../errors.js';
 import type { InstancePaths } from './paths.js';
+import { lockInstance, type InstanceLock } from './instance-lock.js';
+import { canCheckPeers, peerRefusal } from './peer.js';
 import { LineReader, parseRequest, type Command, type Reply } from './protocol.js';
 import { probe } from './client.js';
+import { ensurePrivateDir } from './runtime-dir.js';
 
 // The manager's end of the control channel. Only the instance's owner (and root) can reach the
-// socket: its directory is 0700 and the socket 0600.
+// socket: its directory is private and the socket 0600; the peer's credentials are checked too.
 
 export type CommandHandler = (cmd: Command, progress: (text: string) => void) => Promise<Reply>;
+
+/**
+ * A client has this long to send its request line after it connects. The CLI sends it at once;
+ * a client that connects and says nothing must not hold a connection forever.
+ */
+const REQUEST_TIMEOUT_MS = 5000;
 
 export class ControlServer {
   private constructor(
     private readonly server: net.Server,
+    private readonly lock: InstanceLock,
     readonly paths: InstancePaths,
   ) {}
 
   static async listen(paths: InstancePaths, handle: CommandHandler): Promise<ControlServer> {
-    mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
-    const running = await probe(paths.socket);
-    if (running) throw new OperationError(`hypnode is already running for ${paths.label} (control socket ${paths.socket})`);
-    rmSync(paths.socket, { force: true }); // a stale socket left by a manager that was killed
-    const server = net.createServer((socket) => serve(socket, handle));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(paths.socket, () => resolve());
-    });
-    chmodSync(paths.socket, 0o600);
-    return new ControlServer(server, paths);
+    ensurePrivateDir(paths.dir);
+    const lock = await lockInstance(paths);
+    try {
+      // Holding the lock, a socket that answers is a manager in another network namespace (whose
+      // lock we cannot see); one that does not was left by a manager that was killed.
+      if (await probe(paths.socket)) throw new OperationError(`hypnode is already running for ${paths.label} (control socket ${paths.socket})`);
+      rmSync(paths.socket, { force: true });
+      if (!canCheckPeers()) {
+        process.emitWarning(`the native addon is missing: the control socket ${paths.socket} is guarded by its file modes only, not by the peer's credentials`);
+      }
+      const server = net.createServer((socket) => serve(socket, handle));
+      await listenPrivately(server, paths.socket);
+      // An accept that fails (out of file descriptors) must not bring the manager down.
+      server.on('error', () => {});
+      return new ControlServer(server, lock, paths);
+    } catch (err) {
+      lock.release();
+      throw err;
+    }
   }
 
   close(): void {
     this.server.close();
     rmSync(this.paths.socket, { force: true });
+    this.lock.release();
   }
+}
+
+/** Binds with a umask that makes the socket 0600 from the start, not only after a chmod. */
+async function listenPrivately(server: net.Server, path: string): Promise<void> {
+  const listening = new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.once('listening', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  // A unix socket is bound within listen() itself, so the umask need not outlive the call.
+  const umask = process.umask(0o177);
+  try {
+    server.listen(path);
+  } finally {
+    process.umask(umask);
+  }
+  await listening;
+  chmodSync(path, 0o600);
 }
 
 function serve(socket: net.Socket, handle: CommandHandler): void {
   socket.setEncoding('utf8');
   socket.on('error', () => {}); // a client that went away must not disturb the manager
   const send = (reply: Reply) => {
-    if (!socket.destroyed) socket.write(`${JSON.stringify(reply)}\n`);
+    if (socket.writable) socket.write(`${JSON.stringify(reply)}\n`);
+  };
+  // The last word, then a half-close: what the client still sends is read and dropped, so that
+  // the answer reaches it rather than a reset, and a client that never closes its end is let go.
+  const finish = (reply: Reply) => {
+    answered = true;
+    send(reply);
+    socket.end();
+    socket.setTimeout(REQUEST_TIMEOUT_MS, () => socket.destroy());
   };
   let answered = false;
+  const refusal = peerRefusal(socket);
+  if (refusal) return finish({ ok: false, error: refusal, denied: true });
+  socket.setTimeout(REQUEST_TIMEOUT_MS, () => socket.destroy());
   const reader = new LineReader(
     (line) => {
       if (answered) return;
       answered = true;
+      // A reload may take minutes: from here on the client waits as long as it takes.
+      socket.setTimeout(0);
       const request = parseRequest(line);
-      if (typeof request === 'string') {
-        send({ ok: false, error: request });
-        socket.end();
-        return;
-      }
-      handle(request.cmd, (text) => send({ progress: text })).then(
-        (reply) => {
-          send(reply);
-          socket.end();
-        },
-        (err: Error) => {
-          send({ ok: false, error: err.message });
-          socket.end();
-        },
-      );
+      if (typeof request === 'string') return finish({ ok: false, error: request });
+      handle(request.cmd, (text) => send({ progress: text })).then(finish, (err: Error) => finish({ ok: false, error: err.message }));
     },
-    () => {
-      send({ ok: false, error: 'request too long' });
-      socket.destroy();
-    },
+    () => finish({ ok: false, error: 'request too long' }),
   );
-  socket.on('data', (chunk: string) => reader.push(chunk));
+  // Only the first line counts: anything after it is dropped unread.
+  socket.on('data', (chunk: string) => {
+    if (!answered) reader.push(chunk);
+  });
 }

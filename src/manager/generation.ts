@@ -25,6 +25,8 @@ export interface GenerationDeps {
   log: Logger;
   spec: WorkerSpec;
   gracefulTimeoutMs: number;
+  /** A worker not ready this long after its fork is killed, whenever it was started. */
+  upgradeTimeoutMs: number;
 }
 
 interface Waiter {
@@ -137,6 +139,13 @@ export class Generation extends EventEmitter<{ changed: [] }> {
         this.deps.log.warn(`worker ${w.pid} (generation ${this.id}) sent no heartbeat for ${Math.round((now - w.lastBeat) / 1000)}s: killing it`);
         w.kill('SIGKILL', 'heartbeat timeout');
       }
+      // A reload's own timeout covers its new workers; this covers the rest: the first start, a
+      // crashed worker's replacement and a recycled worker's successor, which would otherwise
+      // hang at boot unnoticed (heartbeats are no measure before the app has loaded).
+      if (w.state === 'starting' && now - w.startedAt > this.deps.upgradeTimeoutMs) {
+        this.deps.log.warn(`worker ${w.pid} (generation ${this.id}) not ready after ${Math.round((now - w.startedAt) / 1000)}s: killing it`);
+        w.kill('SIGKILL', 'upgrade timeout');
+      }
     }
   }
 
@@ -217,7 +226,12 @@ export class Generation extends EventEmitter<{ changed: [] }> {
 }
 
 export function describeExit(w: WorkerProcess): string {
-  if (w.endedBy === 'heartbeat timeout') return 'was killed after its heartbeat stopped';
-  if (w.exitSignal) return `was killed by ${w.exitSignal}`;
-  return `exited with code ${w.exitCode}`;
+  if (w.spawnError) return `could not be started: ${w.spawnError}`;
+  const how =
+    w.endedBy === 'heartbeat timeout' ? 'was killed after its heartbeat stopped'
+    : w.endedBy === 'upgrade timeout' ? 'was killed: not ready within the upgrade timeout'
+    : w.exitSignal ? `was killed by ${w.exitSignal}`
+    : `exited with code ${w.exitCode}`;
+  // An app usually dies of a listen() that failed (a port in use): name it, not just the code.
+  return w.listenError ? `${how} after failing to listen on ${w.listenError}` : how;
 }

@@ -117,9 +117,18 @@ export class ListenerRegistry {
 }
 
 function bind(key: ListenKey): SocketHandle | number {
-  return key.kind === 'unix'
-    ? createServerHandle(key.path, -1, -1)
-    : createServerHandle(key.host, key.port, key.host && net.isIPv6(key.host) ? 6 : 4, undefined, key.ipv6Only ? UV_TCP_IPV6ONLY : 0);
+  if (key.kind === 'unix') return createServerHandle(key.path, -1, -1);
+  const handle = createServerHandle(key.host, key.port, key.host && net.isIPv6(key.host) ? 6 : 4, undefined, key.ipv6Only ? UV_TCP_IPV6ONLY : 0);
+  // libuv holds back a TCP bind's EADDRINUSE until listen(), which only a worker calls: the
+  // manager would keep the unbound socket, and every worker fail on it even once the port is
+  // free. getsockname() reports the held-back error now.
+  if (typeof handle === 'number') return handle;
+  const held = handle.getsockname?.({}) ?? 0;
+  if (held < 0) {
+    handle.close();
+    return held;
+  }
+  return handle;
 }
 
 function close(entry: Entry): void {

@@ -249,7 +249,13 @@ export class Manager extends EventEmitter<ManagerEvents> {
       idleCloseAfter: IDLE_CLOSE_AFTER_MS,
     };
     const spec: WorkerSpec = { appPath: this.appPath, args: settings.args, nodeArgs: settings.nodeArgs, env: settings.env, cwd: process.cwd(), config };
-    const gen = new Generation(id, settings.workers, { registry: this.registry, log: this.log, spec, gracefulTimeoutMs: settings.gracefulTimeout * 1000 });
+    const gen = new Generation(id, settings.workers, {
+      registry: this.registry,
+      log: this.log,
+      spec,
+      gracefulTimeoutMs: settings.gracefulTimeout * 1000,
+      upgradeTimeoutMs: settings.upgradeTimeout * 1000,
+    });
     gen.on('changed', () => this.emit('changed'));
     this.generations.add(gen);
     return gen;

@@ -1,7 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { isWorkerMessage, WORKER_CONFIG_ENV, type WorkerConfig, type WorkerStats } from '../worker/messages.js';
+import { isWorkerMessage, listenKeyId, WORKER_CONFIG_ENV, type WorkerConfig, type WorkerStats } from '../worker/messages.js';
 import type { ListenerRegistry } from './listeners.js';
 import type { Logger } from './log.js';
 import { OutputTail } from './output-tail.js';
@@ -43,10 +43,14 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
   exitSignal: NodeJS.Signals | null = null;
   /** Why the manager ended this worker, if it did: an exit then is no crash. */
   endedBy: string | null = null;
+  /** Why the process could not be started at all (then `pid` is 0). */
+  spawnError: string | null = null;
+  /** The last listen() the manager could not serve, e.g. `tcp:*:3000: address already in use`. */
+  listenError: string | null = null;
   private killTimer: NodeJS.Timeout | null = null;
   private readonly exited: Promise<void>;
 
-  constructor(spec: WorkerSpec, registry: ListenerRegistry, log: Logger) {
+  constructor(spec: WorkerSpec, registry: ListenerRegistry, private readonly log: Logger) {
     super();
     this.generation = spec.config.generation;
     this.child = fork(spec.appPath, spec.args, {
@@ -59,22 +63,29 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
       detached: true,
       serialization: 'json',
     });
-    if (this.child.pid === undefined) throw new Error(`cannot start a worker for ${spec.appPath}`);
-    this.pid = this.child.pid;
+    // Out of file descriptors or processes, the fork fails: no pid, then an 'error' and no 'exit'.
+    // Such a worker counts as one that exited at once, so that its generation retries with backoff
+    // (or fails the reload) instead of the manager dying of an unhandled error.
+    this.pid = this.child.pid ?? 0;
     const { stdout, stderr } = this.child;
     if (stdout) this.output.follow(stdout, (line) => log.worker(this.generation, this.pid, 'stdout', line));
     if (stderr) this.output.follow(stderr, (line) => log.worker(this.generation, this.pid, 'stderr', line));
     this.exited = new Promise((resolve) => {
-      this.child.once('exit', (code, signal) => {
+      const ended = (code: number | null, signal: NodeJS.Signals | null) => {
         this.state = 'exited';
         this.exitCode = code;
         this.exitSignal = signal;
         if (this.killTimer) clearTimeout(this.killTimer);
         this.emit('exit', code, signal);
         resolve();
+      };
+      this.child.once('exit', ended);
+      this.child.on('error', (err) => {
+        if (this.pid !== 0) return log.warn(`worker ${this.pid}: ${err.message}`);
+        this.spawnError = err.message;
+        ended(null, null);
       });
     });
-    this.child.on('error', (err) => log.warn(`worker ${this.pid}: ${err.message}`));
     this.child.on('message', (msg: unknown, handle: unknown) => this.onMessage(msg, handle, registry, spec.config.waitReady));
   }
 
@@ -85,7 +96,11 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
       case 'listen':
         void registry.acquire(msg.key).then((got) => {
           if (!this.child.connected) return;
-          if ('error' in got) return this.child.send({ hypnode: 'listen-reply', id: msg.id, error: got.error });
+          if ('error' in got) {
+            this.listenError = `${listenKeyId(msg.key)} (${got.error.code}: ${got.error.message})`;
+            this.log.warn(`worker ${this.pid} (generation ${this.generation}) cannot listen on ${this.listenError}`);
+            return this.child.send({ hypnode: 'listen-reply', id: msg.id, error: got.error });
+          }
           this.listens.add(got.id);
           this.child.send({ hypnode: 'listen-reply', id: msg.id, error: null }, got.handle as never);
         });
@@ -121,11 +136,15 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
     this.state = 'draining';
     if (this.child.connected) this.child.send({ hypnode: 'drain' });
     else this.kill('SIGTERM', reason);
-    this.killTimer = setTimeout(() => this.kill('SIGKILL', `${reason}: graceful timeout`), graceMs);
+    this.killTimer = setTimeout(() => {
+      this.log.warn(`worker ${this.pid} (generation ${this.generation}) still busy ${graceMs / 1000}s into its drain (graceful timeout): killing it`);
+      this.kill('SIGKILL', `${reason}: graceful timeout`);
+    }, graceMs);
   }
 
   kill(signal: NodeJS.Signals, reason: string): void {
-    if (this.state === 'exited') return;
+    // pid 0 (a fork that failed) would signal the manager's own process group.
+    if (this.state === 'exited' || this.pid === 0) return;
     this.endedBy ??= reason;
     try {
       process.kill(this.pid, signal);

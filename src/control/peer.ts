@@ -1,0 +1,33 @@
+import type net from 'node:net';
+import { loadNative, NativeAddonError, peerCredentials } from '../systemd/native.js';
+
+// Who may use the control channel: the user the manager runs as, and root. The socket's file
+// mode (0600, in a 0700 directory) keeps everyone else off already; the peer's credentials
+// (SO_PEERCRED, taken by the kernel at connect) are checked as well, so that a socket made
+// reachable by mistake (a chmod, a shared --runtime-dir) still lets no one else in.
+
+/** False when the native addon is missing: then only the file modes guard the channel. */
+export function canCheckPeers(): boolean {
+  try {
+    loadNative();
+    return true;
+  } catch (err) {
+    if (err instanceof NativeAddonError) return false;
+    throw err;
+  }
+}
+
+/** Why `socket`'s peer may not give commands, or null when it may. */
+export function peerRefusal(socket: net.Socket): string | null {
+  const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd ?? -1;
+  let uid: number;
+  try {
+    uid = peerCredentials(fd).uid;
+  } catch (err) {
+    if (err instanceof NativeAddonError) return null;
+    return `cannot tell who is asking (${(err as Error).message}): refused`;
+  }
+  const own = process.geteuid?.() ?? 0;
+  if (uid === own || uid === 0) return null;
+  return `permission denied: uid ${uid} may not control this instance (only uid ${own}, which started it, and root)`;
+}
