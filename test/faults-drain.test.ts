@@ -1,0 +1,92 @@
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { faultApp, get, hold, quickStatus, sleep } from './support/faults.js';
+import { alive, assertNoneLeft, freePort, startHypnode, waitFor } from './support/hypnode.js';
+
+// Issue #5, faults during a graceful drain: however the old worker behaves, the drain ends
+// within the graceful timeout, and the manager goes on.
+
+const GRACE_S = 3;
+
+test('a worker that exits in the middle of its drain ends the drain at once, and is not replaced', async (t) => {
+  const { dir, app } = faultApp(t);
+  const port = await freePort();
+  const h = await startHypnode(t, app, ['--workers', '1', '--graceful-timeout', '30'], { env: { PORT: String(port), EXIT_ON_DRAIN: '1' } });
+  const [old] = (await quickStatus(h)).workers;
+  const busy = hold(port, '/sleep?ms=20000');
+  await waitFor('the request to arrive', async () => (await quickStatus(h)).workers[0]?.connections === 1);
+  writeFileSync(join(dir, 'version.txt'), '2\n');
+  const startedAt = Date.now();
+  const r = await h.cli('reload');
+  busy.destroy();
+  t.diagnostic(`the reload took ${Date.now() - startedAt} ms (graceful timeout 30 s)`);
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(Date.now() - startedAt < 15_000);
+  assert.equal(alive(old!.pid), false);
+  const s = await quickStatus(h);
+  assert.deepEqual(s.workers.map((w) => w.generation), [2], 'no worker of the old generation was started again');
+  assert.equal(s.lastCrash, null, 'an exit while draining is no crash');
+  assert.equal((await get(port)).version, '2');
+});
+
+test('a worker that ignores SIGTERM and never answers a request is killed at the graceful timeout when the manager stops', async (t) => {
+  const { app } = faultApp(t);
+  const port = await freePort();
+  const h = await startHypnode(t, app, ['--workers', '2', '--graceful-timeout', String(GRACE_S)], { env: { PORT: String(port), IGNORE_SIGTERM: '1' } });
+  const pids = (await quickStatus(h)).workers.map((w) => w.pid);
+  const stuck = [hold(port, '/never'), hold(port, '/never'), hold(port, '/never')];
+  await waitFor('the requests to arrive', async () => (await quickStatus(h)).workers.reduce((n, w) => n + w.connections, 0) === 3);
+  // As systemd's KillMode=control-group does: TERM to the manager and to every worker.
+  const startedAt = Date.now();
+  for (const pid of [h.pid, ...pids]) process.kill(pid, 'SIGTERM');
+  const code = await h.exited;
+  const took = Date.now() - startedAt;
+  for (const req of stuck) req.destroy();
+  t.diagnostic(`the stop took ${took} ms (graceful timeout ${GRACE_S} s)`);
+  assert.equal(code, 0);
+  assert.ok(took < (GRACE_S + 5) * 1000, `the stop took ${took} ms`);
+  assert.match(h.output, /ignoring SIGTERM/);
+  assert.match(h.output, new RegExp(`still busy ${GRACE_S}s into its drain \\(graceful timeout\\): killing it`));
+  await assertNoneLeft(h);
+});
+
+test('a worker that never closes its keep-alive connections is ended at the graceful timeout; the reload completes', async (t) => {
+  const { dir, app } = faultApp(t);
+  const port = await freePort();
+  const h = await startHypnode(t, app, ['--workers', '1', '--graceful-timeout', String(GRACE_S)], { env: { PORT: String(port), FORCE_KEEP_ALIVE: '1' } });
+  const [old] = (await quickStatus(h)).workers;
+  // One connection kept busy back to back, so it is never idle long enough to be closed.
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  let running = true;
+  const pids = new Set<number>();
+  const client = (async () => {
+    for (let n = 0; running && n < 100_000; n++) {
+      await new Promise<void>((resolve) => {
+        http
+          .get({ host: '127.0.0.1', port, path: '/', agent }, (res) => {
+            pids.add(Number(res.headers['x-pid']));
+            res.resume().on('end', resolve);
+          })
+          .on('error', () => resolve());
+      });
+    }
+  })();
+  await waitFor('the client to reach the old worker', () => pids.has(old!.pid));
+  writeFileSync(join(dir, 'version.txt'), '2\n');
+  const startedAt = Date.now();
+  const r = await h.cli('reload');
+  const took = Date.now() - startedAt;
+  running = false;
+  await client;
+  agent.destroy();
+  t.diagnostic(`the reload took ${took} ms (graceful timeout ${GRACE_S} s)`);
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(took < (GRACE_S + 8) * 1000, `the reload took ${took} ms`);
+  assert.equal(alive(old!.pid), false);
+  assert.match(h.output, new RegExp(`worker ${old!.pid} \\(generation 1\\) still busy ${GRACE_S}s into its drain`));
+  await sleep(100);
+  assert.equal((await get(port)).version, '2');
+});

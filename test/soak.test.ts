@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import type { ReloadResult } from '../src/manager/manager.js';
+import { ask, faultApp, get, sleep, usage, type Usage } from './support/faults.js';
+import { freePort, startHypnode } from './support/hypnode.js';
+
+// Issue #5, soak: 1000 reloads in a row leave the manager no bigger: its resident memory grows
+// by less than 5 MB and its open file descriptors not at all. The app has a hypnode.config.mjs,
+// which every reload reads again (each import of it used to stay in memory for good).
+//
+// Reading memory right: the manager's resident memory swings by 10 MB with its garbage
+// collector's cycles (measured: 60 to 72 MB and back), so each reading follows a full garbage
+// collection, asked for with a signal (support/gc-on-signal). And it first settles: over the first
+// few hundred reloads it grows by about 4 MB (compiled code, the heap's pages, malloc's arenas),
+// then by about 1 MB per 2000 (measured over 2400), so the count starts after a warm-up.
+
+const RELOADS = 1000;
+const WARM_UP = 200;
+/** About 4 minutes on an idle 2-core machine; a busy one is given more. */
+const TIME_LIMIT_MS = 420_000;
+const GC_ON_SIGNAL = new URL('./support/gc-on-signal.js', import.meta.url).href;
+
+test(`${RELOADS} reloads in a row: the manager's memory and file descriptors do not grow`, { timeout: TIME_LIMIT_MS }, async (t) => {
+  const { dir, app } = faultApp(t);
+  writeFileSync(join(dir, 'hypnode.config.mjs'), 'export default { gracefulTimeout: 5 };\n');
+  const port = await freePort();
+  const h = await startHypnode(t, app, ['--workers', '1'], { env: { PORT: String(port), NODE_OPTIONS: `--import=${GC_ON_SIGNAL}` } });
+  const collected = async () => {
+    process.kill(h.pid, 'SIGURG');
+    await sleep(300);
+    return usage(h.pid);
+  };
+  const reload = async (n: number) => {
+    const r = await ask(h, 'reload');
+    assert.ok(r.ok, `reload ${n} failed: ${JSON.stringify(r)}`);
+    return (r.result as ReloadResult & { ok: true }).generation;
+  };
+
+  const began = Date.now();
+  const atStart = await collected();
+  for (let n = 1; n <= WARM_UP; n++) await reload(n);
+  const warm = await collected();
+  const trend: string[] = [];
+  let generation = 0;
+  for (let n = 1; n <= RELOADS; n++) {
+    generation = await reload(n);
+    if (n % 250 === 0) {
+      trend.push(`${n}: ${mib((await collected()).rssKiB)}`);
+      assert.equal((await get(port)).status, 200, `serving after ${n} reloads`);
+    }
+  }
+  const end = await collected();
+  const took = Date.now() - began;
+
+  t.diagnostic(`${WARM_UP} + ${RELOADS} reloads in ${(took / 1000).toFixed(1)} s (${(took / (WARM_UP + RELOADS)).toFixed(0)} ms each), last generation ${generation}`);
+  t.diagnostic(`manager at start: ${show(atStart)}; after ${WARM_UP} warm-up reloads: ${show(warm)}; after ${RELOADS} more: ${show(end)}`);
+  t.diagnostic(`rss after each 250 reloads: ${trend.join(', ')}`);
+  t.diagnostic(`growth over the ${RELOADS} reloads: rss ${mib(end.rssKiB - warm.rssKiB)}, fds ${end.fds - warm.fds}`);
+  assert.equal(generation, 1 + WARM_UP + RELOADS);
+  assert.ok(end.rssKiB - warm.rssKiB < 5 * 1024, `the manager's RSS grew by ${mib(end.rssKiB - warm.rssKiB)}`);
+  assert.ok(end.fds <= warm.fds, `the manager holds ${end.fds - warm.fds} more file descriptors`);
+});
+
+function mib(kib: number): string {
+  return `${(kib / 1024).toFixed(1)} MiB`;
+}
+
+function show(u: Usage): string {
+  return `rss ${mib(u.rssKiB)}, ${u.fds} fds`;
+}
