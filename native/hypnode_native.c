@@ -1,10 +1,12 @@
-// hypnode_native: the few socket calls Node has no API for, which talking to systemd needs.
+// hypnode_native: the few system calls Node has no API for: those talking to systemd and the
+// control channel need, and a watch that needs no event loop.
 //   notify(socketPath, message, fds)  one sd_notify datagram, optionally carrying fds (SCM_RIGHTS)
 //   peerCredentials(fd)               SO_PEERCRED of a connected AF_UNIX socket
 //   unixSocketPath(fd)                getsockname() path of an AF_UNIX socket
 //   socketInfo(fd)                    family, type, listening state and address of any socket fd
 //   setCloexec(fd)                    FD_CLOEXEC, as sd_listen_fds() sets it on inherited fds
-// Everything is synchronous: each call is one or two system calls that never block for long.
+//   exitWhenOrphaned(parent, graceMs) a thread that ends the process once `parent` is gone
+// Everything else is synchronous: each call is one or two system calls that never block for long.
 
 #include <node_api.h>
 
@@ -16,6 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -372,6 +376,58 @@ static napi_value set_cloexec(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// exitWhenOrphaned(parent, graceMs): a worker notices its manager's death on its event loop (the
+// IPC channel closes) and finishes its requests; a worker whose loop is stuck (an endless loop in
+// the app) never would. This thread does not need the loop: once the process's parent is no longer
+// `parent` (it died and the process was re-parented), it waits graceMs for the graceful exit and
+// then ends the process. Polling getppid() rather than PR_SET_PDEATHSIG: that signal would have to
+// be caught on the same stuck loop, or be SIGKILL and leave no grace at all.
+#define ORPHAN_POLL_NS 100000000L
+
+struct orphan_watch {
+  pid_t parent;
+  long grace_ms;
+};
+
+static void *watch_parent(void *arg) {
+  struct orphan_watch watch = *(struct orphan_watch *)arg;
+  free(arg);
+  struct timespec poll = { 0, ORPHAN_POLL_NS };
+  while (getppid() == watch.parent) nanosleep(&poll, NULL);
+  struct timespec grace = { watch.grace_ms / 1000, (watch.grace_ms % 1000) * 1000000L };
+  while (nanosleep(&grace, &grace) != 0 && errno == EINTR) {}
+  _exit(1);
+  return NULL;
+}
+
+static napi_value exit_when_orphaned(napi_env env, napi_callback_info info) {
+  napi_value args[2];
+  if (!get_args(env, info, 2, args)) return NULL;
+  int32_t parent, grace_ms;
+  if (napi_get_value_int32(env, args[0], &parent) != napi_ok || parent <= 0 ||
+      napi_get_value_int32(env, args[1], &grace_ms) != napi_ok || grace_ms < 0) {
+    napi_throw_type_error(env, NULL, "exitWhenOrphaned(parent, graceMs) takes a positive pid and a non-negative number");
+    return NULL;
+  }
+  struct orphan_watch *watch = malloc(sizeof *watch);
+  if (!watch) return throw_errno(env, ENOMEM, "malloc", NULL);
+  watch->parent = parent;
+  watch->grace_ms = grace_ms;
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  // The thread only sleeps and polls: a small stack is plenty.
+  pthread_attr_setstacksize(&attr, 64 * 1024);
+  pthread_t thread;
+  int err = pthread_create(&thread, &attr, watch_parent, watch);
+  pthread_attr_destroy(&attr);
+  if (err != 0) {
+    free(watch);
+    return throw_errno(env, err, "pthread_create", NULL);
+  }
+  return NULL;
+}
+
 NAPI_MODULE_INIT() {
   napi_property_descriptor methods[] = {
     { "notify", NULL, notify, NULL, NULL, NULL, napi_enumerable, NULL },
@@ -379,6 +435,7 @@ NAPI_MODULE_INIT() {
     { "unixSocketPath", NULL, unix_socket_path, NULL, NULL, NULL, napi_enumerable, NULL },
     { "socketInfo", NULL, socket_info, NULL, NULL, NULL, napi_enumerable, NULL },
     { "setCloexec", NULL, set_cloexec, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "exitWhenOrphaned", NULL, exit_when_orphaned, NULL, NULL, NULL, napi_enumerable, NULL },
   };
   napi_define_properties(env, exports, sizeof methods / sizeof methods[0], methods);
   return exports;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
@@ -23,6 +23,14 @@ async function occupy(t: TestContext): Promise<{ port: number; release(): Promis
 /** Sets the soft RLIMIT_NOFILE of a running process (prlimit(1), from util-linux). */
 function limitFds(pid: number, soft: number): void {
   execFileSync('prlimit', ['--pid', String(pid), `--nofile=${soft}:`]);
+}
+
+/** User plus system CPU time a process has used, from /proc/PID/stat. */
+function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // utime and stime are fields 14 and 15 of stat(5); 'fields' starts at field 3.
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
 }
 
 const hasPrlimit = (() => {
@@ -105,6 +113,27 @@ test('a manager out of file descriptors keeps running: a worker it cannot fork i
   }, 30_000);
   assert.equal(recovered.pid, h.pid, 'the same manager');
   assert.equal((await get(port)).status, 200);
+});
+
+test('a manager with no file descriptor left sheds control connections without spinning, and answers once it has some', { skip: !hasPrlimit && 'needs prlimit' }, async (t) => {
+  const { app } = faultApp(t);
+  const port = await freePort();
+  const h = await startHypnode(t, app, ['--workers', '1'], { env: { PORT: String(port) } });
+  // RLIMIT_NOFILE bounds fd numbers: at the lowest free one, no accept() can succeed.
+  let lowest = 0;
+  while (existsSync(`/proc/${h.pid}/fd/${lowest}`)) lowest++;
+  limitFds(h.pid, lowest);
+  const before = cpuMs(h.pid);
+  const refused = await Promise.all(Array.from({ length: 5 }, () => ask(h, 'status').then(() => 'answered', (err: Error) => err.message)));
+  await sleep(2000);
+  const spent = cpuMs(h.pid) - before;
+  t.diagnostic(`5 control connections with no fd left: ${JSON.stringify(refused)}; the manager used ${spent} ms of CPU in the 2 s after`);
+  for (const r of refused) assert.match(r, /dropped the connection unanswered \((EPIPE|ECONNRESET)\): it may be out of file descriptors/);
+  // A busy accept loop (EMFILE, again and again) would take a whole core.
+  assert.ok(spent < 1000, `the manager spun: ${spent} ms of CPU in 2 s`);
+  assert.equal((await get(port)).status, 200, 'the workers serve on');
+  limitFds(h.pid, 4096);
+  assert.equal((await quickStatus(h)).pid, h.pid, 'the manager answers again');
 });
 
 test('a worker whose memory grows is replaced gracefully at --max-rss, failing no request', async (t) => {

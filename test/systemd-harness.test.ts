@@ -5,21 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { eventually, startUserManager, systemdSkipReason } from './support/systemd.js';
+import { alive } from './support/hypnode.js';
 
 // The systemd sandbox itself: a real user manager whose units live in the sandbox's cgroups, and
 // nothing of which survives the sandbox, whether it is stopped or its test process dies.
 
 const skip = systemdSkipReason() ?? false;
 const HARNESS = new URL('./support/systemd.js', import.meta.url).href;
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** /proc/PID/stat (state, parent...), for a failure message. */
 function stat(pid: number): string {

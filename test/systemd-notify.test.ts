@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { test, type TestContext } from 'node:test';
 import { listenFds } from '../src/systemd/listen-fds.js';
-import { peerCredentials, socketInfo, unixSocketPath } from '../src/systemd/native.js';
+import { peerCredentials, socketInfo, unixSocketPath } from '../src/native.js';
 import { isValidFdName, SystemdNotifier } from '../src/systemd/notify.js';
 import { eventually, startUserManager, systemdSkipReason, type SystemdSandbox } from './support/systemd.js';
 

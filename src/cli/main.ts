@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { createRequire } from 'node:module';
 import { OperationError, UsageError } from '../errors.js';
-import { NativeAddonError } from '../systemd/native.js';
+import { NativeAddonError } from '../native.js';
 import { helpText, parseCli, type CliArgs } from './args.js';
 import { reload, status, stop } from './commands/control.js';
 import { start } from './commands/start.js';

@@ -39,6 +39,10 @@ export function sendCommand(paths: InstancePaths, cmd: Command, onProgress: (tex
         reject(new OperationError(`no hypnode instance is running for ${paths.label} (no manager at ${paths.socket})`));
       } else if (err.code === 'EACCES') {
         reject(new OperationError(`permission denied on ${paths.socket}: only the user who started the instance, and root, may control it`));
+      } else if (err.code === 'EPIPE' || err.code === 'ECONNRESET') {
+        // The kernel took the connection, the manager dropped it unread: what libuv does when the
+        // process has no file descriptor left to accept it with.
+        reject(new OperationError(`the manager for ${paths.label} dropped the connection unanswered (${err.code}): it may be out of file descriptors, see its log and limits`));
       } else {
         reject(new OperationError(`control channel ${paths.socket}: ${err.message}`));
       }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import net from 'node:net';
 import { OperationError } from '../errors.js';
-import { peerCredentials } from '../systemd/native.js';
+import { peerCredentials } from '../native.js';
 import type { InstancePaths } from './paths.js';
 
 // Two `hypnode start` of one instance at the same moment must not both win, and a control socket

@@ -1,5 +1,5 @@
 import type net from 'node:net';
-import { loadNative, NativeAddonError, peerCredentials } from '../systemd/native.js';
+import { loadNative, NativeAddonError, peerCredentials } from '../native.js';
 
 // Who may use the control channel: the user the manager runs as, and root. The socket's file
 // mode (0600, in a 0700 directory) keeps everyone else off already; the peer's credentials

@@ -18,6 +18,7 @@ export type CommandHandler = (cmd: Command, progress: (text: string) => void) =>
  * a client that connects and says nothing must not hold a connection forever.
  */
 const REQUEST_TIMEOUT_MS = 5000;
+const ACCEPT_WARNING_INTERVAL_MS = 10_000;
 
 export class ControlServer {
   private constructor(
@@ -26,7 +27,8 @@ export class ControlServer {
     readonly paths: InstancePaths,
   ) {}
 
-  static async listen(paths: InstancePaths, handle: CommandHandler): Promise<ControlServer> {
+  /** `warn` hears of connections the manager could not accept, at most once per 10 s. */
+  static async listen(paths: InstancePaths, handle: CommandHandler, warn: (text: string) => void): Promise<ControlServer> {
     ensurePrivateDir(paths.dir);
     const lock = await lockInstance(paths);
     try {
@@ -39,8 +41,15 @@ export class ControlServer {
       }
       const server = net.createServer((socket) => serve(socket, handle));
       await listenPrivately(server, paths.socket);
-      // An accept that fails (out of file descriptors) must not bring the manager down.
-      server.on('error', () => {});
+      // Out of file descriptors, libuv drops pending connections itself (it keeps a spare fd to
+      // accept and close them with); only when that fails too does an error come here. It must not
+      // bring the manager down, and a burst of them must not flood the log.
+      let warnedAt = -Infinity;
+      server.on('error', (err) => {
+        if (performance.now() - warnedAt < ACCEPT_WARNING_INTERVAL_MS) return;
+        warnedAt = performance.now();
+        warn(`control channel: a connection was dropped unanswered (${err.message}); more such are not logged for 10 s`);
+      });
       return new ControlServer(server, lock, paths);
     } catch (err) {
       lock.release();

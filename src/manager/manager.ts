@@ -247,6 +247,7 @@ export class Manager extends EventEmitter<ManagerEvents> {
       accepts: settings.accepts,
       maxRss: settings.maxRss,
       idleCloseAfter: IDLE_CLOSE_AFTER_MS,
+      managerPid: process.pid,
     };
     const spec: WorkerSpec = { appPath: this.appPath, args: settings.args, nodeArgs: settings.nodeArgs, env: settings.env, cwd: process.cwd(), config };
     const gen = new Generation(id, settings.workers, {

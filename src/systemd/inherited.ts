@@ -2,7 +2,7 @@ import type { AdoptedSocket } from '../manager/listeners.js';
 import type { ListenKey } from '../worker/messages.js';
 import { fdName } from './attach.js';
 import { listenFds } from './listen-fds.js';
-import type { SocketInfo } from './native.js';
+import type { SocketInfo } from '../native.js';
 
 // Sockets systemd passed at start (a socket unit's, or our own back from the fd store), as keys
 // the app's listen() calls can match: listen(8080) lands on a ListenStream=8080 socket.

@@ -1,4 +1,4 @@
-import { setCloexec, socketInfo, type SocketInfo } from './native.js';
+import { setCloexec, socketInfo, type SocketInfo } from '../native.js';
 
 // The fds systemd passes at start (man sd_listen_fds): the sockets of a socket unit (Sockets=) and,
 // after them, whatever the fd store holds from an earlier run of the service, each under the

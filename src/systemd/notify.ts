@@ -1,4 +1,4 @@
-import { loadNative, notify } from './native.js';
+import { loadNative, notify } from '../native.js';
 
 // The sd_notify protocol (man sd_notify), spoken by the process systemd started as the service's
 // main process. Without NOTIFY_SOCKET (not under systemd, or Type= without notifications) every

@@ -36,6 +36,8 @@ export interface WorkerConfig {
   accepts: number;
   maxRss: number;
   idleCloseAfter: number;
+  /** The worker's parent: when another process becomes its parent, the manager is dead. */
+  managerPid: number;
 }
 
 export const WORKER_CONFIG_ENV = 'HYPNODE_WORKER_CONFIG';

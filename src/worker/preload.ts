@@ -1,6 +1,7 @@
 // Loaded into every worker with `node --import` before the app's own main module: it serves the
 // app's listen() calls from the manager's sockets, reports readiness and heartbeats, and drains
 // the app's connections when the manager (or SIGTERM, or the manager's death) says so.
+import { exitWhenOrphaned, NativeAddonError } from '../native.js';
 import { installBridge } from './bridge.js';
 import { onManagerMessage, sendToManager, startChannel } from './channel.js';
 import { ConnectionTracker } from './drain.js';
@@ -10,6 +11,8 @@ import { Readiness } from './readiness.js';
 
 /** How long a worker whose manager died may take to finish what it is doing. */
 const ORPHAN_DEADLINE_MS = 1000;
+/** How much later the addon's thread ends an orphan whose event loop is stuck. */
+const STUCK_ORPHAN_GRACE_MS = 500;
 
 const config = JSON.parse(process.env[WORKER_CONFIG_ENV] ?? '{}') as WorkerConfig;
 delete process.env[WORKER_CONFIG_ENV];
@@ -84,4 +87,11 @@ process.on('disconnect', () => {
   drain();
   setTimeout(() => process.exit(1), ORPHAN_DEADLINE_MS).unref();
 });
+// The disconnect above reaches only a worker whose event loop runs: one stuck in the app's endless
+// loop would outlive its manager for good (outside systemd, whose control group ends it anyway).
+try {
+  exitWhenOrphaned(config.managerPid, ORPHAN_DEADLINE_MS + STUCK_ORPHAN_GRACE_MS);
+} catch (err) {
+  if (!(err instanceof NativeAddonError)) throw err;
+}
 startChannel();

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, cpSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -45,12 +45,22 @@ export function exampleApp(t: TestContext, name: string, version = '1'): { dir: 
   return { dir, app: join(dir, 'app.js') };
 }
 
+/**
+ * Whether the process still runs. A zombie does not: an orphan that exited waits for PID 1 to reap
+ * it, which on these machines takes seconds, and signal 0 still reaches it meanwhile.
+ */
 export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch {
     return false;
+  }
+  try {
+    // The state follows the command name, which is in parentheses and may itself hold any.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return process.platform !== 'linux';
   }
 }
 

@@ -25,7 +25,7 @@ export async function start(args: CliArgs): Promise<number> {
   const log = consoleLogger();
   const manager = new Manager(app, settings, sources, registry, log);
   attachSystemd(manager, registry, notifier);
-  const control = await ControlServer.listen(paths, (cmd, progress) => handle(manager, cmd, progress, shutdown));
+  const control = await ControlServer.listen(paths, (cmd, progress) => handle(manager, cmd, progress, shutdown), (text) => log.warn(text));
   if (settings.pidFile) writePidFile(settings.pidFile);
 
   let exiting: Promise<number> | null = null;

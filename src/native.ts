@@ -3,8 +3,9 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-// Typed access to native/hypnode_native.c, the socket calls Node has no API for. The addon is
-// loaded on first use, not at import: a missing build must only break what needs systemd.
+// Typed access to native/hypnode_native.c: the socket calls Node has no API for (systemd, the
+// control channel's peer check) and the worker's orphan watch. The addon is loaded on first use,
+// not at import: a missing build must only break what needs it.
 
 export interface PeerCredentials {
   pid: number;
@@ -32,6 +33,7 @@ interface Addon {
   unixSocketPath(fd: number): string | null;
   socketInfo(fd: number): SocketInfo;
   setCloexec(fd: number): void;
+  exitWhenOrphaned(parent: number, graceMs: number): void;
 }
 
 /** The addon could not be loaded: not built, built for another Node ABI, or not on Linux. */
@@ -49,7 +51,7 @@ function load(): Addon {
   if (addon) return addon;
   if (failure) throw failure;
   if (process.platform !== 'linux') {
-    failure = new NativeAddonError(`hypnode's systemd support needs Linux (this is ${process.platform})`);
+    failure = new NativeAddonError(`hypnode's native addon needs Linux (this is ${process.platform})`);
     throw failure;
   }
   const root = packageRoot();
@@ -107,4 +109,12 @@ export function socketInfo(fd: number): SocketInfo {
 /** Sets FD_CLOEXEC, so that processes spawned later do not inherit the fd. */
 export function setCloexec(fd: number): void {
   load().setCloexec(fd);
+}
+
+/**
+ * Starts a thread that ends this process `graceMs` after its parent is no longer `parent`,
+ * whether or not the event loop still runs.
+ */
+export function exitWhenOrphaned(parent: number, graceMs: number): void {
+  load().exitWhenOrphaned(parent, graceMs);
 }
