@@ -32,6 +32,32 @@ test('a worker that exits in the middle of its drain ends the drain at once, and
   assert.equal((await get(port)).version, '2');
 });
 
+test("an app that closes its own server when told to drain resets no idle keep-alive connection", async (t) => {
+  // http.Server#close() drops idle keep-alive connections at once, racing with a request the
+  // client may already have sent on one. Frameworks call it during a drain (fastify closes the
+  // servers of its other addresses when its first one closes), so hypnode must defuse it: the
+  // connection is to be answered once more, with Connection: close, by the old worker.
+  const { dir, app } = faultApp(t);
+  const port = await freePort();
+  const h = await startHypnode(t, app, ['--workers', '1'], { env: { PORT: String(port), CLOSE_ON_DRAIN: '1' } });
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  t.after(() => agent.destroy());
+  const first = await request(agent, port);
+  assert.equal(first.headers.connection, 'keep-alive');
+  writeFileSync(join(dir, 'version.txt'), '2\n');
+  const reload = h.cli('reload');
+  // Draining, or gone already: with its connection dropped at once, nothing holds it.
+  await waitFor('the old worker to drain', async () => {
+    const old = (await quickStatus(h)).workers.find((w) => w.pid === first.pid);
+    return !old || old.state === 'draining';
+  }, 10_000, 20);
+  await sleep(100);
+  const second = await request(agent, port);
+  assert.equal(second.pid, first.pid, 'the idle keep-alive connection was still open, and its old worker answered on it');
+  assert.equal(second.headers.connection, 'close');
+  assert.equal((await reload).code, 0);
+});
+
 test('a worker that ignores SIGTERM and never answers a request is killed at the graceful timeout when the manager stops', async (t) => {
   const { app } = faultApp(t);
   const port = await freePort();
@@ -90,3 +116,14 @@ test('a worker that never closes its keep-alive connections is ended at the grac
   await sleep(100);
   assert.equal((await get(port)).version, '2');
 });
+
+function request(agent: http.Agent, port: number): Promise<{ pid: number; headers: http.IncomingHttpHeaders }> {
+  return new Promise((resolve, reject) => {
+    http
+      .get({ host: '127.0.0.1', port, path: '/', agent }, (res) => {
+        res.resume();
+        res.on('end', () => resolve({ pid: Number(res.headers['x-pid']), headers: res.headers }));
+      })
+      .on('error', reject);
+  });
+}

@@ -65,6 +65,15 @@ export class ConnectionTracker {
         this.idle.delete(socket);
       });
     });
+    // http's close() drops idle keep-alive connections at once (closeIdleConnections, node 19+):
+    // the race above. Apps and frameworks call it while a drain runs (fastify closes the servers
+    // of its other addresses when its first one closes); then the sweep closes them instead.
+    const closeIdle = (server as Partial<http.Server>).closeIdleConnections;
+    if (typeof closeIdle === 'function') {
+      (server as http.Server).closeIdleConnections = () => {
+        if (!this.draining) closeIdle.call(server);
+      };
+    }
     if (server instanceof http.Server) {
       server.prependListener('request', (_req: http.IncomingMessage, res: http.ServerResponse) => {
         this.requests++;
@@ -74,16 +83,16 @@ export class ConnectionTracker {
   }
 
   /**
-   * Stops accepting at once (`stoppedAccepting` runs then), and calls `drained` once no server
+   * Lets the app say goodbye (`farewell`: WebSocket close frames, SSE end events, closing its own
+   * servers), stops accepting (`stoppedAccepting` runs then), and calls `drained` once no server
    * listens and the last connection has ended, however the app itself closed its servers.
    */
-  drain(stoppedAccepting: () => void, drained: () => void): void {
+  drain(farewell: () => void, stoppedAccepting: () => void, drained: () => void): void {
     if (this.draining) return;
     this.draining = true;
     this.drained = drained;
-    // net's close, not http's: http.Server#close also drops idle keep-alive connections at
-    // once, which is exactly the race described above.
-    for (const server of this.servers) if (server.listening) net.Server.prototype.close.call(server);
+    farewell();
+    for (const server of this.servers) if (server.listening) server.close();
     stoppedAccepting();
     this.sweeper = setInterval(() => this.sweep(), SWEEP_EVERY_MS);
     this.sweep();

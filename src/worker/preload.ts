@@ -43,15 +43,16 @@ let draining = false;
 function drain(): void {
   if (draining) return;
   draining = true;
-  // The app says goodbye first (WebSocket close frames, SSE end events), then we stop accepting.
-  for (const listener of drainListeners) {
-    try {
-      listener();
-    } catch (err) {
-      console.error('hypnode: onDrain listener threw:', err);
-    }
-  }
   tracker.drain(
+    () => {
+      for (const listener of drainListeners) {
+        try {
+          listener();
+        } catch (err) {
+          console.error('hypnode: onDrain listener threw:', err);
+        }
+      }
+    },
     () => sendToManager({ hypnode: 'stopped-accepting' }),
     () => process.exit(0),
   );

@@ -18,7 +18,7 @@ const INDEX = new URL('../../src/index.js', import.meta.url).href;
 /**
  * The app, with its faults switched on by files beside it (read at boot, so a reload picks them
  * up: `hang-at-boot`, `boot-delay` in ms, `extra-port` to listen on a second port) and by its environment (IGNORE_SIGTERM, EXIT_ON_DRAIN
- * with an exit code, FORCE_KEEP_ALIVE, GROW_MB_PER_S); and by path: /hang loops forever, /never
+ * with an exit code, CLOSE_ON_DRAIN to close its server with http's close(), FORCE_KEEP_ALIVE, GROW_MB_PER_S); and by path: /hang loops forever, /never
  * is never answered, /sleep?ms=N answers after N ms, /slow after 300 ms.
  */
 const FAULT_APP = `
@@ -36,6 +36,7 @@ if (env.IGNORE_SIGTERM) {
   process.removeAllListeners('SIGTERM');
   process.on('SIGTERM', () => console.log('ignoring SIGTERM'));
 }
+if (env.CLOSE_ON_DRAIN) onDrain(() => server.close());
 if (env.EXIT_ON_DRAIN) onDrain(() => setTimeout(() => process.exit(Number(env.EXIT_ON_DRAIN)), 100));
 const hoard = [];
 if (env.GROW_MB_PER_S) setInterval(() => hoard.push(Buffer.alloc(Number(env.GROW_MB_PER_S) * 104858, 1)), 100);
