@@ -92,6 +92,13 @@ static int get_fd(napi_env env, napi_value value) {
   return -1;
 }
 
+// The one argument of a call that takes only a file descriptor; throws and returns -1 otherwise.
+static int fd_argument(napi_env env, napi_callback_info info) {
+  napi_value args[1];
+  if (!get_args(env, info, 1, args)) return -1;
+  return get_fd(env, args[0]);
+}
+
 // A string argument as a malloc'd, NUL-terminated UTF-8 copy; throws and returns NULL otherwise.
 static char *get_string(napi_env env, napi_value value, size_t *length) {
   napi_valuetype type;
@@ -226,9 +233,7 @@ static napi_value notify(napi_env env, napi_callback_info info) {
 
 // peerCredentials(fd) -> { pid, uid, gid } of the process at the other end, as of connect().
 static napi_value peer_credentials(napi_env env, napi_callback_info info) {
-  napi_value args[1];
-  if (!get_args(env, info, 1, args)) return NULL;
-  int fd = get_fd(env, args[0]);
+  int fd = fd_argument(env, info);
   if (fd < 0) return NULL;
   struct ucred cred;
   socklen_t length = sizeof cred;
@@ -367,9 +372,7 @@ static napi_value socket_info(napi_env env, napi_callback_info info) {
 // setCloexec(fd): inherited fds come without FD_CLOEXEC, and libuv does not close stray fds in
 // the children it spawns: without this, every worker would hold every inherited socket open.
 static napi_value set_cloexec(napi_env env, napi_callback_info info) {
-  napi_value args[1];
-  if (!get_args(env, info, 1, args)) return NULL;
-  int fd = get_fd(env, args[0]);
+  int fd = fd_argument(env, info);
   if (fd < 0) return NULL;
   int flags = fcntl(fd, F_GETFD);
   if (flags < 0 || fcntl(fd, F_SETFD, flags | FD_CLOEXEC) < 0) return throw_errno(env, errno, "fcntl", NULL);
