@@ -48,7 +48,11 @@ test('a port already in use: a clear error at start, retried with backoff, servi
   const h = await startHypnode(t, app, ['--workers', '1'], { env: { PORT: String(taken.port) }, wait: false });
   const line = new RegExp(`cannot listen on tcp:127\\.0\\.0\\.1:${taken.port} \\(EADDRINUSE: address already in use\\)`);
   await waitFor('the error', () => line.test(h.output));
-  const s = await quickStatus(h);
+  // The worker reports the error before it exits; the crash is recorded at the exit.
+  const s = await waitFor('the crash to be recorded', async () => {
+    const s = await quickStatus(h);
+    return s.lastCrash ? s : null;
+  });
   assert.equal(s.state, 'starting');
   assert.match(s.lastCrash?.message ?? '', new RegExp(`after failing to listen on tcp:127\\.0\\.0\\.1:${taken.port} \\(EADDRINUSE`));
   await taken.release();

@@ -122,7 +122,11 @@ test('at the first start, a worker that hangs at boot is killed at the upgrade t
   writeFileSync(join(dir, 'hang-at-boot'), '');
   const h = await startHypnode(t, app, ['--workers', '1', '--upgrade-timeout', '1', ...HEARTBEAT], { env: { PORT: String(port) }, wait: false });
   await waitFor('the hung worker to be killed', () => /not ready after \d+s: killing it/.test(h.output), 10_000);
-  const s = await quickStatus(h);
+  // The kill is logged when it is sent; the crash is recorded when the worker's exit arrives.
+  const s = await waitFor('the crash to be recorded', async () => {
+    const s = await quickStatus(h);
+    return s.lastCrash ? s : null;
+  });
   assert.equal(s.state, 'starting');
   assert.match(s.lastCrash?.message ?? '', /was killed: not ready within the upgrade timeout/);
   rmSync(join(dir, 'hang-at-boot'));
