@@ -431,6 +431,19 @@ static napi_value exit_when_orphaned(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// leaveForegroundGroup(): setpgid(0, 0), called by a worker before its app loads. The worker stays
+// in its manager's session, as node cluster's workers do: a session of its own (node's `detached`)
+// would also give it a scheduler autogroup of its own, and CFS then splits the CPU between the
+// groups instead of the processes (measured with wrk on 2 cores: 7x the context switches and 15%
+// fewer new connections per second). Its own process group keeps a terminal's Ctrl-C (SIGINT)
+// and Ctrl-\ (SIGQUIT) for the manager alone, which then drains the workers rather than have them
+// killed.
+static napi_value leave_foreground_group(napi_env env, napi_callback_info info) {
+  (void)info;
+  if (setpgid(0, 0) != 0) return throw_errno(env, errno, "setpgid", NULL);
+  return NULL;
+}
+
 NAPI_MODULE_INIT() {
   napi_property_descriptor methods[] = {
     { "notify", NULL, notify, NULL, NULL, NULL, napi_enumerable, NULL },
@@ -439,6 +452,7 @@ NAPI_MODULE_INIT() {
     { "socketInfo", NULL, socket_info, NULL, NULL, NULL, napi_enumerable, NULL },
     { "setCloexec", NULL, set_cloexec, NULL, NULL, NULL, napi_enumerable, NULL },
     { "exitWhenOrphaned", NULL, exit_when_orphaned, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "leaveForegroundGroup", NULL, leave_foreground_group, NULL, NULL, NULL, napi_enumerable, NULL },
   };
   napi_define_properties(env, exports, sizeof methods / sizeof methods[0], methods);
   return exports;

@@ -34,6 +34,7 @@ interface Addon {
   socketInfo(fd: number): SocketInfo;
   setCloexec(fd: number): void;
   exitWhenOrphaned(parent: number, graceMs: number): void;
+  leaveForegroundGroup(): void;
 }
 
 /** The addon could not be loaded: not built, built for another Node ABI, or not on Linux. */
@@ -117,4 +118,9 @@ export function setCloexec(fd: number): void {
  */
 export function exitWhenOrphaned(parent: number, graceMs: number): void {
   load().exitWhenOrphaned(parent, graceMs);
+}
+
+/** Makes this process the leader of a process group of its own, in the same session. */
+export function leaveForegroundGroup(): void {
+  load().leaveForegroundGroup();
 }

@@ -3,6 +3,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { faultApp, quickStatus } from './support/faults.js';
 import { alive, assertNoneLeft, exampleApp, freePort, startHypnode, waitFor } from './support/hypnode.js';
 
 // Issue #2, points 4 to 6: reloads coalesce, crashed and hung workers are replaced, workers
@@ -74,6 +75,33 @@ test('when the manager dies, every worker exits within 2 s', async (t) => {
   await waitFor('the orphaned workers to exit', () => pids.every((p) => !alive(p)), 5000);
   assert.ok(Date.now() - died < 2000, `workers outlived the manager by ${Date.now() - died} ms`);
 });
+
+test("a terminal's quit key (SIGQUIT to the job's process group) reaches the manager alone, which drains; workers stay in its session", async (t) => {
+  const { app } = faultApp(t);
+  const port = await freePort();
+  const h = await startHypnode(t, app, ['--workers', '2'], { env: { PORT: String(port) }, job: true });
+  const manager = processIds(h.pid);
+  for (const w of (await h.status()).workers) {
+    const worker = processIds(w.pid);
+    // A session of its own would put the worker in a scheduler autogroup of its own (a cost in
+    // throughput, see native/); a process group of its own keeps the terminal's signals away.
+    assert.equal(worker.session, manager.session, `worker ${w.pid} is in the manager's session`);
+    assert.equal(worker.group, w.pid, `worker ${w.pid} leads a process group of its own`);
+  }
+  const inFlight = get(port, '/sleep?ms=1500');
+  await waitFor('the request to arrive', async () => (await quickStatus(h)).workers.some((w) => w.connections === 1));
+  process.kill(-h.pid, 'SIGQUIT'); // what Ctrl-\ does: the whole foreground process group gets it
+  assert.equal((await inFlight).status, 200, 'the request in flight finished');
+  assert.equal(await h.exited, 0);
+  await assertNoneLeft(h);
+});
+
+/** A process's group and session, from /proc (the fields after the parenthesised name). */
+function processIds(pid: number): { group: number; session: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const [, , group, session] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { group: Number(group), session: Number(session) };
+}
 
 test('code that crashes at boot is retried with backoff, the manager keeps running, and a reload to good code recovers', async (t) => {
   const { app } = exampleApp(t, 'hello');

@@ -58,9 +58,8 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
       execArgv: [...spec.nodeArgs, '--import', PRELOAD],
       env: { ...process.env, ...spec.env, [WORKER_CONFIG_ENV]: JSON.stringify(spec.config) },
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-      // Its own process group: a Ctrl-C in the terminal reaches the manager only, which then
-      // drains the workers instead of having them killed mid-request.
-      detached: true,
+      // Not `detached`: a session of its own would cost throughput (the worker leaves the
+      // terminal's process group itself instead, see leaveForegroundGroup in the preload).
       serialization: 'json',
     });
     // Out of file descriptors or processes, the fork fails: no pid, then an 'error' and no 'exit'.

@@ -1,7 +1,7 @@
 // Loaded into every worker with `node --import` before the app's own main module: it serves the
 // app's listen() calls from the manager's sockets, reports readiness and heartbeats, and drains
 // the app's connections when the manager (or SIGTERM, or the manager's death) says so.
-import { exitWhenOrphaned, NativeAddonError } from '../native.js';
+import { exitWhenOrphaned, leaveForegroundGroup, NativeAddonError } from '../native.js';
 import { installBridge } from './bridge.js';
 import { onManagerMessage, sendToManager, startChannel } from './channel.js';
 import { ConnectionTracker } from './drain.js';
@@ -16,6 +16,10 @@ const STUCK_ORPHAN_GRACE_MS = 500;
 
 const config = JSON.parse(process.env[WORKER_CONFIG_ENV] ?? '{}') as WorkerConfig;
 delete process.env[WORKER_CONFIG_ENV];
+
+// A terminal's Ctrl-C is for the manager, which drains the workers. Without the addon the worker
+// gets it too, and drains by itself (SIGINT below).
+withAddon(leaveForegroundGroup);
 
 let recycling = false;
 function recycle(reason: string): void {
@@ -90,9 +94,14 @@ process.on('disconnect', () => {
 });
 // The disconnect above reaches only a worker whose event loop runs: one stuck in the app's endless
 // loop would outlive its manager for good (outside systemd, whose control group ends it anyway).
-try {
-  exitWhenOrphaned(config.managerPid, ORPHAN_DEADLINE_MS + STUCK_ORPHAN_GRACE_MS);
-} catch (err) {
-  if (!(err instanceof NativeAddonError)) throw err;
-}
+withAddon(() => exitWhenOrphaned(config.managerPid, ORPHAN_DEADLINE_MS + STUCK_ORPHAN_GRACE_MS));
 startChannel();
+
+/** Runs what needs the native addon; without it (not built, not Linux) the worker does without. */
+function withAddon(call: () => void): void {
+  try {
+    call();
+  } catch (err) {
+    if (!(err instanceof NativeAddonError)) throw err;
+  }
+}

@@ -150,11 +150,14 @@ export class Hypnode {
   }
 }
 
-/** Starts `hypnode start APP ...` as a child and stops it (and every worker) after the test. */
-export async function startHypnode(t: TestContext, app: string, args: string[] = [], opts: { env?: Record<string, string>; wait?: boolean } = {}): Promise<Hypnode> {
+/**
+ * Starts `hypnode start APP ...` as a child and stops it (and every worker) after the test.
+ * `job`: started as a shell starts a job, leading a process group (and session) of its own.
+ */
+export async function startHypnode(t: TestContext, app: string, args: string[] = [], opts: { env?: Record<string, string>; wait?: boolean; job?: boolean } = {}): Promise<Hypnode> {
   const runtime = tempDir(t, 'hypnode-run-');
   const env = { HYPNODE_RUNTIME_DIR: runtime, ...opts.env };
-  const proc = spawn(process.execPath, [CLI, 'start', app, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [CLI, 'start', app, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: opts.job === true });
   const h = new Hypnode(proc, app, env);
   t.after(() => h.cleanup());
   if (opts.wait !== false) await h.waitServing();
