@@ -48,23 +48,26 @@ export class ConnectionTracker {
   track(server: net.Server): void {
     if (this.servers.has(server)) return;
     this.servers.add(server);
-    server.on('connection', (socket: net.Socket) => {
+    // TLS: the HTTP state lives on the TLSSocket, which 'secureConnection' delivers. Plain TCP:
+    // the accepted socket carries HTTP itself, and one listener (one 'close' each) does for both,
+    // since this runs for every connection.
+    const overTls = server instanceof tls.Server;
+    server.on('connection', (socket: HttpSocket) => {
       this.onAccept(++this.accepted);
       this.connections.add(socket);
+      if (!overTls) this.httpSockets.add(socket);
       socket.once('close', () => {
         this.connections.delete(socket);
+        if (!overTls) this.forget(socket);
         this.checkDrained();
       });
     });
-    // TLS: the HTTP state lives on the TLSSocket, which 'secureConnection' delivers.
-    const httpEvent = server instanceof tls.Server ? 'secureConnection' : 'connection';
-    server.on(httpEvent, (socket: HttpSocket) => {
-      this.httpSockets.add(socket);
-      socket.once('close', () => {
-        this.httpSockets.delete(socket);
-        this.idle.delete(socket);
+    if (overTls) {
+      server.on('secureConnection', (socket: HttpSocket) => {
+        this.httpSockets.add(socket);
+        socket.once('close', () => this.forget(socket));
       });
-    });
+    }
     // http's close() drops idle keep-alive connections at once (closeIdleConnections, node 19+):
     // the race above. Apps and frameworks call it while a drain runs (fastify closes the servers
     // of its other addresses when its first one closes); then the sweep closes them instead.
@@ -97,6 +100,11 @@ export class ConnectionTracker {
     this.sweeper = setInterval(() => this.sweep(), SWEEP_EVERY_MS);
     this.sweep();
     this.checkDrained();
+  }
+
+  private forget(socket: HttpSocket): void {
+    this.httpSockets.delete(socket);
+    this.idle.delete(socket);
   }
 
   private checkDrained(): void {
