@@ -6,7 +6,4 @@ export class UsageError extends Error {
 /** The operation was understood but failed (reload of broken code, nothing running): exit code 1. */
 export class OperationError extends Error {
   override name = 'OperationError';
-  constructor(message: string, readonly details?: string) {
-    super(message);
-  }
 }

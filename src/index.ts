@@ -13,6 +13,16 @@ export function generation(): number {
 }
 
 /**
+ * This worker's slot, 0 to workers-1 (also in HYPNODE_WORKER_INDEX and PM2's NODE_APP_INSTANCE);
+ * 0 outside hypnode, where the one process is the one to run a job. A replacement (crash, recycling, reload) takes the slot of the worker it
+ * replaces, so `workerIndex() === 0` picks one worker for a scheduled job; during a reload the old
+ * slot 0 drains while the new slot 0 starts (stop the job in onDrain).
+ */
+export function workerIndex(): number {
+  return getBridge()?.slot ?? 0;
+}
+
+/**
  * Tell the manager this worker is ready. Needed only with `waitReady`; the same as PM2's
  * `process.send('ready')`.
  */

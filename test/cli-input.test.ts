@@ -35,13 +35,13 @@ test('config file errors name the file and the key; flags beat env beat the file
   writeFileSync(app, '');
   const config = join(dir, 'hypnode.config.json');
   writeFileSync(config, '{"workers": 2, "gracefulTimeuot": 5}');
-  let r = await runCli(['status', app], { env });
+  let r = await runCli(['start', app], { env });
   assert.match(r.stderr, /hypnode\.config\.json: unknown key "gracefulTimeuot"/);
   writeFileSync(config, '{"workers": 0}');
-  r = await runCli(['status', app], { env });
+  r = await runCli(['start', app], { env });
   assert.match(r.stderr, /key "workers": .*>=\s*1/);
   writeFileSync(config, '{"workers": 2,');
-  r = await runCli(['status', app], { env });
+  r = await runCli(['start', app], { env });
   assert.match(r.stderr, /is not valid JSON/);
 
   const ex = exampleApp(t, 'hello');

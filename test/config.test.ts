@@ -60,9 +60,28 @@ test('config file errors name the file and the key, whatever its kind', async (t
     const other = tempDir(t);
     writeFileSync(join(other, name), text);
     // HYPNODE_CONFIG names the file as --config would.
-    const r = await runCli(['status', app], { env: { ...env, HYPNODE_CONFIG: join(other, name) } });
+    const r = await runCli(['unit', app], { env: { ...env, HYPNODE_CONFIG: join(other, name) } });
     assert.equal(r.code, 2, `${name} ${text}: ${r.stderr}`);
     assert.match(r.stderr, message);
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
   }
+});
+
+test('a config file that no longer parses does not keep status or stop from the running instance: they act, and warn', async (t) => {
+  const { dir, app } = exampleApp(t, 'hello');
+  const config = join(dir, 'hypnode.config.json');
+  writeFileSync(config, '{"workers": 2}');
+  const h = await startHypnode(t, app, [], { env: { PORT: String(await freePort()) } });
+  writeFileSync(config, '{"workers": 2,');
+  const s = await h.cli('status', '--json');
+  assert.equal(s.code, 0, s.stderr);
+  assert.equal((JSON.parse(s.stdout) as { workersReady: number }).workersReady, 2);
+  assert.match(s.stderr, /^hypnode: warning: the next reload would fail: config file .*hypnode\.config\.json is not valid JSON/);
+  const reload = await h.cli('reload');
+  assert.equal(reload.code, 2, 'a reload would read the file: refused, naming it');
+  assert.match(reload.stderr, /hypnode\.config\.json is not valid JSON/);
+  const stop = await h.cli('stop');
+  assert.equal(stop.code, 0, stop.stderr);
+  assert.match(stop.stderr, /warning: the next reload would fail/);
+  assert.equal(await h.exited, 0);
 });

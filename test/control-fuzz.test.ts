@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes, randomInt } from 'node:crypto';
 import net from 'node:net';
 import { test } from 'node:test';
-import { MAX_LINE_BYTES } from '../src/control/protocol.js';
+import { MAX_LINE_BYTES } from '../src/protocol/lines.js';
 import { controlPaths, faultApp, get, quickStatus, sleep } from './support/faults.js';
 import { freePort, startHypnode, type Hypnode } from './support/hypnode.js';
 

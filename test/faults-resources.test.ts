@@ -53,7 +53,7 @@ test('a port already in use: a clear error at start, retried with backoff, servi
     const s = await quickStatus(h);
     return s.lastCrash ? s : null;
   });
-  assert.equal(s.state, 'starting');
+  assert.equal(s.state, 'failing', 'crashing before it ever served: failing, not starting');
   assert.match(s.lastCrash?.message ?? '', new RegExp(`after failing to listen on tcp:127\\.0\\.0\\.1:${taken.port} \\(EADDRINUSE`));
   await taken.release();
   await h.waitServing(30_000);
@@ -70,7 +70,7 @@ test('a port already in use at reload: the reload fails naming the port, the old
   const r = await h.cli('reload');
   assert.equal(r.code, 1);
   const last = r.stderr.trim().split('\n').pop()!;
-  assert.match(last, new RegExp(`reload failed: worker \\d+ exited with code 1 after failing to listen on tcp:127\\.0\\.0\\.1:${taken.port} \\(EADDRINUSE: address already in use\\) before it was ready; the old code keeps serving`));
+  assert.match(last, new RegExp(`reload failed: worker \\d+ \\(generation \\d+\\) exited with code 1 before it was ready, after failing to listen on tcp:127\\.0\\.0\\.1:${taken.port} \\(EADDRINUSE: address already in use\\); the old code keeps serving`));
   assert.match(r.stderr, /--- output of the new code ---[\s\S]*EADDRINUSE/);
   assert.equal((await get(port)).version, '1');
   assert.equal((await quickStatus(h)).generation, 1);

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import type { FinalReply } from '../src/control/client.js';
-import type { ReloadResult } from '../src/manager/manager.js';
+import type { FinalReply } from '../src/protocol/control.js';
+import type { ReloadResult } from '../src/protocol/status.js';
 import { ask, faultApp, get, quickStatus, sleep } from './support/faults.js';
 import { freePort, startHypnode, waitFor, type CliResult } from './support/hypnode.js';
 

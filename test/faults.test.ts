@@ -128,7 +128,7 @@ test('at the first start, a worker that hangs at boot is killed at the upgrade t
     const s = await quickStatus(h);
     return s.lastCrash ? s : null;
   });
-  assert.equal(s.state, 'starting');
+  assert.equal(s.state, 'failing', 'crashing before it ever served: failing, not starting');
   assert.match(s.lastCrash?.message ?? '', /was killed: not ready within the upgrade timeout/);
   rmSync(join(dir, 'hang-at-boot'));
   await h.waitServing();

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { closeSync, fstatSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { CLI, Hypnode, freePort, startHypnode, tempDir, waitFor } from './support/hypnode.js';
@@ -79,4 +79,43 @@ test('json: one object a line with time, level, source, pid, generation, stream 
   assert.equal(byMsg('database down')?.level, 'error');
   const own = records.find((r) => String(r.msg).startsWith('starting generation 1'));
   assert.deepEqual({ ...own, time: 0, msg: '' }, { time: 0, level: 'info', source: 'manager', pid: h.pid, generation: null, stream: 'stdout', msg: '' });
+});
+
+test('--log-file renamed by logrotate is reopened by `hypnode reopen-logs` and by SIGUSR1: no line lost, none written twice', async (t) => {
+  const dir = tempDir(t);
+  const app = join(dir, 'app.mjs');
+  // Two workers, each counting its lines as fast as a busy app logs (and a request counter).
+  writeFileSync(app, `import http from 'node:http';
+let n = 0;
+setInterval(() => { for (let i = 0; i < 5; i++) console.log(process.pid + ' ' + n++); }, 1);
+http.createServer((req, res) => res.end('ok')).listen(Number(process.env.PORT), '127.0.0.1');
+`);
+  const log = join(dir, 'app.log');
+  const h = await startHypnode(t, app, ['--workers', '2', '--log-file', log], { env: { PORT: String(await freePort()) } });
+  const lines = (path: string) => (existsSync(path) ? readFileSync(path, 'utf8').split('\n').length : 0);
+  await waitFor('lines in the log', () => lines(log) > 2000);
+  renameSync(log, `${log}.1`);
+  const r = await h.cli('reopen-logs');
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /reopened .*app\.log/);
+  await waitFor('lines in the new log', () => lines(log) > 2000);
+  renameSync(log, `${log}.2`);
+  process.kill(h.pid, 'SIGUSR1'); // what logrotate's postrotate sends
+  await waitFor('lines in the newest log', () => lines(log) > 2000);
+  assert.equal((await h.cli('stop')).code, 0);
+
+  const all = [`${log}.1`, `${log}.2`, log].map((p) => readFileSync(p, 'utf8')).join('');
+  assert.ok(lines(`${log}.1`) > 2000 && lines(`${log}.2`) > 2000, 'each file took lines');
+  const counts = new Map<string, number[]>();
+  for (const line of all.split('\n')) {
+    const m = /^\[g1 (\d+)\] (\d+) (\d+)$/.exec(line);
+    if (!m) continue;
+    assert.equal(m[1], m[2], `a line tagged with the worker that wrote it: ${line}`);
+    counts.set(m[1]!, [...(counts.get(m[1]!) ?? []), Number(m[3])]);
+  }
+  assert.equal(counts.size, 2);
+  for (const [pid, seq] of counts) {
+    assert.deepEqual(seq, seq.map((_, i) => i), `worker ${pid}: every line once, in order (${seq.length} lines)`);
+  }
+  assert.match(all, /^\[hypnode\] stopped$/m, "the manager's last line is in the log too");
 });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import type { ReloadResult } from '../src/manager/manager.js';
+import type { ReloadResult } from '../src/protocol/status.js';
 import { ask, faultApp, get, sleep, usage, type Usage } from './support/faults.js';
 import { freePort, startHypnode } from './support/hypnode.js';
 
@@ -30,7 +30,7 @@ const GC_ON_SIGNAL = new URL('./support/gc-on-signal.js', import.meta.url).href;
 
 test(`${RELOADS} reloads in a row: the manager's memory and file descriptors do not grow`, { timeout: TIME_LIMIT_MS }, async (t) => {
   const { dir, app } = faultApp(t);
-  writeFileSync(join(dir, 'hypnode.config.mjs'), 'export default { gracefulTimeout: 5 };\n');
+  writeFileSync(join(dir, 'hypnode.config.mjs'), 'export default { gracefulTimeout: 5, probation: 0.05 };\n');
   const port = await freePort();
   const h = await startHypnode(t, app, ['--workers', '1'], { env: { PORT: String(port), NODE_OPTIONS: `--max-semi-space-size=1 --import=${GC_ON_SIGNAL}` } });
   const collected = async () => {

@@ -49,8 +49,8 @@ test('status: a table of workers, and --json fields exactly as documented', asyn
   assert.match(table.stdout, /^generation {3}2, code loaded \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ/m);
   assert.match(table.stdout, /^workers {6}2\/2 ready, [\d.]+ MiB resident in all$/m);
   assert.match(table.stdout, /^last reload {2}.*: ok, generation 2 in [\d.]+ s$/m);
-  assert.match(table.stdout, /^GEN +PID +STATE +UPTIME +REQUESTS +CONNS +RSS$/m);
-  for (const w of afterReload.workers) assert.match(table.stdout, new RegExp(`^ +2 +${w.pid} +ready +\\d+s +\\d+ +\\d+ +[\\d.]+ MiB$`, 'm'));
+  assert.match(table.stdout, /^GEN +SLOT +PID +STATE +UPTIME +REQUESTS +CONNS +RSS$/m);
+  for (const w of afterReload.workers) assert.match(table.stdout, new RegExp(`^ +2 +${w.slot} +${w.pid} +ready +\\d+s +\\d+ +\\d+ +[\\d.]+ MiB$`, 'm'));
 
   writeFileSync(app, "throw new Error('broken');\n");
   assert.equal((await h.cli('reload')).code, 1);

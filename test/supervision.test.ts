@@ -1,24 +1,14 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { faultApp, quickStatus } from './support/faults.js';
 import { alive, assertNoneLeft, exampleApp, freePort, startHypnode, waitFor } from './support/hypnode.js';
+import { get } from './support/http.js';
 
 // Issue #2, points 4 to 6: reloads coalesce, crashed and hung workers are replaced, workers
 // never outlive the manager, and the manager's PID (and PID file) never change.
 
-function get(port: number, path = '/'): Promise<{ status: number; version: string; pid: string }> {
-  return new Promise((resolve, reject) => {
-    http
-      .get({ host: '127.0.0.1', port, path, agent: false }, (res) => {
-        res.resume();
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, version: String(res.headers['x-version']), pid: String(res.headers['x-pid']) }));
-      })
-      .on('error', reject);
-  });
-}
 
 test('reload requests never overlap: concurrent ones coalesce into at most one more run', async (t) => {
   const { dir, app } = exampleApp(t, 'hello');
@@ -115,7 +105,7 @@ test('code that crashes at boot is retried with backoff, the manager keeps runni
   // Without backoff two workers would be forked hundreds of times in 3 s.
   assert.ok(spawned >= 2 && spawned <= 16, `${spawned} crashing workers were started in 3 s`);
   const s = await h.status();
-  assert.equal(s.state, 'starting');
+  assert.equal(s.state, 'failing', 'crashing before it ever served: failing, not starting');
   assert.match(s.lastCrash?.output ?? '', /boom at boot/);
 
   writeFileSync(app, good);
@@ -159,7 +149,7 @@ test('--accepts and --max-rss replace a worker gracefully: its successor is read
   const port = await freePort();
   const h = await startHypnode(t, app, ['--workers', '1', '--accepts', '20'], { env: { PORT: String(port) } });
   const first = (await h.status()).workers[0]!.pid;
-  const pids = new Set<string>();
+  const pids = new Set<number>();
   await waitFor('a second worker to answer', async () => (pids.add((await get(port)).pid), pids.size >= 2), 10_000, 10);
   // The successor accepts as soon as it listens, a moment before it reports ready and the old one drains.
   await waitFor('the first worker to drain', async () => !alive(first) || (await h.status()).workers.find((w) => w.pid === first)?.state === 'draining');

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import type { Status } from '../src/manager/manager.js';
+import type { Status } from '../src/protocol/status.js';
 import { startLoad, type LoadResult } from '../tools/load.js';
 import { alive, exampleApp, freePort, runCli, tempDir, waitFor } from './support/hypnode.js';
 import { startUserManager, systemdSkipReason, type SystemdSandbox } from './support/systemd.js';
+import { get } from './support/http.js';
 
 // Issue #3: hypnode under a real systemd (a user manager in a private namespace), with the units
 // `hypnode unit` writes, for the unchanged example app.
@@ -14,16 +14,6 @@ import { startUserManager, systemdSkipReason, type SystemdSandbox } from './supp
 const skip = systemdSkipReason() ?? false;
 const SERVICE = 'hypnode-app.service';
 
-function get(port: number, path = '/'): Promise<{ status: number; version: string }> {
-  return new Promise((resolve, reject) => {
-    http
-      .get({ host: '127.0.0.1', port, path, agent: false }, (res) => {
-        res.resume();
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, version: String(res.headers['x-version']) }));
-      })
-      .on('error', reject);
-  });
-}
 
 interface Deployed {
   sb: SystemdSandbox;

@@ -67,3 +67,23 @@ test('start --daemon of code that cannot start fails with a non-zero exit', asyn
   assert.match(r.stderr, /cannot boot/);
   assert.match(r.stderr, /did not serve within 2s/);
 });
+
+test('start --daemon passes every argument after -- to the app untouched, even those that look like its own', async (t) => {
+  const dir = tempDir(t);
+  const seen = join(dir, 'argv.json');
+  writeFileSync(
+    join(dir, 'app.mjs'),
+    `import http from 'node:http';
+import { writeFileSync } from 'node:fs';
+writeFileSync(${JSON.stringify(seen)}, JSON.stringify(process.argv.slice(2)));
+http.createServer((req, res) => res.end('ok')).listen(Number(process.env.PORT), '127.0.0.1');
+`,
+  );
+  const env = { HYPNODE_RUNTIME_DIR: dir, PORT: String(await freePort()) };
+  const app = join(dir, 'app.mjs');
+  t.after(() => runCli(['stop', app], { env }));
+  const r = await runCli(['start', app, '--workers', '1', '--daemon', '--log-file', join(dir, 'a.log'), '--', '--log-file', 'b.log', '--daemon'], { env });
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(JSON.parse(readFileSync(seen, 'utf8')), ['--log-file', 'b.log', '--daemon']);
+  assert.match(readFileSync(join(dir, 'a.log'), 'utf8'), /^\[hypnode\] generation 1 serves/m, "hypnode's own --log-file is hypnode's");
+});

@@ -5,7 +5,7 @@ import { UsageError } from '../errors.js';
 
 // The command line: `hypnode COMMAND APP [options] [-- app arguments]`.
 
-export const COMMAND_NAMES = ['start', 'reload', 'status', 'stop', 'unit'] as const;
+export const COMMAND_NAMES = ['start', 'reload', 'status', 'stop', 'reopen-logs', 'unit'] as const;
 export type CommandName = (typeof COMMAND_NAMES)[number];
 
 export interface CliArgs {
@@ -39,7 +39,7 @@ const EXTRA = {
 
 export function parseCli(argv: string[]): CliArgs {
   const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }> = { ...EXTRA };
-  for (const s of SETTINGS) options[s.flag] = s.kind === 'bool' ? { type: 'boolean' } : { type: 'string', multiple: s.kind === 'list' || s.kind === 'map' };
+  for (const s of SETTINGS) options[s.flag] = s.kind === 'bool' ? { type: 'boolean' } : { type: 'string', multiple: s.kind === 'list' || s.kind === 'map' || s.kind === 'paths' };
   const dash = argv.indexOf('--');
   const own = dash >= 0 ? argv.slice(0, dash) : argv;
   const appArgs = dash >= 0 ? argv.slice(dash + 1) : null;
@@ -69,7 +69,7 @@ export function parseCli(argv: string[]): CliArgs {
   if (values.fast && command !== 'stop') throw new UsageError('--fast goes with `hypnode stop`');
   if (values.json && command !== 'status') throw new UsageError('--json goes with `hypnode status`');
   if (values.daemon && command !== 'start') throw new UsageError('--daemon goes with `hypnode start`');
-  if (values['log-file'] && !values.daemon) throw new UsageError('--log-file goes with `hypnode start --daemon`');
+  if (values['log-file'] && command !== 'start') throw new UsageError('--log-file goes with `hypnode start`');
   if ((values.socket || values.out) && command !== 'unit') throw new UsageError('--socket and --out go with `hypnode unit`');
   return {
     command: command as CommandName,
@@ -91,25 +91,31 @@ function blank(command: 'help' | 'version'): CliArgs {
 }
 
 export function helpText(): string {
-  const rows = SETTINGS.map((s) => `  --${s.flag.padEnd(20)} ${s.env.padEnd(28)} ${s.doc}`);
+  const rows = SETTINGS.map((s) => {
+    const applies = s.effect === 'reload' ? '' : ' [start only]';
+    return `  --${s.flag.padEnd(20)} ${s.env.padEnd(28)} ${s.doc} (default: ${s.shown})${applies}`;
+  });
   return `hypnode: a zero-downtime application server for Node.js that systemd understands
 
 Usage:
   hypnode start APP [options] [-- app arguments]   run APP's workers under a manager (foreground)
   hypnode reload APP                               load the code on disk again; returns when it serves
   hypnode status APP [--json]                      generation, workers, last reload
-  hypnode stop APP [--fast]                        drain and stop (--fast: kill the workers)
+  hypnode stop APP [--fast]                        drain and stop (--fast: kill the workers);
+                                                   returns once the manager has exited
+  hypnode reopen-logs APP                          reopen --log-file (after logrotate moved it)
   hypnode unit APP [options] [--socket LISTEN]... [--out DIR]
                                                    print (or write) a systemd unit for APP
   hypnode start APP --daemon [--log-file PATH]     for init systems without sd_notify: returns
                                                    once the first generation serves
 
 Options (flag, environment variable, meaning); a config file hypnode.config.json (or .mjs/.js)
-beside APP, or --config PATH, holds the same settings by their camelCase names.
-Precedence: flags > environment > config file > defaults.
+beside APP, or --config PATH, holds the same settings by their camelCase names. Precedence:
+flags > environment > config file > defaults. A reload reads the config file again; flags and
+environment are those given to start. [start only]: a reload never changes it.
   --config PATH              HYPNODE_CONFIG               config file to read instead of the one beside APP
 ${rows.join('\n')}
 
 Signals to the manager: HUP/USR2 reload; TERM/INT/QUIT stop gracefully (a second TERM/INT: fast);
-TTIN/TTOU add/remove a worker.`;
+TTIN/TTOU add/remove a worker; USR1 reopen --log-file.`;
 }

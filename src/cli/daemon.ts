@@ -2,8 +2,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { sendCommand } from '../control/client.js';
 import type { InstancePaths } from '../control/paths.js';
-import { OperationError } from '../errors.js';
-import type { Status } from '../manager/manager.js';
+import { OperationError, UsageError } from '../errors.js';
 
 // `hypnode start --daemon`, for init systems without sd_notify (sysvinit, OpenRC, Type=forking):
 // the manager runs as a detached child and this process returns only once the first generation
@@ -14,11 +13,15 @@ const READY_FD = 3;
 
 /**
  * In the parent: starts the manager in the background and waits for it to serve. A daemon keeps
- * none of its caller's stdio: its output goes to `logFile`, or nowhere.
+ * none of its caller's stdio: its output goes to `logFile` (which the manager is told of too, to
+ * reopen it), or nowhere.
  */
 export function daemonize(argv: string[], paths: InstancePaths, logFile: string | null, timeoutMs: number): Promise<number> {
-  const args = argv.filter((a, i) => a !== '--daemon' && a !== '--log-file' && argv[i - 1] !== '--log-file' && !a.startsWith('--log-file='));
-  const out = logFile ? openSync(logFile, 'a', 0o640) : 'ignore';
+  // Only hypnode's own --daemon goes: what follows `--` is the app's, untouched.
+  const dash = argv.indexOf('--');
+  const own = dash >= 0 ? argv.slice(0, dash) : argv;
+  const args = [...own.filter((a) => a !== '--daemon'), ...(dash >= 0 ? argv.slice(dash) : [])];
+  const out = logFile ? openLog(logFile) : 'ignore';
   const child = spawn(process.execPath, [process.argv[1]!, ...args], {
     detached: true,
     stdio: ['ignore', out, out, 'pipe'],
@@ -54,10 +57,18 @@ export function daemonize(argv: string[], paths: InstancePaths, logFile: string 
 async function lastCrash(paths: InstancePaths): Promise<string> {
   try {
     const reply = await sendCommand(paths, 'status');
-    const crash = reply.ok ? (reply.result as Status).lastCrash : null;
+    const crash = reply.ok ? reply.result.lastCrash : null;
     return crash ? `; last worker ${crash.message}:\n${crash.output.trimEnd()}` : '';
   } catch {
     return '';
+  }
+}
+
+function openLog(path: string): number {
+  try {
+    return openSync(path, 'a', 0o640);
+  } catch (err) {
+    throw new UsageError(`--log-file ${path} cannot be opened: ${(err as Error).message}`);
   }
 }
 

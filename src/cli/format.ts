@@ -1,4 +1,5 @@
-import type { ReloadResult, Status, WorkerStatus } from '../manager/manager.js';
+import { duration, secs } from '../durations.js';
+import type { ReloadResult, Status, WorkerStatus } from '../protocol/status.js';
 
 // What a person reads: `hypnode status` as a table, a reload's progress and outcome.
 
@@ -11,12 +12,16 @@ export function formatStatus(s: Status): string {
     `generation   ${s.generation ?? '-'}${s.codeLoadedAt ? `, code loaded ${time(s.codeLoadedAt)} (${duration(now - s.codeLoadedAt)} ago)` : ''}`,
     `workers      ${s.workersReady}/${s.workersWanted} ready${rss ? `, ${mib(rss)} resident in all` : ''}`,
   ];
+  // Where each generation's code comes from, when that is not the path the app was started by.
+  for (const g of [...s.generations].sort((a, b) => b.id - a.id)) {
+    if (g.app !== s.app) lines.push(`release      generation ${g.id}: ${g.app}`);
+  }
   if (s.lastReload) {
     const r = s.lastReload;
-    lines.push(`last reload  ${time(r.startedAt)}: ${r.ok ? `ok, generation ${r.generation} in ${secs(r.drainedAt - r.startedAt)}` : `FAILED: ${r.error}`}`);
+    lines.push(`last reload  ${time(r.startedAt)}: ${r.ok ? `ok, generation ${r.generation} in ${secs(r.doneAt - r.startedAt)}` : `FAILED: ${r.error}`}`);
   }
   if (s.lastCrash) lines.push(`last crash   ${time(s.lastCrash.at)}: ${s.lastCrash.message}`);
-  const newestFirst = [...s.workers].sort((a, b) => b.generation - a.generation || a.startedAt - b.startedAt);
+  const newestFirst = [...s.workers].sort((a, b) => b.generation - a.generation || a.slot - b.slot || a.startedAt - b.startedAt);
   lines.push('', table(WORKER_COLUMNS, newestFirst));
   return lines.join('\n');
 }
@@ -27,6 +32,7 @@ export function formatReload(r: Extract<ReloadResult, { ok: true }>): string {
     `  new workers ready     after ${secs(r.readyAt - r.startedAt)}`,
     `  new code serves all   after ${secs(r.servingAt - r.startedAt)}`,
     `  old workers drained   after ${secs(r.drainedAt - r.startedAt)}`,
+    `  done (probation over) after ${secs(r.doneAt - r.startedAt)}`,
   ].join('\n');
 }
 
@@ -59,6 +65,7 @@ interface Column {
 
 const WORKER_COLUMNS: Column[] = [
   { head: 'GEN', value: (w) => String(w.generation), right: true },
+  { head: 'SLOT', value: (w) => String(w.slot), right: true },
   { head: 'PID', value: (w) => String(w.pid), right: true },
   { head: 'STATE', value: (w) => w.state },
   { head: 'UPTIME', value: (w) => duration(w.uptimeMs), right: true },
@@ -79,16 +86,4 @@ function time(ms: number): string {
 
 function mib(bytes: number): string {
   return `${(bytes / 1048576).toFixed(1)} MiB`;
-}
-
-function secs(ms: number): string {
-  return `${(ms / 1000).toFixed(2)} s`;
-}
-
-function duration(ms: number): string {
-  const s = Math.floor(ms / 1000);
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
-  if (s < 86400) return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
-  return `${Math.floor(s / 86400)}d${String(Math.floor((s % 86400) / 3600)).padStart(2, '0')}h`;
 }

@@ -1,19 +1,41 @@
-import { resolveAppFile } from '../config/app-file.js';
-import { resolveSettings, type Resolved, type SettingSources } from '../config/resolve.js';
-import { instancePaths, runtimeDir, type InstancePaths } from '../control/paths.js';
+import { existsSync } from 'node:fs';
+import { appPath, logicalCwd } from '../config/app-file.js';
+import { resolveLeniently, resolveSettings, type Resolved, type SettingSources } from '../config/resolve.js';
+import { candidateDirs, instancePaths, runtimeDir, type InstancePaths } from '../control/paths.js';
 import type { CliArgs } from './args.js';
 
-/** The app, its settings and where its manager listens, as every command works them out. */
+// The app, its settings and where its manager listens, as every command works them out.
+
 export interface Instance extends Resolved {
+  /** The app's absolute path as given: the instance's name, and what every reload resolves again. */
   app: string;
   sources: SettingSources;
   paths: InstancePaths;
 }
 
+function sourcesOf(args: CliArgs, checked: boolean): SettingSources {
+  const cwd = logicalCwd();
+  return { flags: args.flags, appArgs: args.appArgs, env: { ...process.env }, appPath: appPath(args.app, cwd, checked), cwd, configPath: args.configPath };
+}
+
+/** For `start` and `unit`: every setting must be right. */
 export async function locate(args: CliArgs): Promise<Instance> {
-  const app = resolveAppFile(args.app);
-  const sources: SettingSources = { flags: args.flags, appArgs: args.appArgs, env: { ...process.env }, appPath: app, configPath: args.configPath };
+  const sources = sourcesOf(args, true);
   const resolved = await resolveSettings(sources);
-  const paths = instancePaths(app, resolved.settings.name, runtimeDir(resolved.settings.runtimeDir));
-  return { app, sources, paths, ...resolved };
+  const paths = instancePaths(sources.appPath, resolved.settings.name, runtimeDir(resolved.settings.runtimeDir));
+  return { app: sources.appPath, sources, paths, ...resolved };
+}
+
+/**
+ * For the commands that talk to a running manager: it is found even when the config file on
+ * disk no longer parses (the error comes back as a warning to show), in the runtime directory
+ * `start` would use or in that of a unit made by `hypnode unit`.
+ */
+export async function find(args: CliArgs): Promise<Instance & { configError: string | null }> {
+  const sources = sourcesOf(args, false);
+  const resolved = await resolveLeniently(sources);
+  const { name, runtimeDir: configured } = resolved.settings;
+  const where = candidateDirs(configured).map((dir) => instancePaths(sources.appPath, name, dir));
+  const paths = where.find((p) => existsSync(p.socket)) ?? where[0]!;
+  return { app: sources.appPath, sources, paths, ...resolved };
 }

@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { OperationError, UsageError } from '../errors.js';
 import { NativeAddonError } from '../native.js';
 import { helpText, parseCli, type CliArgs } from './args.js';
-import { reload, status, stop } from './commands/control.js';
+import { reload, reopenLogs, status, stop } from './commands/control.js';
 import { start } from './commands/start.js';
 import { unit } from './commands/unit.js';
 
@@ -12,6 +12,7 @@ const COMMANDS: Record<CliArgs['command'], (args: CliArgs) => Promise<number>> =
   reload,
   status,
   stop,
+  'reopen-logs': reopenLogs,
   unit,
   help: async () => {
     process.stdout.write(`${helpText()}\n`);

@@ -2,12 +2,53 @@ import { accessSync, constants, realpathSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 
-/** The app's main file, checked and resolved to its real path (which names the instance). */
-export function resolveAppFile(arg: string | undefined): string {
-  if (!arg) throw new UsageError('missing APP: name the app\'s main file, e.g. `hypnode start app.js`');
-  const path = resolve(arg);
-  checkAppFile(path);
-  return realpathSync(path);
+// Deploys flip a symlink (`current` -> `releases/N`) and reload by the same path. So the app is
+// known by the path it was started with, never by the real path it had then: the instance is
+// named by it, and every generation resolves it afresh to the release it points to now.
+
+/**
+ * The directory the command runs in, as the shell named it: $PWD when it is this directory (the
+ * kernel's getcwd() has already resolved any symlink in it), else the real path.
+ */
+export function logicalCwd(env: NodeJS.ProcessEnv = process.env): string {
+  const real = process.cwd();
+  const pwd = env.PWD;
+  if (pwd && pwd.startsWith('/')) {
+    try {
+      if (realpathSync(pwd) === real) return resolve(pwd);
+    } catch {
+      // A stale PWD: the real path it is.
+    }
+  }
+  return real;
+}
+
+/**
+ * The app's main file as an absolute path, symlinks kept. `checked`: it must be a readable file
+ * (to start it; a running instance is found by its path alone, even once the file is gone).
+ */
+export function appPath(arg: string | undefined, cwd: string, checked = true): string {
+  if (!arg) throw new UsageError("missing APP: name the app's main file, e.g. `hypnode start app.js`");
+  const path = resolve(cwd, arg);
+  if (checked) checkAppFile(path);
+  return path;
+}
+
+/** Where a generation's code is: the app file and working directory with every symlink resolved now. */
+export interface Release {
+  app: string;
+  cwd: string;
+}
+
+export function currentRelease(app: string, cwd: string): Release {
+  checkAppFile(app);
+  let dir: string;
+  try {
+    dir = realpathSync(cwd);
+  } catch {
+    throw new UsageError(`working directory ${cwd} does not exist any more (was its release removed?)`);
+  }
+  return { app: realpathSync(app), cwd: dir };
 }
 
 export function checkAppFile(path: string): void {

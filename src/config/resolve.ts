@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, extname, resolve } from 'node:path';
+import { delimiter, dirname, extname, resolve } from 'node:path';
 import type { z } from 'zod';
 import { UsageError } from '../errors.js';
 import { importDefault } from './import-isolated.js';
@@ -16,7 +16,10 @@ export interface SettingSources {
   /** App arguments given after `--`, verbatim (no splitting on spaces). */
   appArgs: string[] | null;
   env: NodeJS.ProcessEnv;
+  /** The app's absolute path as given (symlinks kept: the config file beside it follows a deploy's flip). */
   appPath: string;
+  /** The directory relative paths in flags and environment are taken from. */
+  cwd: string;
   configPath: string | null;
 }
 
@@ -26,25 +29,43 @@ export interface Resolved {
 }
 
 export async function resolveSettings(sources: SettingSources): Promise<Resolved> {
-  const settings = defaultSettings() as Record<SettingKey, unknown>;
   const configFile = findConfigFile(sources);
-  if (configFile) Object.assign(settings, await readConfigFile(configFile));
+  const fromFile = configFile ? await readConfigFile(configFile) : {};
+  return { settings: layered(sources, fromFile, configFile), configFile };
+}
+
+/**
+ * For commands that only talk to a running manager (status, stop): a config file that does not
+ * parse must not keep them from it. Its error is returned, to be shown as a warning, and the
+ * settings are those of flags and environment alone.
+ */
+export async function resolveLeniently(sources: SettingSources): Promise<Resolved & { configError: string | null }> {
+  try {
+    return { ...(await resolveSettings(sources)), configError: null };
+  } catch (err) {
+    if (!(err instanceof UsageError) || !/^config file /.test(err.message)) throw err;
+    return { settings: layered(sources, {}, null), configFile: null, configError: err.message };
+  }
+}
+
+function layered(sources: SettingSources, fromFile: Partial<Settings>, configFile: string | null): Settings {
+  const settings = { ...defaultSettings(), ...fromFile } as Record<SettingKey, unknown>;
   for (const s of SETTINGS) {
     const raw = sources.env[s.env];
-    if (raw !== undefined && raw !== '') settings[s.key] = parseLayer(s, raw, `environment variable ${s.env}`);
+    if (raw !== undefined && raw !== '') settings[s.key] = parseLayer(s, raw, `environment variable ${s.env}`, sources.cwd);
   }
   for (const s of SETTINGS) {
     const raw = sources.flags[s.key];
-    if (raw !== undefined) settings[s.key] = parseLayer(s, raw, `flag --${s.flag}`);
+    if (raw !== undefined) settings[s.key] = parseLayer(s, raw, `flag --${s.flag}`, sources.cwd);
   }
   if (sources.appArgs) settings.args = sources.appArgs;
-  return { settings: checkWhole(settings, configFile), configFile };
+  return checkWhole(settings, configFile);
 }
 
 function findConfigFile(sources: SettingSources): string | null {
   const explicit = sources.configPath ?? sources.env.HYPNODE_CONFIG ?? null;
   if (explicit) {
-    const path = resolve(explicit);
+    const path = resolve(sources.cwd, explicit);
     if (!existsSync(path)) throw new UsageError(`config file ${path} does not exist (from ${sources.configPath ? '--config' : 'HYPNODE_CONFIG'})`);
     return path;
   }
@@ -88,16 +109,18 @@ async function readConfigFile(path: string): Promise<Partial<Settings>> {
   }
   const out: Partial<Record<SettingKey, unknown>> = {};
   for (const [key, value] of Object.entries(data) as [SettingKey, unknown][]) {
-    out[key] = validateOne(key, value, `config file ${path}: key "${key}"`);
+    const valid = validateOne(key, value, `config file ${path}: key "${key}"`);
+    // Paths in the file are the file's own: relative to where it is.
+    out[key] = SETTINGS.find((s) => s.key === key)?.kind === 'paths' ? (valid as string[]).map((p) => resolve(dirname(path), p)) : valid;
   }
   return out as Partial<Settings>;
 }
 
-function parseLayer(s: SettingDoc, raw: string | boolean | string[], where: string): unknown {
-  return validateOne(s.key, parseRaw(s, raw, where), where);
+function parseLayer(s: SettingDoc, raw: string | boolean | string[], where: string, cwd: string): unknown {
+  return validateOne(s.key, parseRaw(s, raw, where, cwd), where);
 }
 
-function parseRaw(s: SettingDoc, raw: string | boolean | string[], where: string): unknown {
+function parseRaw(s: SettingDoc, raw: string | boolean | string[], where: string, cwd: string): unknown {
   if (s.kind === 'bool') {
     if (typeof raw === 'boolean') return raw;
     const v = String(raw).toLowerCase();
@@ -117,6 +140,9 @@ function parseRaw(s: SettingDoc, raw: string | boolean | string[], where: string
       return last;
     case 'list':
       return parts.flatMap((p) => p.split(/\s+/).filter(Boolean));
+    case 'paths':
+      // A repeated flag, or PATH-like in the environment (a path may hold spaces, not ':').
+      return parts.flatMap((p) => (Array.isArray(raw) ? [p] : p.split(delimiter))).filter(Boolean).map((p) => resolve(cwd, p));
     case 'map':
       return Object.fromEntries(
         parts.flatMap((p) => p.split(/\s+/).filter(Boolean)).map((pair) => {

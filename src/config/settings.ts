@@ -2,79 +2,90 @@ import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 
 // One table holds every setting: its config-file key, CLI flag, environment variable, type,
-// default and the words the README and `hypnode --help` show. Names follow hypnotoad's where the
-// meaning is the same, PM2's for what hypnotoad lacks.
+// default, whether a reload applies a new value, and the words `hypnode --help` and the README
+// show. The zod schema, the flags, --help and the README's settings table are all made from it.
+// Names follow hypnotoad's where the meaning is the same, PM2's for what hypnotoad lacks.
 
-const seconds = z.number().finite().positive();
+/** How a flag or environment variable is written: a list is a repeated flag (or space-separated). */
+export type SettingKind = 'int' | 'seconds' | 'string' | 'bool' | 'list' | 'paths' | 'map';
 
-export const settingsSchema = z
-  .object({
-    workers: z.number().int().min(1).max(512),
-    gracefulTimeout: seconds,
-    heartbeatInterval: seconds,
-    heartbeatTimeout: seconds,
-    upgradeTimeout: seconds,
-    accepts: z.number().int().min(0),
-    pidFile: z.string().min(1).nullable(),
-    waitReady: z.boolean(),
-    maxRss: z.number().int().min(0),
-    nodeArgs: z.array(z.string()),
-    args: z.array(z.string()),
-    env: z.record(z.string(), z.string()),
-    name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, _ . - (at most 64)').nullable(),
-    runtimeDir: z.string().min(1).nullable(),
-    logFormat: z.enum(['text', 'json']),
-  })
-  .strict();
+/**
+ * `reload`: a reload applies a new value from the config file (flags and environment are those
+ * `hypnode start` was given); `start`: the value is the one the manager started with.
+ */
+export type TakesEffect = 'reload' | 'start';
 
-export type Settings = z.infer<typeof settingsSchema>;
-export type SettingKey = keyof Settings;
-
-export interface SettingDoc {
-  key: SettingKey;
+interface Def<S extends z.ZodType> {
   flag: string;
   env: string;
-  kind: 'int' | 'seconds' | 'string' | 'bool' | 'list' | 'map';
+  kind: SettingKind;
+  schema: S;
+  default: () => z.infer<S>;
+  /** The default as the docs show it. */
+  shown: string;
+  effect: TakesEffect;
   doc: string;
-  default: () => Settings[SettingKey];
 }
 
-export const SETTINGS: readonly SettingDoc[] = [
-  { key: 'workers', flag: 'workers', env: 'HYPNODE_WORKERS', kind: 'int', default: () => availableParallelism(),
-    doc: 'worker processes per generation (default: the number of CPUs)' },
-  { key: 'gracefulTimeout', flag: 'graceful-timeout', env: 'HYPNODE_GRACEFUL_TIMEOUT', kind: 'seconds', default: () => 30,
-    doc: 'seconds an old worker may take to finish its in-flight requests before it is killed' },
-  { key: 'heartbeatInterval', flag: 'heartbeat-interval', env: 'HYPNODE_HEARTBEAT_INTERVAL', kind: 'seconds', default: () => 1,
-    doc: 'seconds between heartbeats from each worker' },
-  { key: 'heartbeatTimeout', flag: 'heartbeat-timeout', env: 'HYPNODE_HEARTBEAT_TIMEOUT', kind: 'seconds', default: () => 10,
-    doc: 'seconds without a heartbeat after which a worker counts as hung and is killed and replaced' },
-  { key: 'upgradeTimeout', flag: 'upgrade-timeout', env: 'HYPNODE_UPGRADE_TIMEOUT', kind: 'seconds', default: () => 60,
-    doc: 'seconds a new generation may take to become ready before the reload fails' },
-  { key: 'accepts', flag: 'accepts', env: 'HYPNODE_ACCEPTS', kind: 'int', default: () => 0,
-    doc: 'replace a worker gracefully after it accepted this many connections (0: never)' },
-  { key: 'pidFile', flag: 'pid-file', env: 'HYPNODE_PID_FILE', kind: 'string', default: () => null,
-    doc: "write the manager's PID here (atomically; removed on exit)" },
-  { key: 'waitReady', flag: 'wait-ready', env: 'HYPNODE_WAIT_READY', kind: 'bool', default: () => false,
-    doc: "a worker is ready only when the app says so (process.send('ready') or ready() from 'hypnode')" },
-  { key: 'maxRss', flag: 'max-rss', env: 'HYPNODE_MAX_RSS', kind: 'int', default: () => 0,
-    doc: 'replace a worker gracefully once its resident memory exceeds this many MiB (0: never)' },
-  { key: 'nodeArgs', flag: 'node-args', env: 'HYPNODE_NODE_ARGS', kind: 'list', default: () => [],
-    doc: 'extra node options for the workers, space-separated (e.g. "--max-old-space-size=512")' },
-  { key: 'args', flag: 'args', env: 'HYPNODE_ARGS', kind: 'list', default: () => [],
-    doc: 'arguments passed to the app (also: everything after --)' },
-  { key: 'env', flag: 'env', env: 'HYPNODE_ENV', kind: 'map', default: () => ({}),
-    doc: 'extra environment for the workers, KEY=VALUE (flag may repeat)' },
-  { key: 'name', flag: 'name', env: 'HYPNODE_NAME', kind: 'string', default: () => null,
-    doc: 'instance name, to run the same app file more than once' },
-  { key: 'runtimeDir', flag: 'runtime-dir', env: 'HYPNODE_RUNTIME_DIR', kind: 'string', default: () => null,
-    doc: 'where the control socket lives (default: /run/hypnode for root, else $XDG_RUNTIME_DIR/hypnode)' },
-  { key: 'logFormat', flag: 'log-format', env: 'HYPNODE_LOG_FORMAT', kind: 'string', default: () => 'text',
-    doc: 'text ("[g2 1234] line") or json (one object a line, for log shippers)' },
-];
+const seconds = z.number().finite().positive();
+const def = <S extends z.ZodType>(d: Def<S>): Def<S> => d;
+
+const TABLE = {
+  workers: def({ flag: 'workers', env: 'HYPNODE_WORKERS', kind: 'int', schema: z.number().int().min(1).max(512), default: () => availableParallelism(),
+    shown: 'CPUs', effect: 'reload', doc: 'worker processes per generation' }),
+  gracefulTimeout: def({ flag: 'graceful-timeout', env: 'HYPNODE_GRACEFUL_TIMEOUT', kind: 'seconds', schema: seconds, default: () => 30,
+    shown: '30', effect: 'reload', doc: 'seconds an old worker may take to finish its in-flight requests before it is killed' }),
+  heartbeatInterval: def({ flag: 'heartbeat-interval', env: 'HYPNODE_HEARTBEAT_INTERVAL', kind: 'seconds', schema: seconds, default: () => 1,
+    shown: '1', effect: 'reload', doc: 'seconds between heartbeats from each worker' }),
+  heartbeatTimeout: def({ flag: 'heartbeat-timeout', env: 'HYPNODE_HEARTBEAT_TIMEOUT', kind: 'seconds', schema: seconds, default: () => 10,
+    shown: '10', effect: 'reload', doc: 'seconds without a heartbeat after which a worker counts as hung and is killed and replaced' }),
+  upgradeTimeout: def({ flag: 'upgrade-timeout', env: 'HYPNODE_UPGRADE_TIMEOUT', kind: 'seconds', schema: seconds, default: () => 60,
+    shown: '60', effect: 'reload', doc: 'seconds a new worker may take to become ready before it is killed (and a reload fails)' }),
+  readyPath: def({ flag: 'ready-path', env: 'HYPNODE_READY_PATH', kind: 'string',
+    schema: z.union([z.literal('off'), z.string().regex(/^\/[^\s]*$/, 'a path starting with /, or "off"')]), default: (): string => '/',
+    shown: '/', effect: 'reload', doc: 'the path of the readiness probe each HTTP server must answer below 500 before its worker is ready ("off": listening is ready)' }),
+  probation: def({ flag: 'probation', env: 'HYPNODE_PROBATION', kind: 'seconds', schema: z.number().finite().min(0), default: () => 2,
+    shown: '2', effect: 'reload', doc: 'seconds after a reload switches traffic in which a new worker that dies fails the reload, and the old workers serve again (0: none)' }),
+  accepts: def({ flag: 'accepts', env: 'HYPNODE_ACCEPTS', kind: 'int', schema: z.number().int().min(0), default: () => 0,
+    shown: '0 (never)', effect: 'reload', doc: 'replace a worker gracefully after it accepted this many connections' }),
+  maxRss: def({ flag: 'max-rss', env: 'HYPNODE_MAX_RSS', kind: 'int', schema: z.number().int().min(0), default: () => 0,
+    shown: '0 (never)', effect: 'reload', doc: "replace a worker gracefully once its resident memory exceeds this many MiB (PM2's max_memory_restart)" }),
+  waitReady: def({ flag: 'wait-ready', env: 'HYPNODE_WAIT_READY', kind: 'bool', schema: z.boolean(), default: () => false,
+    shown: 'false', effect: 'reload', doc: "a worker is ready only once the app says so too (process.send('ready') or ready() from 'hypnode')" }),
+  nodeArgs: def({ flag: 'node-args', env: 'HYPNODE_NODE_ARGS', kind: 'list', schema: z.array(z.string()), default: (): string[] => [],
+    shown: 'none', effect: 'reload', doc: 'node options for the workers, space-separated (e.g. "--max-old-space-size=512")' }),
+  args: def({ flag: 'args', env: 'HYPNODE_ARGS', kind: 'list', schema: z.array(z.string()), default: (): string[] => [],
+    shown: 'none', effect: 'reload', doc: 'arguments for the app (also: everything after --)' }),
+  env: def({ flag: 'env', env: 'HYPNODE_ENV', kind: 'map', schema: z.record(z.string(), z.string()), default: (): Record<string, string> => ({}),
+    shown: 'none', effect: 'reload', doc: 'environment for the workers, KEY=VALUE (the flag may repeat)' }),
+  envFile: def({ flag: 'env-file', env: 'HYPNODE_ENV_FILE', kind: 'paths', schema: z.array(z.string().min(1)), default: (): string[] => [],
+    shown: 'none', effect: 'reload', doc: "dotenv files for the workers, as node's --env-file reads them, read again on every reload (the flag may repeat; the variable takes paths separated by :)" }),
+  pidFile: def({ flag: 'pid-file', env: 'HYPNODE_PID_FILE', kind: 'string', schema: z.string().min(1).nullable(), default: (): string | null => null,
+    shown: 'none', effect: 'start', doc: "write the manager's PID here (atomically; removed on exit)" }),
+  name: def({ flag: 'name', env: 'HYPNODE_NAME', kind: 'string', schema: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, _ . - (at most 64)').nullable(),
+    default: (): string | null => null, shown: 'none', effect: 'start', doc: 'instance name, to run the same app file more than once' }),
+  runtimeDir: def({ flag: 'runtime-dir', env: 'HYPNODE_RUNTIME_DIR', kind: 'string', schema: z.string().min(1).nullable(), default: (): string | null => null,
+    shown: 'see Runtime directory', effect: 'start', doc: 'where the control socket lives' }),
+  logFormat: def({ flag: 'log-format', env: 'HYPNODE_LOG_FORMAT', kind: 'string', schema: z.enum(['text', 'json']), default: (): 'text' | 'json' => 'text',
+    shown: 'text', effect: 'reload', doc: 'text ("[g2 1234] line") or json (one object a line, for log shippers)' }),
+};
+
+type Table = typeof TABLE;
+export type SettingKey = keyof Table;
+
+function shapeOf<T extends Record<string, { schema: z.ZodType }>>(table: T): { [K in keyof T]: T[K]['schema'] } {
+  return Object.fromEntries(Object.entries(table).map(([k, d]) => [k, d.schema])) as { [K in keyof T]: T[K]['schema'] };
+}
+
+export const settingsSchema = z.object(shapeOf(TABLE)).strict();
+export type Settings = z.infer<typeof settingsSchema>;
+
+export interface SettingDoc extends Def<z.ZodType> {
+  key: SettingKey;
+}
+
+export const SETTINGS: readonly SettingDoc[] = Object.entries(TABLE).map(([key, d]) => ({ ...(d as Def<z.ZodType>), key: key as SettingKey }));
 
 export function defaultSettings(): Settings {
   return Object.fromEntries(SETTINGS.map((s) => [s.key, s.default()])) as Settings;
 }
-
-/** Settings that pick an instance: they cannot change on reload. */
-export const IDENTITY_KEYS: readonly SettingKey[] = ['name', 'runtimeDir', 'pidFile'];

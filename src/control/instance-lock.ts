@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import net from 'node:net';
 import { OperationError } from '../errors.js';
 import { peerCredentials } from '../native.js';
+import { fdOf } from '../sockets.js';
 import type { InstancePaths } from './paths.js';
 
 // Two `hypnode start` of one instance at the same moment must not both win, and a control socket
@@ -38,7 +39,7 @@ async function heldBy(name: string, paths: InstancePaths): Promise<string> {
   const holder = await new Promise<{ pid: number; uid: number } | null>((resolve) => {
     const c = net.connect(name, () => {
       try {
-        resolve(peerCredentials((c as unknown as { _handle: { fd: number } })._handle.fd));
+        resolve(peerCredentials(fdOf(c)));
       } catch {
         resolve(null); // no addon: the holder goes unnamed
       } finally {

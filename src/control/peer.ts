@@ -1,5 +1,6 @@
 import type net from 'node:net';
 import { loadNative, NativeAddonError, peerCredentials } from '../native.js';
+import { fdOf } from '../sockets.js';
 
 // Who may use the control channel: the user the manager runs as, and root. The socket's file
 // mode (0600, in a 0700 directory) keeps everyone else off already; the peer's credentials
@@ -19,7 +20,7 @@ export function canCheckPeers(): boolean {
 
 /** Why `socket`'s peer may not give commands, or null when it may. */
 export function peerRefusal(socket: net.Socket): string | null {
-  const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd ?? -1;
+  const fd = fdOf(socket);
   let uid: number;
   try {
     uid = peerCredentials(fd).uid;

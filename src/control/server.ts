@@ -1,17 +1,18 @@
 import { chmodSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { OperationError } from '../errors.js';
-import type { InstancePaths } from './paths.js';
+import { parseRequest, type Command, type FinalReply, type Reply } from '../protocol/control.js';
+import { LineReader } from '../protocol/lines.js';
+import { answers } from '../sockets.js';
 import { lockInstance, type InstanceLock } from './instance-lock.js';
+import type { InstancePaths } from './paths.js';
 import { canCheckPeers, peerRefusal } from './peer.js';
-import { LineReader, parseRequest, type Command, type Reply } from './protocol.js';
-import { probe } from './client.js';
 import { ensurePrivateDir } from './runtime-dir.js';
 
 // The manager's end of the control channel. Only the instance's owner (and root) can reach the
 // socket: its directory is private and the socket 0600; the peer's credentials are checked too.
 
-export type CommandHandler = (cmd: Command, progress: (text: string) => void) => Promise<Reply>;
+export type CommandHandler = (cmd: Command, progress: (text: string) => void) => Promise<FinalReply>;
 
 /**
  * A client has this long to send its request line after it connects. The CLI sends it at once;
@@ -34,7 +35,7 @@ export class ControlServer {
     try {
       // Holding the lock, a socket that answers is a manager in another network namespace (whose
       // lock we cannot see); one that does not was left by a manager that was killed.
-      if (await probe(paths.socket)) throw new OperationError(`hypnode is already running for ${paths.label} (control socket ${paths.socket})`);
+      if (await answers(paths.socket)) throw new OperationError(`hypnode is already running for ${paths.label} (control socket ${paths.socket})`);
       rmSync(paths.socket, { force: true });
       if (!canCheckPeers()) {
         process.emitWarning(`the native addon is missing: the control socket ${paths.socket} is guarded by its file modes only, not by the peer's credentials`);

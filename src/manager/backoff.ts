@@ -15,8 +15,4 @@ export class Backoff {
     this.failures++;
     return this.failures === 1 ? 0 : Math.min(FIRST_DELAY_MS * 2 ** (this.failures - 2), MAX_DELAY_MS);
   }
-
-  get crashesInARow(): number {
-    return this.failures;
-  }
 }

@@ -1,14 +1,26 @@
 import { EventEmitter } from 'node:events';
+import type { Release } from '../config/app-file.js';
 import { Backoff } from './backoff.js';
 import type { ListenerRegistry } from './listeners.js';
 import type { Logger } from './log.js';
+import { describeExit, wasRetired, type EndReason, type WorkerExit } from './worker-exit.js';
 import { WorkerProcess, type WorkerSpec } from './worker-process.js';
 
-// A generation: the workers that run one load of the app's code. It starts them, keeps their
-// number up (respawning crashed ones with backoff, replacing recycled ones before they go), and
-// drains them when a newer generation takes over.
+// A generation: the workers that run one load of the app's code, one per slot (0..size-1). It
+// starts them, keeps every slot filled (respawning crashed workers with backoff, replacing
+// recycled ones before they go), and drains them when a newer generation takes over.
+//
+//   starting ──▶ serving ──stopAccepting()──▶ draining ──release()/destroy()──▶ done
+//                   ▲                             │
+//                   └──────────resume()───────────┘
 
 export type GenerationState = 'starting' | 'serving' | 'draining' | 'done';
+
+/**
+ * `first`: each worker accepts once ready, and crashes are retried until every slot serves.
+ * `reload`: workers wait for takeOver(), and the first that fails fails the start.
+ */
+export type StartMode = 'first' | 'reload';
 
 /** The new code could not start: `output` holds what its workers wrote. */
 export class StartFailure extends Error {
@@ -24,9 +36,7 @@ export interface GenerationDeps {
   registry: ListenerRegistry;
   log: Logger;
   spec: WorkerSpec;
-  gracefulTimeoutMs: number;
-  /** A worker not ready this long after its fork is killed, whenever it was started. */
-  upgradeTimeoutMs: number;
+  release: Release;
 }
 
 interface Waiter {
@@ -34,17 +44,19 @@ interface Waiter {
   reject(err: StartFailure): void;
 }
 
-export class Generation extends EventEmitter<{ changed: [] }> {
-  readonly workers = new Set<WorkerProcess>();
+export class Generation extends EventEmitter<{ changed: []; crash: [exit: WorkerExit] }> {
   readonly createdAt = Date.now();
-  state: GenerationState = 'starting';
   readyAt: number | null = null;
   lastCrash: { at: number; message: string; output: string } | null = null;
-  private readonly retired = new WeakSet<WorkerProcess>();
-  private readonly respawns = new Set<NodeJS.Timeout>();
+  private readonly live = new Set<WorkerProcess>();
+  private phase: GenerationState = 'starting';
+  /** Whether a worker that becomes ready starts accepting at once. */
+  private accepting = false;
+  private readonly respawns = new Map<number, NodeJS.Timeout>();
+  private readonly recycling = new Set<WorkerProcess>();
   private readonly backoff = new Backoff();
   private waiter: Waiter | null = null;
-  private failFast = false;
+  private mode: StartMode = 'first';
 
   constructor(
     readonly id: number,
@@ -54,157 +66,196 @@ export class Generation extends EventEmitter<{ changed: [] }> {
     super();
   }
 
+  get state(): GenerationState {
+    return this.phase;
+  }
+
   get size(): number {
     return this.target;
   }
 
-  readyCount(): number {
-    return [...this.workers].filter((w) => w.state === 'ready').length;
+  get release(): Release {
+    return this.deps.release;
   }
 
-  /**
-   * Starts the workers; resolves once all are ready. With `failFast` (a reload) the first worker
-   * that exits before it is ready fails the start, as does the timeout; without it (the first
-   * start) crashed workers are respawned with backoff until they come up.
-   */
-  start(failFast: boolean, timeoutMs: number | null): Promise<void> {
-    this.failFast = failFast;
+  get workers(): readonly WorkerProcess[] {
+    return [...this.live];
+  }
+
+  /** Workers that serve: ready and accepting. */
+  readyCount(): number {
+    return this.workers.filter((w) => w.state === 'ready').length;
+  }
+
+  /** Resolves once a worker in every slot is ready (and, in `first` mode, accepting). */
+  start(mode: StartMode): Promise<void> {
+    this.mode = mode;
+    this.accepting = mode === 'first';
     const started = new Promise<void>((resolve, reject) => (this.waiter = { resolve, reject }));
-    for (let i = 0; i < this.target; i++) this.spawn();
-    if (timeoutMs !== null) {
-      const timer = setTimeout(
-        () => this.failStart(`not ready within ${timeoutMs / 1000}s (${this.readyCount()} of ${this.target} workers ready)`, this.outputs()),
-        timeoutMs,
-      );
+    if (mode === 'reload') {
+      // Set before the workers' own deadlines (same length), so that it reports first.
+      const timeoutMs = this.deps.spec.upgradeTimeoutMs;
+      const timer = setTimeout(() => this.failStart(`not ready within ${timeoutMs / 1000}s (${this.standbyCount()} of ${this.target} workers ready)`, this.outputs()), timeoutMs);
       void started.then(
         () => clearTimeout(timer),
         () => clearTimeout(timer),
       );
     }
+    for (let slot = 0; slot < this.target; slot++) this.spawn(slot);
     return started;
   }
 
-  /** Sends every worker to drain; resolves once each has stopped accepting (or is gone). */
-  async stopAccepting(): Promise<void> {
-    this.state = 'draining';
-    this.cancelRespawns();
-    this.failStart(`generation ${this.id} was stopped before it was ready`, this.outputs());
-    const waits: Promise<unknown>[] = [];
-    for (const w of this.workers) {
-      this.retired.add(w);
-      if (w.state === 'starting') {
-        w.kill('SIGKILL', 'superseded before it was ready');
-      } else if (w.state !== 'exited') {
-        waits.push(new Promise<void>((resolve) => (w.once('stopped-accepting', () => resolve()), w.once('exit', () => resolve()))));
-        w.drain(this.deps.gracefulTimeoutMs, `generation ${this.id} drains`);
-      }
-    }
-    await Promise.all(waits);
+  /** Every ready worker accepts (a reload's switch); resolves once they all do. */
+  async takeOver(): Promise<void> {
+    this.accepting = true;
+    await Promise.all(this.workers.map((w) => w.accept()));
     this.emit('changed');
   }
 
-  /** Resolves once every worker has exited. */
+  /**
+   * Every worker stops accepting and finishes its connections (one not yet ready is killed).
+   * `linger`: finished workers wait for release() or resume(). Resolves once none accepts.
+   */
+  async stopAccepting(reason: EndReason, linger: boolean): Promise<void> {
+    this.phase = 'draining';
+    this.accepting = false;
+    this.cancelRespawns();
+    this.failStart(`generation ${this.id} was stopped before it was ready`, this.outputs());
+    await Promise.all(this.workers.map((w) => w.drain(w.state === 'starting' ? { kind: 'superseded' } : reason, linger)));
+    this.emit('changed');
+  }
+
+  /** Resolves once every worker has finished its connections (lingering) or exited. */
   async drained(): Promise<void> {
-    await Promise.all([...this.workers].map((w) => w.waitExit()));
-    this.state = 'done';
+    const finished = () => this.workers.every((w) => w.state === 'drained' || !w.live);
+    while (!finished()) await new Promise<void>((resolve) => this.once('changed', resolve));
+  }
+
+  /** Lingering workers may exit; resolves once every worker has. */
+  async releaseAll(): Promise<void> {
+    for (const w of this.workers) w.release();
+    await this.exited();
+  }
+
+  /**
+   * The generation that replaced this one failed: serve again with every worker still here, and
+   * fill the slots of those the drain lost (the graceful timeout) as after a crash.
+   */
+  async resume(): Promise<void> {
+    this.phase = 'serving';
+    this.accepting = true;
+    await Promise.all(this.workers.map((w) => w.resume()));
+    for (let slot = 0; slot < this.target; slot++) if (!this.inSlot(slot)) this.spawn(slot);
     this.emit('changed');
   }
 
-  /** Kills every worker at once (a failed start, or a fast stop). */
-  async destroy(reason: string): Promise<void> {
-    this.state = 'draining';
+  /** Kills every worker at once (a failed start, or a fast stop); resolves once all have exited. */
+  async destroy(reason: EndReason): Promise<void> {
+    this.phase = 'draining';
     this.cancelRespawns();
     this.failStart(`generation ${this.id} was stopped before it was ready`, this.outputs());
-    for (const w of this.workers) {
-      this.retired.add(w);
-      w.kill('SIGKILL', reason);
-    }
-    await this.drained();
+    for (const w of this.workers) w.kill(reason);
+    await this.exited();
   }
 
-  resize(target: number): void {
-    this.target = target;
-    const live = [...this.workers].filter((w) => !this.retired.has(w) && w.state !== 'exited');
-    for (let i = live.length + this.respawns.size; i < target; i++) this.spawn();
-    for (const w of live.slice(target).reverse()) {
-      this.retired.add(w);
-      w.drain(this.deps.gracefulTimeoutMs, 'fewer workers asked for');
+  /** Workers in slots 0..size-1: more are started, those in slots above drain. Until the next reload. */
+  resize(size: number): void {
+    const before = this.target;
+    this.target = size;
+    for (let slot = before; slot < size; slot++) if (!this.inSlot(slot)) this.spawn(slot);
+    for (const w of this.workers) if (w.slot >= size) void w.drain({ kind: 'fewer-workers' }, false);
+    for (const [slot, timer] of this.respawns) {
+      if (slot >= size) {
+        clearTimeout(timer);
+        this.respawns.delete(slot);
+      }
     }
     this.emit('changed');
-  }
-
-  checkHeartbeats(now: number, timeoutMs: number): void {
-    for (const w of this.workers) {
-      if ((w.state === 'ready' || w.state === 'draining') && now - w.lastBeat > timeoutMs) {
-        this.deps.log.warn(`worker ${w.pid} (generation ${this.id}) sent no heartbeat for ${Math.round((now - w.lastBeat) / 1000)}s: killing it`);
-        w.kill('SIGKILL', 'heartbeat timeout');
-      }
-      // A reload's own timeout covers its new workers; this covers the rest: the first start, a
-      // crashed worker's replacement and a recycled worker's successor, which would otherwise
-      // hang at boot unnoticed (heartbeats are no measure before the app has loaded).
-      if (w.state === 'starting' && now - w.startedAt > this.deps.upgradeTimeoutMs) {
-        this.deps.log.warn(`worker ${w.pid} (generation ${this.id}) not ready after ${Math.round((now - w.startedAt) / 1000)}s: killing it`);
-        w.kill('SIGKILL', 'upgrade timeout');
-      }
-    }
   }
 
   /** Every socket a live worker of this generation listens on. */
   listenIds(): Set<string> {
     const ids = new Set<string>();
-    for (const w of this.workers) if (w.state !== 'exited') for (const id of w.listens) ids.add(id);
+    for (const w of this.live) for (const id of w.listens) ids.add(id);
     return ids;
   }
 
-  private spawn(): WorkerProcess {
-    const w = new WorkerProcess(this.deps.spec, this.deps.registry, this.deps.log);
-    this.workers.add(w);
-    w.on('ready', () => this.onReady());
-    w.on('exit', () => this.onExit(w));
+  private async exited(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.exited));
+    this.phase = 'done';
+    this.emit('changed');
+  }
+
+  private standbyCount(): number {
+    return this.workers.filter((w) => w.state === 'standby' || w.state === 'ready').length;
+  }
+
+  /** The slot has a worker that stays (or one on its way): not one draining, dying or being replaced. */
+  private inSlot(slot: number): boolean {
+    return this.respawns.has(slot) || this.workers.some((w) => w.slot === slot && w.live && w.state !== 'draining' && w.state !== 'drained' && !this.recycling.has(w));
+  }
+
+  private spawn(slot: number): WorkerProcess {
+    const w = new WorkerProcess(this.deps.spec, slot, this.deps.registry, this.deps.log);
+    this.live.add(w);
+    w.on('changed', () => this.emit('changed'));
+    w.on('standby', () => this.onReady(w));
+    w.on('not-ready', (reason) => {
+      if (this.phase === 'starting' && this.mode === 'reload') this.failStart(`worker ${w.pid} (generation ${this.id}) is not ready: ${reason}`, w.output.text());
+    });
+    w.on('exit', (exit) => this.onExit(w, exit));
     w.on('recycle', (reason) => this.recycle(w, reason));
     this.emit('changed');
     return w;
   }
 
-  private onReady(): void {
-    this.emit('changed');
-    if (this.state === 'starting' && this.readyCount() >= this.target) {
-      this.state = 'serving';
+  private onReady(w: WorkerProcess): void {
+    if (this.accepting) void w.accept();
+    if (this.phase === 'starting' && this.standbyCount() >= this.target) {
+      this.phase = 'serving';
       this.readyAt = Date.now();
-      this.waiter?.resolve();
+      const waiter = this.waiter;
       this.waiter = null;
+      // In `first` mode the start is done once every slot serves, not only stands by.
+      if (this.mode === 'first') void Promise.all(this.workers.map((x) => x.accept())).then(() => waiter?.resolve());
+      else waiter?.resolve();
     }
   }
 
-  private onExit(w: WorkerProcess): void {
-    this.workers.delete(w);
+  private onExit(w: WorkerProcess, exit: WorkerExit): void {
+    this.live.delete(w);
+    this.recycling.delete(w);
     this.emit('changed');
-    if (this.retired.has(w) || this.state === 'draining' || this.state === 'done') return;
-    const how = describeExit(w);
-    if (this.state === 'starting' && this.failFast) {
-      this.failStart(`worker ${w.pid} ${how} before it was ready`, w.output.text());
+    if (wasRetired(exit) || this.phase === 'draining' || this.phase === 'done') return;
+    if (this.phase === 'starting' && this.mode === 'reload') {
+      this.failStart(describeExit(exit), w.output.text());
       return;
     }
-    const delay = this.backoff.failed(w.readyAt);
-    this.lastCrash = { at: Date.now(), message: `worker ${w.pid} ${how}`, output: w.output.text() };
-    this.deps.log.warn(`worker ${w.pid} (generation ${this.id}) ${how}; ${delay > 0 ? `starting another in ${delay} ms` : 'starting another'}`);
+    const delay = this.backoff.failed(exit.readyAt);
+    this.lastCrash = { at: exit.exitedAt, message: describeExit(exit), output: w.output.text() };
+    this.deps.log.warn(`${describeExit(exit)}; ${delay > 0 ? `starting another in ${delay} ms` : 'starting another'}`);
+    this.emit('crash', exit);
+    if (exit.slot >= this.target || this.inSlot(exit.slot)) return;
     const timer = setTimeout(() => {
-      this.respawns.delete(timer);
-      if (this.state === 'starting' || this.state === 'serving') this.spawn();
+      this.respawns.delete(exit.slot);
+      if (this.phase === 'starting' || this.phase === 'serving') this.spawn(exit.slot);
     }, delay);
-    this.respawns.add(timer);
+    this.respawns.set(exit.slot, timer);
   }
 
-  /** A worker asked to be replaced: start its successor first, then drain it. */
+  /** A worker asked to be replaced: start its successor in its slot first, then drain it. */
   private recycle(old: WorkerProcess, reason: string): void {
-    if (this.state !== 'serving' || this.retired.has(old) || old.state !== 'ready') return;
-    this.retired.add(old);
+    if (this.phase !== 'serving' || this.recycling.has(old) || old.state !== 'ready') return;
+    this.recycling.add(old);
     this.deps.log.info(`replacing worker ${old.pid} (generation ${this.id}): ${reason}`);
-    const next = this.spawn();
-    const done = () => old.drain(this.deps.gracefulTimeoutMs, `recycled: ${reason}`);
-    next.once('ready', done);
-    next.once('exit', () => {
-      if (next.state !== 'ready' && old.state === 'ready') done();
+    const next = this.spawn(old.slot);
+    const retire = () => void old.drain({ kind: 'recycled', why: reason }, false);
+    next.once('changed', function onChange() {
+      if (next.state === 'ready') retire();
+      else if (next.live) next.once('changed', onChange);
+      // A successor that died before it served: the old one goes anyway, and the slot is
+      // respawned with backoff like any crash.
+      else if (old.state === 'ready') retire();
     });
   }
 
@@ -216,22 +267,11 @@ export class Generation extends EventEmitter<{ changed: [] }> {
   }
 
   private outputs(): string {
-    return [...this.workers].map((w) => w.output.text()).find((t) => t.trim() !== '') ?? '';
+    return this.workers.map((w) => w.output.text()).find((t) => t.trim() !== '') ?? '';
   }
 
   private cancelRespawns(): void {
-    for (const t of this.respawns) clearTimeout(t);
+    for (const t of this.respawns.values()) clearTimeout(t);
     this.respawns.clear();
   }
-}
-
-export function describeExit(w: WorkerProcess): string {
-  if (w.spawnError) return `could not be started: ${w.spawnError}`;
-  const how =
-    w.endedBy === 'heartbeat timeout' ? 'was killed after its heartbeat stopped'
-    : w.endedBy === 'upgrade timeout' ? 'was killed: not ready within the upgrade timeout'
-    : w.exitSignal ? `was killed by ${w.exitSignal}`
-    : `exited with code ${w.exitCode}`;
-  // An app usually dies of a listen() that failed (a port in use): name it, not just the code.
-  return w.listenError ? `${how} after failing to listen on ${w.listenError}` : how;
 }

@@ -1,7 +1,7 @@
 import { lookup } from 'node:dns/promises';
 import net from 'node:net';
 import { getSystemErrorMap } from 'node:util';
-import { listenKeyId, type ListenKey } from '../worker/messages.js';
+import { listenKeyId, type ListenKey } from '../protocol/listen-key.js';
 import { clearStaleSocketPath, keepSocketPath, releaseSocketPath, restoreSocketPath } from './socket-path.js';
 
 // The listening sockets, owned by the manager for its whole life. A socket is bound here and

@@ -1,4 +1,5 @@
 import { fstatSync } from 'node:fs';
+import { Sink } from './log-sink.js';
 
 // The manager's own log lines and the workers' output, each line tagged with who wrote it:
 // as text (`[hypnode] ...`, `[g2 1234] ...` for generation 2's worker 1234) or, for log
@@ -16,6 +17,12 @@ export interface Logger {
   worker(generation: number, pid: number, stream: 'stdout' | 'stderr', line: string): void;
   /** The format follows the settings, which a reload may change. */
   setFormat(format: LogFormat): void;
+  /** Opens --log-file again by its name; returns the files reopened. */
+  reopen(): string[];
+  /** Lines dropped because the output could not take them (see log-sink.ts). */
+  readonly dropped: number;
+  /** Writes out everything pending: before the manager exits. */
+  close(): void;
 }
 
 type Stream = 'stdout' | 'stderr';
@@ -34,16 +41,19 @@ const WARNING = 4;
 const INFO = 6;
 const LEVELS = ['emerg', 'alert', 'crit', 'error', 'warning', 'notice', 'info', 'debug'];
 
-export function consoleLogger(): Logger {
-  const journal: Record<Stream, boolean> = { stdout: isJournalStream(1), stderr: isJournalStream(2) };
+/** To stdout and stderr, or both to `logFile`. */
+export function consoleLogger(logFile: string | null = null): Logger {
+  const file = logFile ? Sink.file(logFile) : null;
+  const sinks: Record<Stream, Sink> = file ? { stdout: file, stderr: file } : { stdout: new Sink(1), stderr: new Sink(2) };
+  const journal: Record<Stream, boolean> = file ? { stdout: false, stderr: false } : { stdout: isJournalStream(1), stderr: isJournalStream(2) };
   let format: LogFormat = 'text';
   const write = (line: Line) => {
     const prefix = journal[line.stream] ? `<${line.priority}>` : '';
     const text = format === 'json' ? `${prefix}${json(line)}\n` : line.msg.split('\n').map((l) => `${prefix}${tag(line)}${l}\n`).join('');
-    (line.stream === 'stdout' ? process.stdout : process.stderr).write(text);
+    sinks[line.stream].write(text);
   };
   const own = (stream: Stream, priority: number) => (msg: string) => write({ stream, priority, source: 'manager', pid: process.pid, generation: null, msg });
-  return {
+  const logger: Logger = {
     info: own('stdout', INFO),
     warn: own('stderr', WARNING),
     error: own('stderr', ERROR),
@@ -56,7 +66,22 @@ export function consoleLogger(): Logger {
     setFormat(f) {
       format = f;
     },
+    reopen() {
+      if (!file) return [];
+      file.reopen();
+      return [file.path!];
+    },
+    get dropped() {
+      return new Set(Object.values(sinks)).size === 1 ? sinks.stdout.dropped : sinks.stdout.dropped + sinks.stderr.dropped;
+    },
+    close() {
+      for (const sink of new Set(Object.values(sinks))) sink.close();
+    },
   };
+  for (const sink of new Set(Object.values(sinks))) {
+    sink.onRecovered = (lines) => logger.warn(`${lines} lines of output were dropped while the output (${sink.path ?? (sink === sinks.stdout ? 'stdout' : 'stderr')}) took none`);
+  }
+  return logger;
 }
 
 /** The JSON format's fields, documented in the README: add to them, never rename or remove. */

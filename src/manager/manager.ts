@@ -1,33 +1,27 @@
 import { EventEmitter } from 'node:events';
-import { resolveSettings, type SettingSources } from '../config/resolve.js';
-import type { Settings } from '../config/settings.js';
-import { checkAppFile } from '../config/app-file.js';
-import type { WorkerConfig } from '../worker/messages.js';
+import type { Deployment, Plan } from '../config/deployment.js';
+import { secs } from '../durations.js';
+import { servingWords, type GenerationStatus, type ManagerState, type ReloadResult, type Serving, type Status, type WorkerStatus } from '../protocol/status.js';
 import { Generation, StartFailure } from './generation.js';
 import type { ListenerRegistry } from './listeners.js';
 import type { Logger } from './log.js';
+import { Probation } from './probation.js';
 import { ReloadQueue } from './reload-queue.js';
+import { describeExit, type WorkerExit } from './worker-exit.js';
 import type { WorkerSpec } from './worker-process.js';
 
 // The long-lived manager: it owns the sockets and the generations, and moves traffic from one
 // generation to the next. Its PID never changes: a reload starts new workers, never a new manager.
+//
+//   running ──stop()──▶ stopping ──▶ stopped
+//
+// What `hypnode status` calls its state is read off the facts (see ManagerState), never kept
+// beside them.
 
 /** A keep-alive connection idle this long while its worker drains is closed (see worker/drain). */
 const IDLE_CLOSE_AFTER_MS = 1000;
 
-export type ReloadResult =
-  | {
-      ok: true;
-      generation: number;
-      /** When the reload started, all new workers were ready, the old stopped accepting, and had exited. */
-      startedAt: number;
-      readyAt: number;
-      servingAt: number;
-      drainedAt: number;
-    }
-  | { ok: false; generation: number; startedAt: number; error: string; output: string };
-
-export type ManagerState = 'starting' | 'serving' | 'stopping' | 'stopped';
+export type StopMode = 'graceful' | 'fast';
 
 export interface ManagerEvents {
   /** The first generation serves: the moment to tell systemd READY=1. */
@@ -39,73 +33,48 @@ export interface ManagerEvents {
   changed: [];
 }
 
-export interface WorkerStatus {
-  pid: number;
-  generation: number;
-  state: string;
-  startedAt: number;
-  uptimeMs: number;
-  requests: number;
-  connections: number;
-  rss: number;
-}
-
-export interface Status {
-  pid: number;
-  app: string;
-  name: string | null;
-  state: ManagerState;
-  reloading: boolean;
-  startedAt: number;
-  generation: number | null;
-  codeLoadedAt: number | null;
-  workersWanted: number;
-  workersReady: number;
-  workers: WorkerStatus[];
-  lastReload: ReloadResult | null;
-  lastCrash: { at: number; message: string; output: string } | null;
-}
-
 export class Manager extends EventEmitter<ManagerEvents> {
-  state: ManagerState = 'starting';
   readonly startedAt = Date.now();
+  /** Resolves once a stop has finished: every worker gone, every socket closed. */
+  readonly stopped: Promise<void>;
+  private lifecycle: 'running' | 'stopping' | 'stopped' = 'running';
+  private stopMode: StopMode | null = null;
+  private markStopped!: () => void;
   private current: Generation | null = null;
   private readonly generations = new Set<Generation>();
   private nextGeneration = 1;
+  private everServed = false;
   private lastReload: ReloadResult | null = null;
   private readonly reloads = new ReloadQueue(() => this.reloadOnce());
-  private stopping: Promise<void> | null = null;
-  private heartbeatTimer: NodeJS.Timeout | null = null;
   private progress: ((text: string) => void)[] = [];
 
   constructor(
-    readonly appPath: string,
-    private settings: Settings,
-    private readonly sources: SettingSources,
+    private readonly deployment: Deployment,
+    private plan: Plan,
     private readonly registry: ListenerRegistry,
     private readonly log: Logger,
   ) {
     super();
-    log.setFormat(settings.logFormat);
+    this.stopped = new Promise((resolve) => (this.markStopped = resolve));
+    log.setFormat(plan.settings.logFormat);
   }
 
-  /** Starts the first generation; resolves once it serves. Crashing workers are retried with backoff. */
+  get name(): string | null {
+    return this.plan.settings.name;
+  }
+
+  /** Starts the first generation; resolves once it serves (crashing workers are retried with backoff). */
   async start(): Promise<void> {
-    this.heartbeatTimer = setInterval(() => {
-      const now = Date.now();
-      for (const g of this.generations) g.checkHeartbeats(now, this.settings.heartbeatTimeout * 1000);
-    }, this.settings.heartbeatInterval * 1000);
-    this.heartbeatTimer.unref();
-    const first = this.newGeneration(this.settings);
+    const first = this.newGeneration(this.plan);
     this.current = first;
-    this.log.info(`starting generation ${first.id}: ${first.size} workers of ${this.appPath}`);
-    await first.start(false, null);
-    if (this.current !== first) return; // a reload or a stop overtook the first start
-    this.becomeServing(first);
+    this.log.info(`starting generation ${first.id}: ${first.size} workers of ${first.release.app}`);
+    await first.start('first');
+    if (this.current !== first || this.lifecycle !== 'running') return; // a reload or a stop overtook it
+    this.served(first);
   }
 
   reload(onProgress?: (text: string) => void): Promise<ReloadResult> {
-    if (this.stopping) return Promise.resolve(this.refused('hypnode is stopping'));
+    if (this.lifecycle !== 'running') return Promise.resolve(this.refused('hypnode is stopping'));
     if (onProgress) this.progress.push(onProgress);
     const result = this.reloads.request();
     if (onProgress) void result.finally(() => (this.progress = this.progress.filter((p) => p !== onProgress)));
@@ -115,55 +84,60 @@ export class Manager extends EventEmitter<ManagerEvents> {
   /** Add (+1) or remove (-1) a worker of the serving generation, until the next reload. */
   resize(delta: 1 | -1): number {
     const gen = this.current;
-    if (!gen || this.stopping) return 0;
+    if (!gen || this.lifecycle !== 'running') return 0;
     const size = Math.max(1, gen.size + delta);
     gen.resize(size);
     this.log.info(`generation ${gen.id} now has ${size} workers`);
     return size;
   }
 
-  /** Graceful: every worker drains (killed after the graceful timeout). Fast: every worker is killed. */
-  stop(fast: boolean): Promise<void> {
-    if (this.stopping) {
-      if (fast) for (const g of this.generations) void g.destroy('fast stop');
-      return this.stopping;
+  /**
+   * Graceful: every worker drains (killed after the graceful timeout). Fast: every worker is
+   * killed. One stop: asked again, it is the same stop (a fast one overtaking a graceful one).
+   */
+  stop(mode: StopMode): Promise<void> {
+    if (this.lifecycle === 'running') {
+      this.lifecycle = 'stopping';
+      this.stopMode = mode;
+      this.emit('stopping');
+      this.emit('changed');
+      this.log.info(mode === 'fast' ? 'stopping now: killing every worker' : 'stopping: draining every worker');
+      void Promise.all([...this.generations].map((g) => this.end(g, mode))).then(() => {
+        this.registry.closeAll();
+        this.lifecycle = 'stopped';
+        this.log.info('stopped');
+        this.markStopped();
+      });
+    } else if (mode === 'fast' && this.stopMode === 'graceful') {
+      this.stopMode = 'fast';
+      this.log.info('stopping now: killing every worker');
+      for (const g of this.generations) void g.destroy({ kind: 'fast-stop' });
     }
-    this.state = 'stopping';
-    this.emit('stopping');
-    this.log.info(fast ? 'stopping now: killing every worker' : 'stopping: draining every worker');
-    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
-    this.stopping = (async () => {
-      await Promise.all([...this.generations].map((g) => (fast ? g.destroy('fast stop') : g.stopAccepting().then(() => g.drained()))));
-      this.registry.closeAll();
-      this.state = 'stopped';
-      this.log.info('stopped');
-    })();
-    return this.stopping;
+    return this.stopped;
+  }
+
+  /** Whether a generation ever served: a stop before that is a failed start. */
+  get hasServed(): boolean {
+    return this.everServed;
   }
 
   status(): Status {
-    const workers: WorkerStatus[] = [];
     const now = Date.now();
+    const workers: WorkerStatus[] = [];
+    const generations: GenerationStatus[] = [];
     for (const g of this.generations) {
+      generations.push({ id: g.id, state: g.state, app: g.release.app, cwd: g.release.cwd, createdAt: g.createdAt, workersWanted: g.size, workersReady: g.readyCount() });
       for (const w of g.workers) {
-        workers.push({
-          pid: w.pid,
-          generation: g.id,
-          state: w.state,
-          startedAt: w.startedAt,
-          uptimeMs: now - w.startedAt,
-          requests: w.stats.requests,
-          connections: w.stats.connections,
-          rss: w.stats.rss,
-        });
+        const { requests, connections, rss, heapUsed } = w.stats;
+        workers.push({ pid: w.pid, generation: g.id, slot: w.slot, state: w.state, startedAt: w.startedAt, uptimeMs: now - w.startedAt, readyAt: w.readyAt, requests, connections, rss, heapUsed });
       }
     }
     const cur = this.current;
     return {
       pid: process.pid,
-      app: this.appPath,
-      name: this.settings.name,
-      state: this.state,
+      app: this.deployment.app,
+      name: this.plan.settings.name,
+      state: this.state(),
       reloading: this.reloads.busy,
       startedAt: this.startedAt,
       generation: cur?.id ?? null,
@@ -171,99 +145,139 @@ export class Manager extends EventEmitter<ManagerEvents> {
       workersWanted: cur?.size ?? 0,
       workersReady: cur?.readyCount() ?? 0,
       workers,
+      generations,
       lastReload: this.lastReload,
       lastCrash: cur?.lastCrash ?? null,
+      logLinesDropped: this.log.dropped,
     };
+  }
+
+  private state(): ManagerState {
+    if (this.lifecycle !== 'running') return this.lifecycle;
+    if ((this.current?.readyCount() ?? 0) > 0) return 'serving';
+    return this.everServed || this.current?.lastCrash ? 'failing' : 'starting';
+  }
+
+  private async end(g: Generation, mode: StopMode): Promise<void> {
+    if (mode === 'fast') return g.destroy({ kind: 'fast-stop' });
+    await g.stopAccepting({ kind: 'stop' }, false);
+    await g.drained();
   }
 
   private async reloadOnce(): Promise<ReloadResult> {
     const startedAt = Date.now();
-    const generation = this.nextGeneration;
     this.emit('reload-start');
-    const result = await this.replaceGeneration(startedAt).catch(
-      (err: Error): ReloadResult => ({ ok: false, generation, startedAt, error: err.message, output: err instanceof StartFailure ? err.output : '' }),
-    );
+    const result = await this.replace(startedAt).catch((err: Error) => this.failed(startedAt, null, err.message, err instanceof StartFailure ? err.output : ''));
     this.lastReload = result;
     if (result.ok) {
-      this.say(`done: generation ${result.generation} serves everything, the old drained, in ${secs(result.drainedAt - startedAt)}`);
+      this.say(`done: generation ${result.generation} serves everything, the old drained, in ${secs(result.doneAt - startedAt)}`);
     } else {
-      this.log.error(`reload failed: ${result.error}; the old generation keeps serving`);
+      this.log.error(`reload failed: ${result.error}; ${servingWords(result.serving)}`);
     }
     this.emit('reload-end', result);
     this.emit('changed');
     return result;
   }
 
-  private async replaceGeneration(startedAt: number): Promise<ReloadResult> {
-    if (this.stopping) return this.refused('hypnode is stopping');
-    // The code and the config file are read afresh; flags and environment are those of `start`.
-    const { settings } = await resolveSettings(this.sources);
-    checkAppFile(this.appPath);
-    const next = this.newGeneration(settings);
-    this.say(`starting generation ${next.id}: ${next.size} workers`);
+  private async replace(startedAt: number): Promise<ReloadResult> {
+    if (this.lifecycle !== 'running') return this.refused('hypnode is stopping');
+    const plan = await this.deployment.next();
+    const next = this.newGeneration(plan);
+    this.say(`starting generation ${next.id}: ${next.size} workers${next.release.app !== this.current?.release.app ? ` of ${next.release.app}` : ''}`);
     let shown = -1;
     const onChange = () => {
-      const ready = next.readyCount();
-      if (next.state !== 'starting' || ready === shown) return;
+      const ready = next.workers.filter((w) => w.state === 'standby').length;
+      if (ready === shown) return;
       shown = ready;
       this.say(`generation ${next.id}: ${ready}/${next.size} ready`);
     };
     next.on('changed', onChange);
     try {
-      await next.start(true, settings.upgradeTimeout * 1000);
+      await next.start('reload');
     } catch (err) {
-      await next.destroy('its generation failed to start');
-      this.generations.delete(next);
-      this.prune();
+      await this.discard(next);
       throw err;
     } finally {
       next.off('changed', onChange);
     }
-    if (this.stopping) return this.refused('hypnode is stopping');
+    if (this.lifecycle !== 'running') return this.refused('hypnode is stopping');
     const readyAt = next.readyAt ?? Date.now();
+    const probation = new Probation(next, plan.settings.probation * 1000);
     const old = this.current;
-    this.current = next;
-    this.settings = settings;
-    this.log.setFormat(settings.logFormat);
-    if (this.state === 'starting') this.becomeServing(next);
+    const previousPlan = this.plan;
     this.say(`generation ${next.id} ready in ${secs(readyAt - startedAt)}${old ? `; generation ${old.id} stops accepting` : ''}`);
-    if (old) await old.stopAccepting();
+    await next.takeOver();
+    this.current = next;
+    this.plan = plan;
+    this.log.setFormat(plan.settings.logFormat);
+    if (!this.everServed) this.served(next);
+    if (old) await old.stopAccepting({ kind: 'replaced' }, probation.lasts);
     const servingAt = Date.now();
+    if (old) this.say(`generation ${next.id} serves every new connection; draining generation ${old.id}`);
+    let drainedAt = servingAt;
+    const drained = old ? old.drained().then(() => void (drainedAt = Date.now())) : Promise.resolve();
+    const death = await probation.verdict(drained);
+    if (death) return this.rollBack(next, old, previousPlan, startedAt, death, plan.settings.probation);
     if (old) {
-      this.say(`generation ${next.id} serves every new connection; draining generation ${old.id}`);
-      await old.drained();
+      await old.releaseAll();
       this.generations.delete(old);
     }
     this.prune();
-    return { ok: true, generation: next.id, startedAt, readyAt, servingAt, drainedAt: Date.now() };
+    return { ok: true, generation: next.id, startedAt, readyAt, servingAt, drainedAt, doneAt: Date.now() };
   }
 
-  private newGeneration(settings: Settings): Generation {
+  /** A new worker died in its probation: the old generation serves again, the new one goes. */
+  private async rollBack(next: Generation, old: Generation | null, previousPlan: Plan, startedAt: number, death: WorkerExit, probationSecs: number): Promise<ReloadResult> {
+    const error = `${describeExit(death)}, within its ${probationSecs} s probation`;
+    if (old && this.lifecycle === 'running') {
+      this.say(`${error}: generation ${old.id} accepts again`);
+      await old.resume();
+      this.current = old;
+      this.plan = previousPlan;
+      this.log.setFormat(previousPlan.settings.logFormat);
+    }
+    await next.stopAccepting({ kind: 'replaced' }, false);
+    void next.drained().then(() => this.discard(next));
+    return this.failed(startedAt, next.id, error, next.lastCrash?.output ?? '');
+  }
+
+  private async discard(g: Generation): Promise<void> {
+    await g.destroy({ kind: 'superseded' });
+    this.generations.delete(g);
+    this.prune();
+  }
+
+  private newGeneration(plan: Plan): Generation {
+    const { settings, release, env } = plan;
     const id = this.nextGeneration++;
-    const config: WorkerConfig = {
-      generation: id,
-      heartbeatInterval: settings.heartbeatInterval,
-      waitReady: settings.waitReady,
-      accepts: settings.accepts,
-      maxRss: settings.maxRss,
-      idleCloseAfter: IDLE_CLOSE_AFTER_MS,
-      managerPid: process.pid,
-    };
-    const spec: WorkerSpec = { appPath: this.appPath, args: settings.args, nodeArgs: settings.nodeArgs, env: settings.env, cwd: process.cwd(), config };
-    const gen = new Generation(id, settings.workers, {
-      registry: this.registry,
-      log: this.log,
-      spec,
-      gracefulTimeoutMs: settings.gracefulTimeout * 1000,
+    const spec: WorkerSpec = {
+      app: release.app,
+      cwd: release.cwd,
+      args: settings.args,
+      nodeArgs: settings.nodeArgs,
+      env,
+      config: {
+        generation: id,
+        heartbeatInterval: settings.heartbeatInterval,
+        waitReady: settings.waitReady,
+        readyPath: settings.readyPath === 'off' ? null : settings.readyPath,
+        accepts: settings.accepts,
+        maxRss: settings.maxRss,
+        idleCloseAfter: IDLE_CLOSE_AFTER_MS,
+        managerPid: process.pid,
+      },
       upgradeTimeoutMs: settings.upgradeTimeout * 1000,
-    });
+      heartbeatTimeoutMs: settings.heartbeatTimeout * 1000,
+      gracefulTimeoutMs: settings.gracefulTimeout * 1000,
+    };
+    const gen = new Generation(id, settings.workers, { registry: this.registry, log: this.log, spec, release });
     gen.on('changed', () => this.emit('changed'));
     this.generations.add(gen);
     return gen;
   }
 
-  private becomeServing(gen: Generation): void {
-    this.state = 'serving';
+  private served(gen: Generation): void {
+    this.everServed = true;
     this.log.info(`generation ${gen.id} serves (${gen.readyCount()} workers, manager pid ${process.pid})`);
     this.emit('serving', gen.id);
     this.emit('changed');
@@ -276,16 +290,21 @@ export class Manager extends EventEmitter<ManagerEvents> {
     this.registry.prune(inUse);
   }
 
+  private serving(): Serving | null {
+    const cur = this.current;
+    return cur ? { generation: cur.id, ready: cur.readyCount(), wanted: cur.size } : null;
+  }
+
+  private failed(startedAt: number, attempted: number | null, error: string, output: string): ReloadResult {
+    return { ok: false, generation: this.current?.id ?? 0, attempted, startedAt, error, output, serving: this.serving() };
+  }
+
   private refused(error: string): ReloadResult {
-    return { ok: false, generation: this.current?.id ?? 0, startedAt: Date.now(), error, output: '' };
+    return this.failed(Date.now(), null, error, '');
   }
 
   private say(text: string): void {
     this.log.info(text);
     for (const p of this.progress) p(text);
   }
-}
-
-function secs(ms: number): string {
-  return `${(ms / 1000).toFixed(2)} s`;
 }

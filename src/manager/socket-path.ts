@@ -1,6 +1,6 @@
 import { existsSync, linkSync, rmSync } from 'node:fs';
-import net from 'node:net';
-import { isHeldSocket, keepLinkPath } from '../worker/unlink-guard.js';
+import { isHeldSocket, keepLinkPath } from '../protocol/held-socket.js';
+import { answers } from '../sockets.js';
 
 // The manager's side of a unix socket path it binds: the keep link that marks the socket as
 // held (see worker/unlink-guard), and with it the means to put the path back.
@@ -43,19 +43,8 @@ export function releaseSocketPath(path: string): void {
  * the guard protects a held socket.
  */
 export async function clearStaleSocketPath(path: string): Promise<boolean> {
-  if (!isHeldSocket(path) || (await accepts(path))) return false;
+  if (!isHeldSocket(path) || (await answers(path))) return false;
   rmSync(path, { force: true });
   rmSync(keepLinkPath(path), { force: true });
   return true;
-}
-
-function accepts(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(path);
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }

@@ -1,62 +1,86 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { isWorkerMessage, listenKeyId, WORKER_CONFIG_ENV, type WorkerConfig, type WorkerStats } from '../worker/messages.js';
+import { listenKeyId } from '../protocol/listen-key.js';
+import type { WorkerState } from '../protocol/status.js';
+import { isWorkerMessage, WORKER_CONFIG_ENV, WORKER_INDEX_ENV, type ManagerToWorker, type WorkerConfig, type WorkerStats } from '../protocol/worker.js';
 import type { ListenerRegistry } from './listeners.js';
 import type { Logger } from './log.js';
 import { OutputTail } from './output-tail.js';
+import type { EndReason, WorkerExit } from './worker-exit.js';
 
-// One worker process as the manager sees it: its IPC, its output, its sockets and its state.
+// One worker process as the manager sees it. It owns its lifecycle: its state changes only
+// through the methods below, and it enforces its own deadlines (ready within the upgrade timeout,
+// a heartbeat within the heartbeat timeout, drained within the graceful timeout), killing itself
+// with the reason when one passes.
+//
+//   starting ──ready──▶ standby ──accept()──▶ ready ──drain()──▶ draining ──▶ drained
+//                                               ▲                    │           │
+//                                               └──────resume()──────┴───────────┘
+//   any state ──kill()──▶ killing ──▶ exited (and from any state, when the process ends)
 
 const PRELOAD = pathToFileURL(fileURLToPath(new URL('../worker/preload.js', import.meta.url))).href;
 
-export type WorkerState = 'starting' | 'ready' | 'draining' | 'exited';
 
+/** What a generation's workers share: the code, and the deadlines each worker keeps itself to. */
 export interface WorkerSpec {
-  appPath: string;
+  /** The app file and working directory, symlinks resolved when the generation was made. */
+  app: string;
+  cwd: string;
   args: string[];
   nodeArgs: string[];
   env: Record<string, string>;
-  cwd: string;
-  config: WorkerConfig;
+  config: Omit<WorkerConfig, 'slot'>;
+  upgradeTimeoutMs: number;
+  heartbeatTimeoutMs: number;
+  gracefulTimeoutMs: number;
 }
 
 export interface WorkerEvents {
-  ready: [];
-  'stopped-accepting': [];
+  /** Ready: loaded, listening, and its HTTP servers answered the probe. */
+  standby: [];
+  'not-ready': [reason: string];
   recycle: [reason: string];
-  exit: [code: number | null, signal: NodeJS.Signals | null];
+  exit: [exit: WorkerExit];
+  /** Its state or figures changed. */
+  changed: [];
 }
 
 export class WorkerProcess extends EventEmitter<WorkerEvents> {
-  readonly child: ChildProcess;
   readonly pid: number;
   readonly generation: number;
   readonly startedAt = Date.now();
   readonly output = new OutputTail();
+  /** Every socket it listens on (by listen key id). */
   readonly listens = new Set<string>();
-  state: WorkerState = 'starting';
-  readyAt: number | null = null;
-  lastBeat = Date.now();
-  stats: WorkerStats = { rss: 0, heapUsed: 0, requests: 0, connections: 0, accepted: 0 };
-  exitCode: number | null = null;
-  exitSignal: NodeJS.Signals | null = null;
-  /** Why the manager ended this worker, if it did: an exit then is no crash. */
-  endedBy: string | null = null;
-  /** Why the process could not be started at all (then `pid` is 0). */
-  spawnError: string | null = null;
-  /** The last listen() the manager could not serve, e.g. `tcp:*:3000: address already in use`. */
-  listenError: string | null = null;
-  private killTimer: NodeJS.Timeout | null = null;
-  private readonly exited: Promise<void>;
+  readonly exited: Promise<WorkerExit>;
+  private readonly child: ChildProcess;
+  private current: WorkerState = 'starting';
+  private readyTime: number | null = null;
+  private figures: WorkerStats = { rss: 0, heapUsed: 0, requests: 0, connections: 0 };
+  private endedBy: EndReason | null = null;
+  private listenError: string | null = null;
+  private spawnError: string | null = null;
+  private deadline: NodeJS.Timeout | null = null;
+  private heartbeat: NodeJS.Timeout | null = null;
+  /** Waiting for the worker's word that it accepts (after accept() or resume()). */
+  private onAccepting: (() => void) | null = null;
+  private onStoppedAccepting: (() => void) | null = null;
 
-  constructor(spec: WorkerSpec, registry: ListenerRegistry, private readonly log: Logger) {
+  constructor(
+    private readonly spec: WorkerSpec,
+    readonly slot: number,
+    registry: ListenerRegistry,
+    private readonly log: Logger,
+  ) {
     super();
     this.generation = spec.config.generation;
-    this.child = fork(spec.appPath, spec.args, {
+    const config: WorkerConfig = { ...spec.config, slot };
+    const index = Object.fromEntries(WORKER_INDEX_ENV.map((name) => [name, String(slot)]));
+    this.child = fork(spec.app, spec.args, {
       cwd: spec.cwd,
       execArgv: [...spec.nodeArgs, '--import', PRELOAD],
-      env: { ...process.env, ...spec.env, [WORKER_CONFIG_ENV]: JSON.stringify(spec.config) },
+      env: { ...process.env, ...spec.env, ...index, [WORKER_CONFIG_ENV]: JSON.stringify(config) },
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       // Not `detached`: a session of its own would cost throughput (the worker leaves the
       // terminal's process group itself instead, see leaveForegroundGroup in the preload).
@@ -71,12 +95,27 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
     if (stderr) this.output.follow(stderr, (line) => log.worker(this.generation, this.pid, 'stderr', line));
     this.exited = new Promise((resolve) => {
       const ended = (code: number | null, signal: NodeJS.Signals | null) => {
-        this.state = 'exited';
-        this.exitCode = code;
-        this.exitSignal = signal;
-        if (this.killTimer) clearTimeout(this.killTimer);
-        this.emit('exit', code, signal);
-        resolve();
+        if (this.current === 'exited') return;
+        this.current = 'exited';
+        this.clearTimers();
+        this.onAccepting?.();
+        this.onStoppedAccepting?.();
+        const exit: WorkerExit = {
+          pid: this.pid,
+          generation: this.generation,
+          slot,
+          code,
+          signal,
+          spawnError: this.spawnError,
+          endedBy: this.endedBy,
+          startedAt: this.startedAt,
+          readyAt: this.readyTime,
+          exitedAt: Date.now(),
+          listenError: this.listenError,
+        };
+        this.emit('exit', exit);
+        this.emit('changed');
+        resolve(exit);
       };
       this.child.once('exit', ended);
       this.child.on('error', (err) => {
@@ -85,11 +124,103 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
         ended(null, null);
       });
     });
-    this.child.on('message', (msg: unknown, handle: unknown) => this.onMessage(msg, handle, registry, spec.config.waitReady));
+    this.child.on('message', (msg: unknown) => this.onMessage(msg, registry));
+    this.deadline = setTimeout(() => this.kill({ kind: 'upgrade-timeout', afterMs: spec.upgradeTimeoutMs }), spec.upgradeTimeoutMs);
   }
 
-  private onMessage(msg: unknown, _handle: unknown, registry: ListenerRegistry, waitReady: boolean): void {
-    if (msg === 'ready' && waitReady) return this.markReady();
+  get state(): WorkerState {
+    return this.current;
+  }
+
+  /** When it became ready (null: never). */
+  get readyAt(): number | null {
+    return this.readyTime;
+  }
+
+  /** As of its last heartbeat. */
+  get stats(): WorkerStats {
+    return this.figures;
+  }
+
+  /** Alive: not killed, not exited. */
+  get live(): boolean {
+    return this.current !== 'killing' && this.current !== 'exited';
+  }
+
+  /** standby -> ready: take connections from the shared sockets. Resolves once it does (or is gone). */
+  accept(): Promise<void> {
+    if (this.current !== 'standby') return Promise.resolve();
+    return this.untilAccepting({ hypnode: 'accept' });
+  }
+
+  /**
+   * Stop accepting and finish the connections in hand; killed if still busy after the graceful
+   * timeout. `linger`: once finished, wait (drained) for release() or resume(). Resolves once it
+   * accepts nothing new (or is gone).
+   */
+  drain(reason: EndReason, linger: boolean): Promise<void> {
+    if (this.current === 'starting') {
+      this.kill(reason);
+      return Promise.resolve();
+    }
+    if (this.current !== 'standby' && this.current !== 'ready') return Promise.resolve();
+    this.endedBy = reason;
+    this.current = 'draining';
+    this.emit('changed');
+    this.clearDeadline();
+    this.deadline = setTimeout(() => this.kill({ kind: 'graceful-timeout', afterMs: this.spec.gracefulTimeoutMs }), this.spec.gracefulTimeoutMs);
+    if (!this.child.connected) {
+      this.signal('SIGTERM');
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      this.onStoppedAccepting = () => {
+        this.onStoppedAccepting = null;
+        resolve();
+      };
+      this.send({ hypnode: 'drain', linger });
+    });
+  }
+
+  /** A lingering (or still draining) worker may exit now: once drained, it does. */
+  release(): void {
+    if (this.current === 'drained') this.send({ hypnode: 'exit' });
+    else if (this.current === 'draining') this.send({ hypnode: 'drain', linger: false });
+  }
+
+  /** draining/drained -> ready: accept again. Resolves once it does (or is gone). */
+  resume(): Promise<void> {
+    if (this.current !== 'draining' && this.current !== 'drained') return Promise.resolve();
+    this.endedBy = null;
+    this.clearDeadline();
+    return this.untilAccepting({ hypnode: 'resume' });
+  }
+
+  kill(reason: EndReason): void {
+    if (!this.live) return;
+    // pid 0 (a fork that failed) would signal the manager's own process group.
+    if (this.pid === 0) return;
+    this.endedBy = reason;
+    this.current = 'killing';
+    this.clearTimers();
+    this.emit('changed');
+    if (reason.kind === 'heartbeat-timeout' || reason.kind === 'upgrade-timeout' || reason.kind === 'graceful-timeout') {
+      this.log.warn(`worker ${this.pid} (generation ${this.generation}) ${killedFor(reason)}: killing it`);
+    }
+    this.signal('SIGKILL');
+  }
+
+  private untilAccepting(msg: ManagerToWorker): Promise<void> {
+    return new Promise((resolve) => {
+      this.onAccepting = () => {
+        this.onAccepting = null;
+        resolve();
+      };
+      this.send(msg);
+    });
+  }
+
+  private onMessage(msg: unknown, registry: ListenerRegistry): void {
     if (!isWorkerMessage(msg)) return;
     switch (msg.hypnode) {
       case 'listen':
@@ -98,21 +229,46 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
           if ('error' in got) {
             this.listenError = `${listenKeyId(msg.key)} (${got.error.code}: ${got.error.message})`;
             this.log.warn(`worker ${this.pid} (generation ${this.generation}) cannot listen on ${this.listenError}`);
-            return this.child.send({ hypnode: 'listen-reply', id: msg.id, error: got.error });
+            return this.send({ hypnode: 'listen-reply', id: msg.id, error: got.error });
           }
           this.listens.add(got.id);
           this.child.send({ hypnode: 'listen-reply', id: msg.id, error: null }, got.handle as never);
         });
         return;
       case 'ready':
-        if (!waitReady) this.markReady();
+        if (this.current !== 'starting') return;
+        this.current = 'standby';
+        this.readyTime = Date.now();
+        this.clearDeadline();
+        this.beat();
+        this.emit('standby');
+        this.emit('changed');
+        return;
+      case 'not-ready':
+        if (this.current !== 'starting') return;
+        this.emit('not-ready', msg.reason);
+        this.kill({ kind: 'not-ready', reason: msg.reason });
+        return;
+      case 'accepting':
+        if (this.current === 'standby' || this.current === 'draining' || this.current === 'drained') {
+          this.current = 'ready';
+          this.emit('changed');
+        }
+        this.onAccepting?.();
         return;
       case 'heartbeat':
-        this.lastBeat = Date.now();
-        this.stats = msg.stats;
+        this.figures = msg.stats;
+        if (this.current !== 'starting') this.beat();
         return;
       case 'stopped-accepting':
-        this.emit('stopped-accepting');
+        this.onStoppedAccepting?.();
+        return;
+      case 'drained':
+        if (this.current !== 'draining') return;
+        // Finished: nothing left for the graceful timeout to cut.
+        this.current = 'drained';
+        this.clearDeadline();
+        this.emit('changed');
         return;
       case 'recycle':
         this.emit('recycle', msg.reason);
@@ -120,31 +276,18 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
     }
   }
 
-  private markReady(): void {
-    if (this.state !== 'starting') return;
-    this.state = 'ready';
-    this.readyAt = Date.now();
-    this.lastBeat = Date.now();
-    this.emit('ready');
+  /** A heartbeat came (or the worker became ready): the next is due within the heartbeat timeout. */
+  private beat(): void {
+    if (this.heartbeat) clearTimeout(this.heartbeat);
+    const since = Date.now();
+    this.heartbeat = setTimeout(() => this.kill({ kind: 'heartbeat-timeout', silentMs: Date.now() - since }), this.spec.heartbeatTimeoutMs);
   }
 
-  /** Ask the worker to stop accepting and finish its requests; kill it after `graceMs`. */
-  drain(graceMs: number, reason: string): void {
-    if (this.state === 'exited' || this.state === 'draining') return;
-    this.endedBy ??= reason;
-    this.state = 'draining';
-    if (this.child.connected) this.child.send({ hypnode: 'drain' });
-    else this.kill('SIGTERM', reason);
-    this.killTimer = setTimeout(() => {
-      this.log.warn(`worker ${this.pid} (generation ${this.generation}) still busy ${graceMs / 1000}s into its drain (graceful timeout): killing it`);
-      this.kill('SIGKILL', `${reason}: graceful timeout`);
-    }, graceMs);
+  private send(msg: ManagerToWorker): void {
+    if (this.child.connected) this.child.send(msg);
   }
 
-  kill(signal: NodeJS.Signals, reason: string): void {
-    // pid 0 (a fork that failed) would signal the manager's own process group.
-    if (this.state === 'exited' || this.pid === 0) return;
-    this.endedBy ??= reason;
+  private signal(signal: NodeJS.Signals): void {
     try {
       process.kill(this.pid, signal);
     } catch {
@@ -152,7 +295,27 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
     }
   }
 
-  waitExit(): Promise<void> {
-    return this.exited;
+  private clearDeadline(): void {
+    if (this.deadline) clearTimeout(this.deadline);
+    this.deadline = null;
+  }
+
+  private clearTimers(): void {
+    this.clearDeadline();
+    if (this.heartbeat) clearTimeout(this.heartbeat);
+    this.heartbeat = null;
+  }
+}
+
+function killedFor(reason: EndReason): string {
+  switch (reason.kind) {
+    case 'heartbeat-timeout':
+      return `sent no heartbeat for ${Math.round(reason.silentMs / 1000)}s`;
+    case 'upgrade-timeout':
+      return `not ready after ${Math.round(reason.afterMs / 1000)}s`;
+    case 'graceful-timeout':
+      return `still busy ${reason.afterMs / 1000}s into its drain (graceful timeout)`;
+    default:
+      return reason.kind;
   }
 }

@@ -1,6 +1,8 @@
+import { secs } from '../durations.js';
 import type { ListenerRegistry } from '../manager/listeners.js';
-import type { Manager, ReloadResult } from '../manager/manager.js';
-import type { ListenKey } from '../worker/messages.js';
+import type { Manager } from '../manager/manager.js';
+import type { ListenKey } from '../protocol/listen-key.js';
+import type { ReloadResult } from '../protocol/status.js';
 import type { SystemdNotifier } from './notify.js';
 
 // Tells systemd what the manager does, in sd_notify's words: READY=1 when the first generation
@@ -19,7 +21,8 @@ export function attachSystemd(manager: Manager, registry: ListenerRegistry, noti
   let progress = -1;
   const line = () => {
     const s = manager.status();
-    return `generation ${s.generation ?? '-'}: ${s.workersReady}/${s.workersWanted} workers ready; ${lastReload}`;
+    const failing = s.state === 'failing' ? ' (FAILING: no worker serves)' : '';
+    return `generation ${s.generation ?? '-'}: ${s.workersReady}/${s.workersWanted} workers ready${failing}; ${lastReload}`;
   };
   // Only the manager's own sockets: a socket unit's are kept by systemd already. Storing one
   // again is harmless (systemd keeps no duplicates); one the code no longer listens on leaves.
@@ -55,7 +58,7 @@ export function attachSystemd(manager: Manager, registry: ListenerRegistry, noti
   });
   manager.on('reload-end', (r: ReloadResult) => {
     lastReload = r.ok
-      ? `last reload ${new Date(r.startedAt).toISOString()} ok in ${((r.drainedAt - r.startedAt) / 1000).toFixed(1)} s`
+      ? `last reload ${new Date(r.startedAt).toISOString()} ok in ${secs(r.doneAt - r.startedAt)}`
       : `last reload ${new Date(r.startedAt).toISOString()} FAILED: ${r.error}`;
     storeSockets();
     notifier.ready(line());

@@ -1,5 +1,5 @@
 import type { AdoptedSocket } from '../manager/listeners.js';
-import type { ListenKey } from '../worker/messages.js';
+import type { ListenKey } from '../protocol/listen-key.js';
 import { fdName } from './attach.js';
 import { listenFds } from './listen-fds.js';
 import type { SocketInfo } from '../native.js';

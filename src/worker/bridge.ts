@@ -3,6 +3,7 @@
 
 export interface WorkerBridge {
   readonly generation: number;
+  readonly slot: number;
   readonly draining: boolean;
   ready(): void;
   holdReady(): () => void;

@@ -1,4 +1,4 @@
-import type { ManagerToWorker, WorkerToManager } from './messages.js';
+import type { ManagerToWorker, WorkerToManager } from '../protocol/worker.js';
 
 // The IPC channel to the manager. It is unref'd while idle so that it never keeps a worker alive
 // on its own (an app that opens nothing exits instead of hanging until the upgrade timeout), and

@@ -2,6 +2,7 @@ import http from 'node:http';
 import net from 'node:net';
 import tls from 'node:tls';
 import { closeWebSocket, endEventStream } from './long-lived.js';
+import { PROBE_USER_AGENT, probeSockets } from './ready-probe.js';
 
 // Tracks the app's servers and their connections, and drains them without failing a request:
 // stop accepting, let in-flight requests finish, answer busy keep-alive connections with
@@ -53,6 +54,7 @@ export class ConnectionTracker {
     // since this runs for every connection.
     const overTls = server instanceof tls.Server;
     server.on('connection', (socket: HttpSocket) => {
+      if (probeSockets.has(socket)) return;
       this.onAccept(++this.accepted);
       this.connections.add(socket);
       if (!overTls) this.httpSockets.add(socket);
@@ -78,8 +80,8 @@ export class ConnectionTracker {
       };
     }
     if (server instanceof http.Server) {
-      server.prependListener('request', (_req: http.IncomingMessage, res: http.ServerResponse) => {
-        this.requests++;
+      server.prependListener('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+        if (req.headers['user-agent'] !== PROBE_USER_AGENT) this.requests++;
         if (this.draining) res.shouldKeepAlive = false;
       });
     }
@@ -100,6 +102,15 @@ export class ConnectionTracker {
     this.sweeper = setInterval(() => this.sweep(), SWEEP_EVERY_MS);
     this.sweep();
     this.checkDrained();
+  }
+
+  /** The drain is called off (the servers accept again): connections are kept alive as before. */
+  resume(): void {
+    this.draining = false;
+    this.drained = null;
+    if (this.sweeper) clearInterval(this.sweeper);
+    this.sweeper = null;
+    this.idle.clear();
   }
 
   private forget(socket: HttpSocket): void {

@@ -1,12 +1,18 @@
 import net from 'node:net';
+import { getSystemErrorName } from 'node:util';
+import type { ListenKey } from '../protocol/listen-key.js';
 import { holdChannel, onManagerMessage, sendToManager } from './channel.js';
-import type { ListenKey } from './messages.js';
 import { guardHeldSockets } from './unlink-guard.js';
 
 // The app's listen() calls are served from sockets the manager owns, so that they stay open
 // across reloads and crashes. This is what node's cluster module does for its workers; hypnode
 // does it without cluster so that the manager keeps every socket for its whole life and can
 // take them from systemd (socket activation, fd store).
+//
+// A worker takes no connection before it may: its servers look listening to the app at once
+// (the 'listening' event, the callback), but the accepting itself (libuv's listen on the shared
+// socket) waits until the manager says `accept`, once the worker is ready and its generation
+// takes over. An app that dies while it loads (after its listen()) then fails no client.
 
 export interface ListenEvents {
   /** A listen() was handed to the manager. */
@@ -15,17 +21,35 @@ export interface ListenEvents {
   settled(ok: boolean): void;
 }
 
-interface PipeServer extends net.Server {
-  _handle: unknown;
+interface ListenHandle {
+  listen(backlog: number): number;
+  close(): void;
+}
+
+interface NetServer extends net.Server {
+  _handle: ListenHandle | null;
   _pipeName?: string;
   _listen2(address: string | null, port: number, addressType: number, backlog?: number): void;
 }
 
+interface Shared {
+  server: NetServer;
+  key: ListenKey;
+  backlog: number | undefined;
+  /** Starts accepting on the shared socket; null once started (or before the handle came). */
+  start: (() => void) | null;
+}
+
 type ListenArgs = unknown[];
+type ListenError = { code: string; message: string } | null;
 const originalListen = net.Server.prototype.listen as (this: net.Server, ...args: ListenArgs) => net.Server;
 
 let nextId = 1;
-const waiting = new Map<number, (error: { code: string; message: string } | null, handle: unknown) => void>();
+const waiting = new Map<number, (error: ListenError, handle: unknown) => void>();
+const shared: Shared[] = [];
+let accepting = false;
+/** The IPC channel is held open while a server waits to accept: nothing else keeps the worker alive. */
+let waitingToAccept: (() => void) | null = null;
 
 export function interceptListen(events: ListenEvents): void {
   // A unix socket the app listens on is the manager's: the app's removal of its file must not take it away.
@@ -43,39 +67,113 @@ export function interceptListen(events: ListenEvents): void {
     const { key, backlog, callback } = parsed;
     if (callback) this.once('listening', callback);
     events.requested(this);
-    const id = nextId++;
-    const release = holdChannel();
-    waiting.set(id, (error, handle) => {
-      release();
+    void requestHandle(key).then(({ error, handle }) => {
       if (error || !handle) {
-        const err = Object.assign(new Error(`listen ${error?.code ?? 'EINVAL'}: ${error?.message ?? 'no socket'} ${describe(key)}`), {
-          code: error?.code ?? 'EINVAL',
-          syscall: 'listen',
-          ...(key.kind === 'tcp' ? { address: key.host ?? '::', port: key.port } : { address: key.path }),
-        });
         events.settled(false);
-        this.emit('error', err);
+        this.emit('error', listenError(key, error));
         return;
       }
       this.once('listening', () => events.settled(true));
-      if (key.kind === 'tcp') {
-        originalListen.call(this, handle, backlog);
-      } else {
-        // node's listen(handle) takes only TCP handles; for a unix socket do what cluster's
-        // worker does with a handle from its primary.
-        const server = this as PipeServer;
-        server._handle = handle;
-        server._pipeName = key.path;
-        server._listen2(null, -1, -1, backlog);
-      }
+      attach({ server: this as NetServer, key, backlog, start: null }, handle as ListenHandle, false);
     });
-    sendToManager({ hypnode: 'listen', id, key });
     return this;
   } as typeof net.Server.prototype.listen;
 }
 
-function describe(key: ListenKey): string {
-  return key.kind === 'unix' ? key.path : `${key.host ?? '::'}:${key.port}`;
+/** listen() as node has it, for hypnode's own servers in the worker (never the manager's sockets). */
+export function listenPrivately(server: net.Server, ...args: ListenArgs): net.Server {
+  return originalListen.apply(server, args);
+}
+
+/** From now on every server of this worker accepts, those to come included. */
+export function startAccepting(): void {
+  accepting = true;
+  for (const entry of shared) entry.start?.();
+  waitingToAccept?.();
+  waitingToAccept = null;
+}
+
+/** The drain closes the servers; a listen() made meanwhile must not start accepting. */
+export function stopAccepting(): void {
+  accepting = false;
+}
+
+/**
+ * Accepting again after a drain (the generation that replaced this one died in its probation):
+ * every server the drain closed gets its socket back, quietly, since for the app it never stopped
+ * being the server it made ('listening' again would rerun its start-up, as Next.js's would).
+ */
+export async function resumeAccepting(): Promise<void> {
+  accepting = true;
+  await Promise.all(
+    shared
+      .filter((entry) => !entry.server.listening)
+      .map(async (entry) => {
+        const { handle } = await requestHandle(entry.key);
+        if (handle) attach(entry, handle as ListenHandle, true);
+      }),
+  );
+}
+
+function requestHandle(key: ListenKey): Promise<{ error: ListenError; handle: unknown }> {
+  const id = nextId++;
+  const release = holdChannel();
+  return new Promise((resolve) => {
+    waiting.set(id, (error, handle) => {
+      release();
+      resolve({ error, handle });
+    });
+    sendToManager({ hypnode: 'listen', id, key });
+  });
+}
+
+/** Gives the server its socket; node's listen() on it is held back until the worker may accept. */
+function attach(entry: Shared, handle: ListenHandle, quiet: boolean): void {
+  const { server, key, backlog } = entry;
+  const listen = handle.listen;
+  handle.listen = (n: number) => {
+    entry.start = () => {
+      entry.start = null;
+      const err = listen.call(handle, n);
+      if (err < 0) server.emit('error', listenError(key, { code: getSystemErrorName(err), message: 'listen failed' }));
+    };
+    return 0;
+  };
+  if (!shared.includes(entry)) shared.push(entry);
+  if (quiet) silenceNextListening(server);
+  if (key.kind === 'tcp') {
+    originalListen.call(server, handle, backlog);
+  } else {
+    // node's listen(handle) takes only TCP handles; for a unix socket do what cluster's
+    // worker does with a handle from its primary.
+    server._handle = handle;
+    server._pipeName = key.path;
+    server._listen2(null, -1, -1, backlog);
+  }
+  if (accepting) entry.start?.();
+  else waitingToAccept ??= holdChannel();
+}
+
+/** Swallows the next 'listening' of `server`, but for node's own HTTP timeout checks, which start on it. */
+function silenceNextListening(server: net.Server): void {
+  const own = Object.prototype.hasOwnProperty.call(server, 'emit');
+  const emit = server.emit as (this: net.Server, event: string | symbol, ...args: unknown[]) => boolean;
+  server.emit = function (this: net.Server, event: string | symbol, ...args: unknown[]): boolean {
+    if (event !== 'listening') return emit.call(this, event, ...args);
+    if (own) server.emit = emit as typeof server.emit;
+    else delete (server as Partial<net.Server>).emit;
+    for (const l of server.rawListeners('listening')) if (l.name === 'setupConnectionsTracking') (l as () => void).call(server);
+    return true;
+  } as typeof server.emit;
+}
+
+function listenError(key: ListenKey, error: ListenError): Error {
+  const where = key.kind === 'unix' ? key.path : `${key.host ?? '::'}:${key.port}`;
+  return Object.assign(new Error(`listen ${error?.code ?? 'EINVAL'}: ${error?.message ?? 'no socket'} ${where}`), {
+    code: error?.code ?? 'EINVAL',
+    syscall: 'listen',
+    ...(key.kind === 'tcp' ? { address: key.host ?? '::', port: key.port } : { address: key.path }),
+  });
 }
 
 interface Parsed {

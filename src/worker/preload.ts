@@ -1,13 +1,15 @@
 // Loaded into every worker with `node --import` before the app's own main module: it serves the
 // app's listen() calls from the manager's sockets, reports readiness and heartbeats, and drains
 // the app's connections when the manager (or SIGTERM, or the manager's death) says so.
+import type net from 'node:net';
 import { exitWhenOrphaned, leaveForegroundGroup, NativeAddonError } from '../native.js';
+import { WORKER_CONFIG_ENV, type WorkerConfig } from '../protocol/worker.js';
 import { installBridge } from './bridge.js';
-import { onManagerMessage, sendToManager, startChannel } from './channel.js';
+import { onManagerMessage, sendToManager, startChannel, holdChannel } from './channel.js';
 import { ConnectionTracker } from './drain.js';
-import { interceptListen } from './listen-intercept.js';
-import { WORKER_CONFIG_ENV, type WorkerConfig } from './messages.js';
+import { interceptListen, resumeAccepting, startAccepting, stopAccepting } from './listen-intercept.js';
 import { Readiness } from './readiness.js';
+import { probeServers } from './ready-probe.js';
 
 /** How long a worker whose manager died may take to finish what it is doing. */
 const ORPHAN_DEADLINE_MS = 1000;
@@ -28,25 +30,52 @@ function recycle(reason: string): void {
   sendToManager({ hypnode: 'recycle', reason });
 }
 
+const servers = new Set<net.Server>();
 const tracker = new ConnectionTracker(config.idleCloseAfter, (accepted) => {
   if (config.accepts > 0 && accepted >= config.accepts) recycle(`accepted ${accepted} connections`);
 });
-const readiness = new Readiness(config.waitReady, () => sendToManager({ hypnode: 'ready' }));
+const readiness = new Readiness({
+  waitReady: config.waitReady,
+  probe: () => (config.readyPath === null ? Promise.resolve(null) : probeServers([...servers].filter((s) => s.listening), config.readyPath)),
+  ready: () => sendToManager({ hypnode: 'ready' }),
+  notReady: (reason) => sendToManager({ hypnode: 'not-ready', reason }),
+});
 
 interceptListen({
   requested(server) {
+    servers.add(server);
     tracker.track(server);
     readiness.requested();
   },
   settled: (ok) => readiness.settled(ok),
 });
 
-const drainListeners: (() => void)[] = [];
-let draining = false;
+// PM2's way to say ready goes to the manager over IPC; here it feeds the same readiness.
+const send = process.send?.bind(process);
+if (send) {
+  process.send = function (message: unknown, ...rest: unknown[]): boolean {
+    if (message === 'ready') {
+      readiness.said();
+      return true;
+    }
+    return (send as (...args: unknown[]) => boolean)(message, ...rest);
+  } as typeof process.send;
+}
 
-function drain(): void {
-  if (draining) return;
-  draining = true;
+const drainListeners: (() => void)[] = [];
+type Drain = 'none' | 'draining' | 'lingering';
+let drainState: Drain = 'none';
+/** Once drained: exit, or wait for the manager's `exit` (or `resume`). */
+let lingerWhenDrained = false;
+let lingerHold: (() => void) | null = null;
+
+function drain(linger: boolean): void {
+  lingerWhenDrained = linger;
+  if (drainState !== 'none') return;
+  drainState = 'draining';
+  stopAccepting();
+  // A lingering worker has nothing else to keep it alive once its connections are gone.
+  lingerHold ??= holdChannel();
   tracker.drain(
     () => {
       for (const listener of drainListeners) {
@@ -58,38 +87,67 @@ function drain(): void {
       }
     },
     () => sendToManager({ hypnode: 'stopped-accepting' }),
-    () => process.exit(0),
+    () => {
+      if (!lingerWhenDrained) return process.exit(0);
+      drainState = 'lingering';
+      sendToManager({ hypnode: 'drained' });
+    },
   );
+}
+
+/** A stop from outside the manager (SIGTERM, a dead manager): drain and exit, lingering or not. */
+function drainAndExit(): void {
+  if (drainState === 'lingering') process.exit(0);
+  drain(false);
+}
+
+async function resume(): Promise<void> {
+  if (drainState === 'none') return;
+  drainState = 'none';
+  tracker.resume();
+  await resumeAccepting();
+  lingerHold?.();
+  lingerHold = null;
+  sendToManager({ hypnode: 'accepting' });
 }
 
 installBridge({
   generation: config.generation,
+  slot: config.slot,
   get draining() {
-    return draining;
+    return drainState !== 'none';
   },
-  ready: () => process.send?.('ready'),
+  ready: () => readiness.said(),
   holdReady: () => readiness.hold(),
   onDrain: (listener) => void drainListeners.push(listener),
 });
 
 const heartbeat = setInterval(() => {
   const mem = process.memoryUsage();
-  sendToManager({
-    hypnode: 'heartbeat',
-    stats: { rss: mem.rss, heapUsed: mem.heapUsed, requests: tracker.requests, connections: tracker.open, accepted: tracker.accepted },
-  });
+  sendToManager({ hypnode: 'heartbeat', stats: { rss: mem.rss, heapUsed: mem.heapUsed, requests: tracker.requests, connections: tracker.open } });
   if (config.maxRss > 0 && mem.rss > config.maxRss * 1024 * 1024) recycle(`resident memory ${Math.round(mem.rss / 1048576)} MiB above ${config.maxRss} MiB`);
 }, config.heartbeatInterval * 1000);
 heartbeat.unref();
 
 onManagerMessage((msg) => {
-  if (msg.hypnode === 'drain') drain();
+  switch (msg.hypnode) {
+    case 'accept':
+      startAccepting();
+      sendToManager({ hypnode: 'accepting' });
+      return;
+    case 'drain':
+      return drain(msg.linger);
+    case 'resume':
+      return void resume();
+    case 'exit':
+      return process.exit(0);
+  }
 });
 // systemd's KillMode=control-group sends SIGTERM to every worker along with the manager: drain.
-process.on('SIGTERM', drain);
-process.on('SIGINT', drain);
+process.on('SIGTERM', drainAndExit);
+process.on('SIGINT', drainAndExit);
 process.on('disconnect', () => {
-  drain();
+  drainAndExit();
   setTimeout(() => process.exit(1), ORPHAN_DEADLINE_MS).unref();
 });
 // The disconnect above reaches only a worker whose event loop runs: one stuck in the app's endless

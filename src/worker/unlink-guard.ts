@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
-import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isHeldSocket } from '../protocol/held-socket.js';
 
 // Apps that listen on a unix socket path commonly remove the file first (a stale socket from a
 // crash would make bind() fail) and again when their server closes. Under hypnode the socket
@@ -10,22 +10,6 @@ import { fileURLToPath } from 'node:url';
 // ENOENT until the manager stopped. So the manager gives each unix socket it binds a second name,
 // a hard link beside it, and in a worker removing a path that is the same inode as its link does
 // nothing: the app's intent, "no stale socket in my way", already holds.
-
-export function keepLinkPath(path: string): string {
-  return join(dirname(path), `.${basename(path)}.hypnode`);
-}
-
-/** True when `path` is a socket that a hypnode manager holds (it and its keep link are one inode). */
-export function isHeldSocket(path: string): boolean {
-  try {
-    const socket = fs.lstatSync(path);
-    if (!socket.isSocket()) return false;
-    const keep = fs.lstatSync(keepLinkPath(path));
-    return keep.ino === socket.ino && keep.dev === socket.dev;
-  } catch {
-    return false;
-  }
-}
 
 type Fn = (...args: unknown[]) => unknown;
 

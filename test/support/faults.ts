@@ -1,13 +1,16 @@
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
-import { sendCommand, type FinalReply } from '../../src/control/client.js';
+import { sendCommand } from '../../src/control/client.js';
+import type { FinalReply } from '../../src/protocol/control.js';
 import { instancePaths, type InstancePaths } from '../../src/control/paths.js';
-import type { Command } from '../../src/control/protocol.js';
-import type { Status } from '../../src/manager/manager.js';
+import type { Command } from '../../src/protocol/control.js';
+import type { Status } from '../../src/protocol/status.js';
 import { CLI, tempDir, type CliResult, type Hypnode } from './hypnode.js';
+
+export { get } from './http.js';
 
 // What the fault tests share: an app that misbehaves on request, a control client that talks to
 // the manager directly (polling through the CLI costs a node start per call, too slow to time a
@@ -68,7 +71,7 @@ export function faultApp(t: TestContext, version = '1'): { dir: string; app: str
 }
 
 export function controlPaths(h: Hypnode): InstancePaths {
-  return instancePaths(realpathSync(h.app), null, h.env.HYPNODE_RUNTIME_DIR!);
+  return instancePaths(h.app, null, h.env.HYPNODE_RUNTIME_DIR!);
 }
 
 /** One command over the control socket, as the CLI sends it. */
@@ -96,22 +99,7 @@ export function usage(pid: number): Usage {
   return { rssKiB: Number(rss?.[1] ?? NaN), fds: readdirSync(`/proc/${pid}/fd`).length };
 }
 
-export interface Answer {
-  status: number;
-  pid: number;
-  version: string;
-}
 
-export function get(port: number, path = '/', timeoutMs = 10_000): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path, agent: false }, (res) => {
-      res.resume();
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, pid: Number(res.headers['x-pid']), version: String(res.headers['x-version']) }));
-    });
-    req.setTimeout(timeoutMs, () => req.destroy(new Error(`GET ${path}: no answer in ${timeoutMs} ms`)));
-    req.on('error', reject);
-  });
-}
 
 /** A request that never gets its answer (or only a reset): it just occupies a worker. */
 export function hold(port: number, path: string): http.ClientRequest {

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TestContext } from 'node:test';
-import type { Status } from '../../src/manager/manager.js';
+import type { Status } from '../../src/protocol/status.js';
 
 // Real hypnode managers for the tests: each runs from the built CLI in a temp directory of its
 // own (its control socket too), and is stopped, with every worker it ever had, when the test ends.
@@ -87,6 +87,8 @@ export function runCli(args: string[], opts: RunOptions = {}): Promise<CliResult
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('close', (code) => resolve({ code, stdout, stderr }));
+    // Not started at all (its cwd removed by a test's cleanup, say): no 'close' follows.
+    child.on('error', (err) => resolve({ code: null, stdout, stderr: err.message }));
   });
 }
 
@@ -100,6 +102,8 @@ export class Hypnode {
     readonly proc: ChildProcess,
     readonly app: string,
     readonly env: Record<string, string>,
+    /** Where the CLI runs its commands (the directory `start` ran in). */
+    readonly cwd?: string,
   ) {
     proc.stdout?.on('data', (d: Buffer) => (this.output += d.toString()));
     proc.stderr?.on('data', (d: Buffer) => (this.output += d.toString()));
@@ -111,7 +115,7 @@ export class Hypnode {
   }
 
   cli(command: string, ...args: string[]): Promise<CliResult> {
-    return runCli([command, this.app, ...args], { env: this.env });
+    return runCli([command, this.app, ...args], { env: this.env, cwd: this.cwd });
   }
 
   async status(): Promise<Status> {
@@ -154,11 +158,17 @@ export class Hypnode {
  * Starts `hypnode start APP ...` as a child and stops it (and every worker) after the test.
  * `job`: started as a shell starts a job, leading a process group (and session) of its own.
  */
-export async function startHypnode(t: TestContext, app: string, args: string[] = [], opts: { env?: Record<string, string>; wait?: boolean; job?: boolean } = {}): Promise<Hypnode> {
+export async function startHypnode(
+  t: TestContext,
+  app: string,
+  args: string[] = [],
+  opts: { env?: Record<string, string>; wait?: boolean; job?: boolean; cwd?: string } = {},
+): Promise<Hypnode> {
   const runtime = tempDir(t, 'hypnode-run-');
-  const env = { HYPNODE_RUNTIME_DIR: runtime, ...opts.env };
-  const proc = spawn(process.execPath, [CLI, 'start', app, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: opts.job === true });
-  const h = new Hypnode(proc, app, env);
+  // A cwd is given as a shell would: PWD names it, symlinks kept.
+  const env = { HYPNODE_RUNTIME_DIR: runtime, ...(opts.cwd ? { PWD: opts.cwd } : {}), ...opts.env };
+  const proc = spawn(process.execPath, [CLI, 'start', app, ...args], { cwd: opts.cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: opts.job === true });
+  const h = new Hypnode(proc, app, env, opts.cwd);
   t.after(() => h.cleanup());
   if (opts.wait !== false) await h.waitServing();
   return h;

@@ -1,35 +1,83 @@
-import { sendCommand } from '../../control/client.js';
-import { OperationError } from '../../errors.js';
-import type { ReloadResult, Status } from '../../manager/manager.js';
+import { readFileSync } from 'node:fs';
+import { setTimeout as delay } from 'node:timers/promises';
+import { ask, sendCommand } from '../../control/client.js';
+import { OperationError, UsageError } from '../../errors.js';
+import { servingWords } from '../../protocol/status.js';
 import type { CliArgs } from '../args.js';
 import { formatReload, formatStatus, progressPrinter } from '../format.js';
-import { locate } from '../instance.js';
+import { find } from '../instance.js';
 
-// The commands that talk to a running manager: reload, status, stop.
+// The commands that talk to a running manager: reload, status, stop, reopen-logs.
+
+/** How long `stop` waits, after the manager's last word, for its process to be gone. */
+const EXIT_WAIT_MS = 10_000;
 
 export async function reload(args: CliArgs): Promise<number> {
-  const { paths } = await locate(args);
+  // A config file that would fail the reload is bad input, said here in one line (exit 2).
+  const { paths, configError } = await find(args);
+  if (configError) throw new UsageError(configError);
   const reply = await sendCommand(paths, 'reload', progressPrinter(process.stderr));
   if (!reply.ok) {
     if (reply.output?.trim()) process.stderr.write(`--- output of the new code ---\n${reply.output.trimEnd()}\n---\n`);
-    throw new OperationError(`reload failed: ${reply.error}; the old code keeps serving`);
+    throw new OperationError(`reload failed: ${reply.error}; ${servingWords(reply.serving ?? null)}`);
   }
-  process.stdout.write(`${formatReload(reply.result as Extract<ReloadResult, { ok: true }>)}\n`);
+  process.stdout.write(`${formatReload(reply.result)}\n`);
   return 0;
 }
 
 export async function status(args: CliArgs): Promise<number> {
-  const { paths } = await locate(args);
+  const { paths } = await located(args);
   const reply = await sendCommand(paths, 'status');
   if (!reply.ok) throw new OperationError(reply.error);
-  process.stdout.write(args.json ? `${JSON.stringify(reply.result, null, 2)}\n` : `${formatStatus(reply.result as Status)}\n`);
+  process.stdout.write(args.json ? `${JSON.stringify(reply.result, null, 2)}\n` : `${formatStatus(reply.result)}\n`);
   return 0;
 }
 
 export async function stop(args: CliArgs): Promise<number> {
-  const { paths } = await locate(args);
-  const reply = await sendCommand(paths, args.fast ? 'stop-fast' : 'stop', progressPrinter(process.stderr));
+  const { paths } = await located(args);
+  const { reply, closed } = await ask(paths, args.fast ? 'stop-fast' : 'stop', progressPrinter(process.stderr));
   if (!reply.ok) throw new OperationError(reply.error);
-  process.stdout.write('stopped: every worker has exited\n');
+  await closed;
+  if (!(await gone(reply.result.pid))) throw new OperationError(`every worker has exited, but the manager (pid ${reply.result.pid}) was still running ${EXIT_WAIT_MS / 1000}s later`);
+  process.stdout.write('stopped: every worker and the manager have exited\n');
   return 0;
+}
+
+export async function reopenLogs(args: CliArgs): Promise<number> {
+  const { paths } = await located(args);
+  const reply = await sendCommand(paths, 'reopen-logs');
+  if (!reply.ok) throw new OperationError(reply.error);
+  process.stdout.write(reply.result.reopened.length ? `reopened ${reply.result.reopened.join(', ')}\n` : 'no log file to reopen (the output is not a --log-file)\n');
+  return 0;
+}
+
+/** The instance, and a warning when the config file on disk would fail its next reload. */
+async function located(args: CliArgs) {
+  const instance = await find(args);
+  if (instance.configError) process.stderr.write(`hypnode: warning: the next reload would fail: ${instance.configError}\n`);
+  return instance;
+}
+
+/** Whether `pid` has exited (a zombie has: it only waits for its parent to read its status). */
+async function gone(pid: number): Promise<boolean> {
+  const deadline = Date.now() + EXIT_WAIT_MS;
+  for (;;) {
+    if (!running(pid)) return true;
+    if (Date.now() > deadline) return false;
+    await delay(20);
+  }
+}
+
+function running(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return process.platform !== 'linux';
+  }
 }

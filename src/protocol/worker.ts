@@ -1,38 +1,56 @@
+import type { ListenKey } from './listen-key.js';
+
 // The IPC vocabulary between the manager and its workers. Every message carries the `hypnode`
 // marker so that the app's own process.on('message') listeners can tell ours apart, and so that
 // PM2-style `process.send('ready')` strings from the app never collide with it.
 
-/** Where a listen() call wants to accept: a TCP address or a unix socket path. */
-export type ListenKey =
-  | { kind: 'tcp'; host: string | null; port: number; ipv6Only: boolean }
-  | { kind: 'unix'; path: string };
-
 export interface WorkerStats {
   rss: number;
   heapUsed: number;
+  /** HTTP requests received (the readiness probe's aside). */
   requests: number;
+  /** Connections open now. */
   connections: number;
-  accepted: number;
 }
 
 export type WorkerToManager =
   | { hypnode: 'listen'; id: number; key: ListenKey }
+  /** Every listen() completed, the app let go of readiness, and its HTTP servers answered the probe. */
   | { hypnode: 'ready' }
+  /** The app cannot serve: its readiness probe got a 5xx or failed. */
+  | { hypnode: 'not-ready'; reason: string }
+  /** After `accept` or `resume`: the worker's servers take new connections from the shared sockets. */
+  | { hypnode: 'accepting' }
   | { hypnode: 'heartbeat'; stats: WorkerStats }
   /** The worker closed its listening sockets: from now on it accepts nothing new. */
   | { hypnode: 'stopped-accepting' }
+  /** A lingering drain ended: no connection is left, and the worker waits for `exit` or `resume`. */
+  | { hypnode: 'drained' }
   /** The worker asks to be replaced gracefully (accepts limit, memory ceiling). */
   | { hypnode: 'recycle'; reason: string };
 
 export type ManagerToWorker =
   | { hypnode: 'listen-reply'; id: number; error: null | { code: string; message: string } }
-  | { hypnode: 'drain' };
+  /** Start accepting on the shared sockets: a new worker does not until it is told, once ready. */
+  | { hypnode: 'accept' }
+  /**
+   * Stop accepting and finish the connections in hand. With `linger`, a worker that has finished
+   * stays (accepting nothing) until `exit` or `resume`: its generation may be asked to serve again
+   * if the one that replaced it dies in its probation.
+   */
+  | { hypnode: 'drain'; linger: boolean }
+  | { hypnode: 'resume' }
+  | { hypnode: 'exit' };
 
 /** Settings a worker needs, passed in its environment so they are there before the app loads. */
 export interface WorkerConfig {
   generation: number;
+  /** 0..workers-1: a replacement takes the slot of the worker it replaces. */
+  slot: number;
   heartbeatInterval: number;
   waitReady: boolean;
+  /** The readiness probe's path, or null for none. */
+  readyPath: string | null;
   accepts: number;
   maxRss: number;
   idleCloseAfter: number;
@@ -41,11 +59,9 @@ export interface WorkerConfig {
 }
 
 export const WORKER_CONFIG_ENV = 'HYPNODE_WORKER_CONFIG';
+/** What an app reads to tell workers apart (PM2's name for it too). */
+export const WORKER_INDEX_ENV = ['HYPNODE_WORKER_INDEX', 'NODE_APP_INSTANCE'] as const;
 
 export function isWorkerMessage(msg: unknown): msg is WorkerToManager {
   return typeof msg === 'object' && msg !== null && typeof (msg as { hypnode?: unknown }).hypnode === 'string';
-}
-
-export function listenKeyId(key: ListenKey): string {
-  return key.kind === 'unix' ? `unix:${key.path}` : `tcp:${key.host ?? '*'}:${key.port}${key.ipv6Only ? ':v6only' : ''}`;
 }

@@ -1,0 +1,48 @@
+import type { ReloadResult, Serving, Status } from './status.js';
+
+// The control channel speaks newline-delimited JSON over a unix socket: the client sends one
+// request line; the manager answers with progress lines and one final line, then closes.
+
+/** What each command answers when it succeeds. */
+export interface Results {
+  reload: Extract<ReloadResult, { ok: true }>;
+  status: Status;
+  /** The manager's pid: the client waits for it to be gone. */
+  stop: { pid: number };
+  'stop-fast': { pid: number };
+  'reopen-logs': { reopened: string[] };
+}
+
+export type Command = keyof Results;
+export const COMMANDS: readonly Command[] = ['reload', 'status', 'stop', 'stop-fast', 'reopen-logs'];
+
+export interface Request {
+  cmd: Command;
+}
+
+export type Failure = {
+  ok: false;
+  error: string;
+  /** A failed reload: the new code's own output, and what serves now. */
+  output?: string;
+  serving?: Serving | null;
+  /** The caller may not control this instance at all (see control/peer.ts). */
+  denied?: true;
+};
+
+export type FinalReply<C extends Command = Command> = { ok: true; result: Results[C] } | Failure;
+export type Reply<C extends Command = Command> = { progress: string } | FinalReply<C>;
+
+export function parseRequest(line: string): Request | string {
+  let data: unknown;
+  try {
+    data = JSON.parse(line);
+  } catch {
+    return 'request is not JSON';
+  }
+  const cmd = (data as { cmd?: unknown } | null)?.cmd;
+  if (typeof cmd !== 'string' || !(COMMANDS as readonly string[]).includes(cmd)) {
+    return `unknown command; expected one of ${COMMANDS.join(', ')}`;
+  }
+  return { cmd: cmd as Command };
+}

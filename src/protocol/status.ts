@@ -1,0 +1,99 @@
+// What the manager reports: `hypnode status --json`, the answer to a reload, and what the CLI
+// shows of both. The fields are documented in the README and stable: new ones may be added,
+// none renamed or removed.
+
+/**
+ * `starting`: no generation has served yet, and none of its workers crashed; `serving`: some
+ * worker of the current generation is ready and accepting; `failing`: none is (they crash, or
+ * hang at boot); `stopping`, `stopped`.
+ */
+export type ManagerState = 'starting' | 'serving' | 'failing' | 'stopping' | 'stopped';
+
+/**
+ * `standby`: ready, waiting for its generation to take over; `ready`: serving; `drained`: finished
+ * its drain, kept until the reload's probation ends; `killing`: killed, its exit not yet seen.
+ */
+export type WorkerState = 'starting' | 'standby' | 'ready' | 'draining' | 'drained' | 'killing' | 'exited';
+
+export interface WorkerStatus {
+  pid: number;
+  generation: number;
+  slot: number;
+  state: WorkerState;
+  startedAt: number;
+  uptimeMs: number;
+  readyAt: number | null;
+  requests: number;
+  connections: number;
+  rss: number;
+  heapUsed: number;
+}
+
+export interface GenerationStatus {
+  id: number;
+  state: 'starting' | 'serving' | 'draining' | 'done';
+  /** The release it runs: the app file and working directory with symlinks resolved when it started. */
+  app: string;
+  cwd: string;
+  createdAt: number;
+  workersWanted: number;
+  workersReady: number;
+}
+
+/** What serves after a reload: the current generation's ready workers. */
+export interface Serving {
+  generation: number;
+  ready: number;
+  wanted: number;
+}
+
+export type ReloadResult =
+  | {
+      ok: true;
+      generation: number;
+      /** When the reload started, every new worker was ready, the old stopped accepting, finished, and it all ended. */
+      startedAt: number;
+      readyAt: number;
+      servingAt: number;
+      drainedAt: number;
+      doneAt: number;
+    }
+  | {
+      ok: false;
+      /** The generation that serves (or should) after the failure. */
+      generation: number;
+      /** The generation that failed, null when none was started. */
+      attempted: number | null;
+      startedAt: number;
+      error: string;
+      output: string;
+      serving: Serving | null;
+    };
+
+export type Crash = { at: number; message: string; output: string };
+
+export interface Status {
+  pid: number;
+  /** The app's path as given to `hypnode start` (symlinks kept). */
+  app: string;
+  name: string | null;
+  state: ManagerState;
+  reloading: boolean;
+  startedAt: number;
+  generation: number | null;
+  codeLoadedAt: number | null;
+  workersWanted: number;
+  workersReady: number;
+  workers: WorkerStatus[];
+  generations: GenerationStatus[];
+  lastReload: ReloadResult | null;
+  lastCrash: Crash | null;
+  /** Lines of output dropped because the log's destination took none (a stalled pipe, a full disk). */
+  logLinesDropped: number;
+}
+
+/** What the operator must know after a failed reload: does the old code still serve? */
+export function servingWords(s: Serving | null): string {
+  if (!s || s.ready === 0) return `nothing serves: generation ${s?.generation ?? '-'} has no ready worker`;
+  return `the old code keeps serving (generation ${s.generation}, ${s.ready}/${s.wanted} workers ready)`;
+}

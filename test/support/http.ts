@@ -1,0 +1,24 @@
+import http from 'node:http';
+
+// One GET on loopback, as the tests ask the example apps (which name their version and pid in
+// x-version and x-pid headers): a new connection each time, so any worker may answer.
+
+export interface Answer {
+  status: number;
+  pid: number;
+  version: string;
+  body: string;
+}
+
+export function get(port: number, path = '/', timeoutMs = 10_000): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, pid: Number(res.headers['x-pid']), version: String(res.headers['x-version']), body }));
+    });
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`GET ${path}: no answer in ${timeoutMs} ms`)));
+    req.on('error', reject);
+  });
+}
