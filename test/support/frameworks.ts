@@ -37,12 +37,11 @@ export interface Framework {
   deploy: Deploy;
 }
 
-/** Copies, cached or not: the build output, not caches and installs. */
+/** Left out of a deploy: the install (linked instead), build caches, the cache's own marker. */
 const NOT_DEPLOYED = new Set(['node_modules', '.next/cache', '.svelte-kit', '.hypnode-built.json']);
 
 export async function startFramework(t: TestContext, spec: FrameworkSpec): Promise<Framework> {
   const built = await builtExample(spec.name, (line) => t.diagnostic(line));
-  if (built.fresh) t.diagnostic(`${spec.name}: npm ci ${built.installSeconds.toFixed(1)} s, build ${built.buildSeconds.toFixed(1)} s`);
   const from = join(built.dir, spec.root ?? '.');
   const dir = tempDir(t, `hypnode-${spec.name}-`);
   cpSync(from, dir, { recursive: true, filter: (path) => !NOT_DEPLOYED.has(relative(from, path)) });
