@@ -135,6 +135,7 @@ export async function brokenDeployUnderLoad(fw: Framework, next: string, broken:
     await load.stop();
   }
   const result = await load.done;
+  t.diagnostic(`load while refused: ${result.total} requests, ${result.failed} failed, versions ${JSON.stringify(result.versions)}`);
   assert.deepEqual(result.failures, {}, 'no request fails while broken code is refused');
   assert.ok(result.total > 50, `the load ran (${result.total} requests)`);
   assert.deepEqual(Object.keys(result.versions), [old], 'only the old code answered');
