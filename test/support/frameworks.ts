@@ -116,6 +116,8 @@ export async function brokenDeployUnderLoad(fw: Framework, next: string, broken:
   fw.deploy(next);
   const load = startLoad({ port, durationMs: 180_000, maxRequests: 100_000, keepAliveClients: 2, newConnectionClients: 2, slowEvery: 20 });
   try {
+    // The load runs before and after the reloads too: a refusal must not disturb either side.
+    await new Promise((r) => setTimeout(r, 300));
     const attempts = broken.attempts ?? 1;
     for (let i = 1; i <= attempts; i++) {
       const started = Date.now();
@@ -131,13 +133,14 @@ export async function brokenDeployUnderLoad(fw: Framework, next: string, broken:
       assert.equal(s.generation, before.generation, 'a refused reload leaves the generation that served');
       assert.equal(s.workersReady, s.workersWanted, `after broken reload ${i}/${attempts} every worker is ready: ${JSON.stringify(s.workers)}`);
     }
+    await new Promise((r) => setTimeout(r, 300));
   } finally {
     await load.stop();
   }
   const result = await load.done;
   t.diagnostic(`load while refused: ${result.total} requests, ${result.failed} failed, versions ${JSON.stringify(result.versions)}`);
   assert.deepEqual(result.failures, {}, 'no request fails while broken code is refused');
-  assert.ok(result.total > 50, `the load ran (${result.total} requests)`);
+  assert.ok(result.total > 20, `the load ran (${result.total} requests)`);
   assert.deepEqual(Object.keys(result.versions), [old], 'only the old code answered');
 
   restore();
