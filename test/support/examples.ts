@@ -8,7 +8,7 @@ import { exampleApp } from './hypnode.js';
 // package.json names, linked from this repository's node_modules (what `npm install` would put
 // there), and `hypnode` itself linked to this repository.
 
-const REPO = fileURLToPath(new URL('../../../', import.meta.url));
+export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 
 export function installedExample(t: TestContext, name: string, version = '1'): { dir: string; app: string } {
   const copy = exampleApp(t, name, version);
