@@ -51,7 +51,7 @@ function main() {
   if (!fromSource) {
     const found = probe();
     if (found.ok) {
-      console.log(`hypnode: using the native addon ${relative(ROOT, found.file ?? '')}`);
+      console.log(`hypnode: using the native addon ${relative(ROOT, found.file ?? '')} (node ${process.version})`);
       return 0;
     }
   }
@@ -60,7 +60,7 @@ function main() {
   const built = spawnSync(/** @type {string} */ (command), [...args, 'rebuild'], { cwd: ROOT, stdio: 'inherit' });
   const after = built.status === 0 ? probe() : { ok: false, error: built.error?.message ?? `node-gyp exited with ${built.status ?? built.signal}` };
   if (after.ok) {
-    console.log(`hypnode: built ${relative(ROOT, after.file ?? '')}`);
+    console.log(`hypnode: built ${relative(ROOT, after.file ?? '')} (node ${process.version})`);
     return 0;
   }
   // A half-made build/ must not shadow a prebuild that a later Node or system could use.
