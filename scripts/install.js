@@ -56,7 +56,8 @@ function main() {
     }
   }
   const [command, ...args] = nodeGyp();
-  console.log(`hypnode: ${fromSource ? 'building the native addon from source' : 'no prebuilt native addon fits this machine; building it from source'} (node-gyp rebuild)`);
+  const why = fromSource ? 'as asked' : existsSync(join(ROOT, 'prebuilds')) ? 'no prebuild fits this machine' : 'no prebuilds here (a checkout)';
+  console.log(`hypnode: building the native addon from source, ${why} (node-gyp rebuild)`);
   const built = spawnSync(/** @type {string} */ (command), [...args, 'rebuild'], { cwd: ROOT, stdio: 'inherit' });
   const after = built.status === 0 ? probe() : { ok: false, error: built.error?.message ?? `node-gyp exited with ${built.status ?? built.signal}` };
   if (after.ok) {
