@@ -2,8 +2,10 @@
   "targets": [
     {
       "target_name": "hypnode_native",
+      # The source build, for a machine no prebuild fits (scripts/install.js runs node-gyp). The
+      # prebuilds are made by scripts/prebuild.js with the same defines and flags: keep them in step.
       # systemd and SO_PEERCRED are Linux-only: elsewhere build nothing, so that `npm install` still
-      # succeeds (src/systemd/native.ts then explains why the addon is missing).
+      # succeeds (src/native.ts then explains why the addon is missing).
       "conditions": [
         ["OS=='linux'", {
           "sources": ["native/hypnode_native.c"],

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 // Typed access to native/hypnode_native.c: the socket calls Node has no API for (systemd, the
@@ -37,51 +37,160 @@ interface Addon {
   leaveForegroundGroup(): void;
 }
 
-/** The addon could not be loaded: not built, built for another Node ABI, or not on Linux. */
+/** The addon could not be loaded: no prebuild fits and none was built, or not on Linux. */
 export class NativeAddonError extends Error {
   override name = 'NativeAddonError';
   readonly code = 'ERR_HYPNODE_NATIVE';
 }
 
-const ADDON = join('build', 'Release', 'hypnode_native.node');
+/** Which addon file this process loaded, and how it came to be there. */
+export interface NativeAddonInfo {
+  /** The file loaded. */
+  path: string;
+  /** 'prebuilt': shipped in the npm package; 'source': built on this machine by node-gyp. */
+  origin: 'prebuilt' | 'source';
+  /** A prebuild's platform, architecture and C library, as in its name: 'linux-x64 glibc'. */
+  target: string | null;
+}
+
+// The loader is node-gyp-build, as in bufferutil, sodium-native or classic-level: a build made on
+// this machine (build/Release, by `npm rebuild hypnode`) first, then the prebuild in
+// prebuilds/<platform>-<arch>/ whose tags fit: hypnode.glibc.node or hypnode.musl.node (Node-API,
+// so one file serves every Node version). It tells musl from glibc by /etc/alpine-release (or
+// LIBC=musl): on another musl system it picks the glibc file, which cannot load there, so the
+// musl one is tried next.
+interface NodeGypBuild {
+  path(dir: string): string;
+}
 
 let addon: Addon | undefined;
+let info: NativeAddonInfo | undefined;
 let failure: NativeAddonError | undefined;
+let warned = false;
 
 function load(): Addon {
   if (addon) return addon;
   if (failure) throw failure;
   if (process.platform !== 'linux') {
-    failure = new NativeAddonError(`hypnode's native addon needs Linux (this is ${process.platform})`);
+    failure = new NativeAddonError(`hypnode's native addon needs Linux (this is ${process.platform}); without it hypnode cannot serve systemd's Type=notify`);
     throw failure;
   }
   const root = packageRoot();
+  const require = createRequire(import.meta.url);
+  let chosen: string;
   try {
-    addon = createRequire(import.meta.url)(join(root, ADDON)) as Addon;
-    return addon;
+    chosen = (require('node-gyp-build') as NodeGypBuild).path(root);
   } catch (cause) {
-    failure = new NativeAddonError(
-      `hypnode's native addon ${join(root, ADDON)} could not be loaded (${(cause as Error).message.split('\n')[0]}). ` +
-        'Build it with `npm rebuild hypnode` (or `npm rebuild` in a hypnode checkout); node-gyp needs python3, make and a C compiler.',
-      { cause },
-    );
+    failure = new NativeAddonError(`hypnode's native addon is missing: no prebuild for ${platformName()} in ${join(root, 'prebuilds')} and no build from source in ${join(root, 'build', 'Release')}; ${BUILD_HINT}`, { cause });
     throw failure;
   }
+  const candidates = [chosen, ...otherLibc(chosen)];
+  let firstError: Error | undefined;
+  for (const file of candidates) {
+    try {
+      addon = require(file) as Addon;
+      info = describe(root, file);
+      return addon;
+    } catch (cause) {
+      firstError ??= cause as Error;
+    }
+  }
+  failure = new NativeAddonError(
+    `hypnode's native addon ${chosen} could not be loaded (${firstLine(firstError?.message)}); ${BUILD_HINT}`,
+    { cause: firstError },
+  );
+  throw failure;
 }
 
-// The package root holds binding.gyp; this module runs from dist/src/systemd/ when built, or from
-// src/systemd/ under a TypeScript loader, so look upwards rather than count levels.
+const BUILD_HINT =
+  'to build it from source, install python3, make and a C compiler (Debian/Ubuntu: apt-get install python3 make gcc; Alpine: apk add python3 make gcc musl-dev), then run `npm rebuild hypnode` in your project (`npm rebuild -g hypnode` for a global install)';
+
+function platformName(): string {
+  return `${process.platform}-${process.arch} ${hasGlibc() ? 'glibc' : 'musl'}`;
+}
+
+// As detect-libc does: Node's own report names the glibc it runs on, and nothing under musl.
+function hasGlibc(): boolean {
+  const report = process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined;
+  return typeof report?.header?.glibcVersionRuntime === 'string';
+}
+
+/** A glibc prebuild that did not load may be on a musl system that is not Alpine: its sibling. */
+function otherLibc(file: string): string[] {
+  const sibling = file.replace(/\.glibc\.node$/, '.musl.node');
+  return sibling !== file && existsSync(sibling) ? [sibling] : [];
+}
+
+function describe(root: string, file: string): NativeAddonInfo {
+  const rel = relative(root, file).split(sep);
+  if (rel[0] === 'prebuilds' && rel.length === 3) {
+    const libc = /\.(glibc|musl)\.node$/.exec(rel[2]!)?.[1];
+    return { path: file, origin: 'prebuilt', target: libc ? `${rel[1]} ${libc}` : rel[1]! };
+  }
+  return { path: file, origin: 'source', target: null };
+}
+
+function firstLine(text: string | undefined): string {
+  return (text ?? 'unknown error').split('\n')[0]!.trim();
+}
+
+// The package root holds binding.gyp; this module runs from dist/src/ when built, or from src/
+// under a TypeScript loader, so look upwards rather than count levels.
 function packageRoot(): string {
   const start = dirname(fileURLToPath(import.meta.url));
   for (let dir = start; ; dir = dirname(dir)) {
     if (existsSync(join(dir, 'binding.gyp'))) return dir;
-    if (dirname(dir) === dir) return join(start, '..', '..', '..');
+    if (dirname(dir) === dir) return join(start, '..', '..');
   }
 }
 
-/** Throws NativeAddonError when the addon cannot be loaded; otherwise does nothing. */
+/**
+ * Throws NativeAddonError when the addon cannot be loaded; otherwise does nothing. The first
+ * failure in a process is also told as a warning (once), naming what is missing, how to build it
+ * and what hypnode does without it: callers that catch the error go on without the addon.
+ */
 export function loadNative(): void {
-  load();
+  try {
+    load();
+  } catch (err) {
+    if (err instanceof NativeAddonError && !warned) {
+      warned = true;
+      process.emitWarning(`${err.message}. Without it hypnode runs, but the control socket is guarded by its file modes only, a worker whose event loop is stuck outlives a manager that died, a terminal's Ctrl-C reaches the workers too, and systemd's Type=notify cannot be used.`, { code: 'HYPNODE_NATIVE_MISSING' });
+    }
+    throw err;
+  }
+}
+
+/**
+ * For what cannot work without the addon at all (`purpose` says what): throws a NativeAddonError
+ * whose one-line message says so, what is missing and what to install; no warning.
+ */
+export function requireNative(purpose: string): void {
+  try {
+    load();
+  } catch (err) {
+    if (!(err instanceof NativeAddonError)) throw err;
+    throw new NativeAddonError(`${purpose}: ${err.message}`, { cause: err });
+  }
+}
+
+/** The addon this process loaded (loading it if need be), or null when it cannot be loaded. */
+export function nativeAddonInfo(): NativeAddonInfo | null {
+  try {
+    load();
+  } catch (err) {
+    if (err instanceof NativeAddonError) return null;
+    throw err;
+  }
+  return info ?? null;
+}
+
+/** One line for `hypnode --version`: which addon file is in use, or why there is none. */
+export function describeNativeAddon(): string {
+  const loaded = nativeAddonInfo();
+  if (loaded?.origin === 'prebuilt') return `native addon: prebuilt for ${loaded.target} (${loaded.path})`;
+  if (loaded) return `native addon: built from source (${loaded.path})`;
+  return `native addon: none (${failure?.message ?? 'not loaded'})`;
 }
 
 /**

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, lstatSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { controlPaths, faultApp, get, isRoot, quickStatus, runAs, sleep } from './support/faults.js';
-import { alive, CLI, freePort, Hypnode, runCli, startHypnode, tempDir, waitFor } from './support/hypnode.js';
+import { alive, freePort, Hypnode, runCli, startHypnode, tempDir, waitFor } from './support/hypnode.js';
+import { CHECKOUT_INDEX, runnableByOthers } from './support/readable.js';
 
 // Issue #5, access and files: only the user who started an instance, and root, may control it;
 // the runtime directory, the control socket and the PID file cannot be hijacked, and what a
@@ -13,16 +14,23 @@ import { alive, CLI, freePort, Hypnode, runCli, startHypnode, tempDir, waitFor }
 const NOBODY = 65534;
 const asRoot = { skip: !isRoot && 'needs root, to act as other users' };
 
-/** An app other users may read (the CLI resolves it), in a directory they may enter. */
+/**
+ * An app other users may read (the CLI resolves it), in a directory they may enter, importing
+ * hypnode from where they can read it.
+ */
 function sharedApp(t: TestContext): { dir: string; app: string } {
   const fa = faultApp(t);
   chmodSync(fa.dir, 0o755);
+  writeFileSync(fa.app, readFileSync(fa.app, 'utf8').replaceAll(CHECKOUT_INDEX, runnableByOthers().index));
   return fa;
 }
 
-/** `hypnode start` run as `uid`, as a service account would run it. */
+/** `hypnode start` run as `uid`, as a service account would run it (from a copy it can read). */
 async function startAs(t: TestContext, uid: number, app: string, args: string[], env: Record<string, string>): Promise<Hypnode> {
-  const proc = spawn(process.execPath, [CLI, 'start', app, ...args], { env: { ...process.env, ...env }, uid, gid: uid, stdio: ['ignore', 'pipe', 'pipe'] });
+  const { node, cli } = runnableByOthers();
+  // In the app's directory, as a unit's WorkingDirectory= would put it: the workers start in the
+  // manager's, and the test's own (the checkout) may be closed to that user.
+  const proc = spawn(node, [cli, 'start', app, ...args], { cwd: dirname(app), env: { ...process.env, ...env }, uid, gid: uid, stdio: ['ignore', 'pipe', 'pipe'] });
   const h = new Hypnode(proc, app, env);
   t.after(() => h.cleanup());
   await h.waitServing();

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { createRequire } from 'node:module';
 import { OperationError, UsageError } from '../errors.js';
-import { NativeAddonError } from '../native.js';
+import { describeNativeAddon, NativeAddonError } from '../native.js';
 import { helpText, parseCli, type CliArgs } from './args.js';
 import { reload, reopenLogs, status, stop } from './commands/control.js';
 import { start } from './commands/start.js';
@@ -20,7 +20,7 @@ const COMMANDS: Record<CliArgs['command'], (args: CliArgs) => Promise<number>> =
   },
   version: async () => {
     const pkg = createRequire(import.meta.url)('../../../package.json') as { version: string };
-    process.stdout.write(`hypnode ${pkg.version}\n`);
+    process.stdout.write(`hypnode ${pkg.version} (node ${process.version}, ${process.platform}-${process.arch})\n${describeNativeAddon()}\n`);
     return 0;
   },
 };

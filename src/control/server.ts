@@ -37,9 +37,8 @@ export class ControlServer {
       // lock we cannot see); one that does not was left by a manager that was killed.
       if (await answers(paths.socket)) throw new OperationError(`hypnode is already running for ${paths.label} (control socket ${paths.socket})`);
       rmSync(paths.socket, { force: true });
-      if (!canCheckPeers()) {
-        process.emitWarning(`the native addon is missing: the control socket ${paths.socket} is guarded by its file modes only, not by the peer's credentials`);
-      }
+      // Without the addon the peer check is off: loading it says so, once, as a warning.
+      canCheckPeers();
       const server = net.createServer((socket) => serve(socket, handle));
       await listenPrivately(server, paths.socket);
       // Out of file descriptors, libuv drops pending connections itself (it keeps a spare fd to

@@ -1,4 +1,4 @@
-import { loadNative, notify } from '../native.js';
+import { notify, requireNative } from '../native.js';
 
 // The sd_notify protocol (man sd_notify), spoken by the process systemd started as the service's
 // main process. Without NOTIFY_SOCKET (not under systemd, or Type= without notifications) every
@@ -27,7 +27,8 @@ export class SystemdNotifier {
    * Takes NOTIFY_SOCKET, WATCHDOG_USEC and WATCHDOG_PID out of `env`, so that processes this one
    * starts (the app's workers) neither notify systemd in its name nor see a watchdog they do not own.
    * Throws NativeAddonError when there is a socket to talk to but the addon is missing: better at
-   * startup than at the first READY=1.
+   * startup than at the first READY=1 (systemd would wait for that until TimeoutStartSec=). Its
+   * one-line message says what to install.
    */
   constructor(env: NodeJS.ProcessEnv = process.env) {
     const { NOTIFY_SOCKET: socket, WATCHDOG_USEC: usec, WATCHDOG_PID: watchdogPid } = env;
@@ -37,7 +38,7 @@ export class SystemdNotifier {
     this.socket = socket ? socket : null;
     this.enabled = this.socket !== null;
     this.watchdogUsec = this.enabled ? watchdogPeriod(usec, watchdogPid) : null;
-    if (this.enabled) loadNative();
+    if (this.enabled) requireNative('cannot speak sd_notify to systemd (NOTIFY_SOCKET is set) without a native addon');
   }
 
   /** READY=1: startup (or, after reloading(), the reload) is complete and the service serves. */

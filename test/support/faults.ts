@@ -8,7 +8,8 @@ import type { FinalReply } from '../../src/protocol/control.js';
 import { instancePaths, type InstancePaths } from '../../src/control/paths.js';
 import type { Command } from '../../src/protocol/control.js';
 import type { Status } from '../../src/protocol/status.js';
-import { CLI, tempDir, type CliResult, type Hypnode } from './hypnode.js';
+import { tempDir, type CliResult, type Hypnode } from './hypnode.js';
+import { runnableByOthers } from './readable.js';
 
 export { get } from './http.js';
 
@@ -108,10 +109,14 @@ export function hold(port: number, path: string): http.ClientRequest {
   return req;
 }
 
-/** `hypnode ARGS` as another user (runuser: the test runs as root), as an administrator would try it. */
+/**
+ * `hypnode ARGS` as another user (runuser: the test runs as root), as an administrator would try
+ * it; from a copy that user can read when the checkout is out of their reach (support/readable.ts).
+ */
 export function runAs(user: string, args: string[], env: Record<string, string>): Promise<CliResult> {
+  const { node, cli } = runnableByOthers(user);
   return new Promise((resolve) => {
-    const child = spawn('runuser', ['-u', user, '--', process.execPath, CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('runuser', ['-u', user, '--', node, cli, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

@@ -1,0 +1,100 @@
+import { spawn } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { nodeBinary, nodeVersion } from './node-lines.js';
+
+// `npm test` after the build: the whole suite on this machine's Node, then the suites that lean
+// hardest on Node itself (processes, signals, sockets, the addon, systemd: reload, faults,
+// systemd, install) on each other supported release line, with Node binaries from the npm
+// registry (tools/node-lines.ts). Every run goes on even when one fails; the exit code is 1 when
+// any did, and the last line adds them all up.
+//
+//   HYPNODE_TEST_NODE_LINES=22,24   the other lines (default); empty: this machine's Node only
+
+const TEST_DIR = fileURLToPath(new URL('../test/', import.meta.url));
+const LINE_SUITES = /^(reload|ready|faults(-[a-z]+)?|systemd(-[a-z]+)?|install)\.test\.js$/;
+
+interface Counts {
+  pass: number;
+  fail: number;
+  skipped: number;
+  cancelled: number;
+  todo: number;
+}
+
+interface Run {
+  label: string;
+  counts: Counts | null;
+  code: number | null;
+  seconds: number;
+}
+
+function run(label: string, node: string, files: string[]): Promise<Run> {
+  const started = performance.now();
+  console.log(`\n# ${label}: ${node} --test ${files.length === 1 ? files[0] : `(${files.length} files)`}`);
+  return new Promise((resolve) => {
+    const child = spawn(node, ['--test', '--test-concurrency=1', ...files], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let tail = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      process.stdout.write(chunk);
+      tail = (tail + chunk.toString()).slice(-8192);
+    });
+    child.on('error', (err) => {
+      console.log(`# ${label}: could not run ${node}: ${err.message}`);
+      resolve({ label, counts: null, code: null, seconds: 0 });
+    });
+    child.on('close', (code) => resolve({ label, counts: counts(tail), code, seconds: (performance.now() - started) / 1000 }));
+  });
+}
+
+// The runner's closing summary: "ℹ pass 41" (spec reporter) or "# pass 41" (TAP, when not a tty).
+function counts(output: string): Counts | null {
+  const get = (key: string): number | null => {
+    const all = [...output.matchAll(new RegExp(`^[#ℹ] ${key} (\\d+)\\s*$`, 'gm'))];
+    return all.length ? Number(all.at(-1)![1]) : null;
+  };
+  const pass = get('pass');
+  const fail = get('fail');
+  if (pass === null || fail === null) return null;
+  return { pass, fail, skipped: get('skipped') ?? 0, cancelled: get('cancelled') ?? 0, todo: get('todo') ?? 0 };
+}
+
+async function main(): Promise<number> {
+  const runs: Run[] = [];
+  const own = Number(process.versions.node.split('.')[0]);
+  runs.push(await run(`Node ${process.version} (this machine's): the whole suite`, process.execPath, [TEST_DIR]));
+
+  const lines = (process.env.HYPNODE_TEST_NODE_LINES ?? '22,24').split(',').map((s) => s.trim()).filter(Boolean).map(Number);
+  const files = readdirSync(TEST_DIR).filter((f) => LINE_SUITES.test(f)).sort().map((f) => join(TEST_DIR, f));
+  for (const major of lines) {
+    if (major === own) continue;
+    let node: string;
+    try {
+      node = nodeBinary(major);
+    } catch (err) {
+      console.log(`\n# Node ${major}: could not get it: ${(err as Error).message}`);
+      runs.push({ label: `Node ${major}`, counts: null, code: null, seconds: 0 });
+      continue;
+    }
+    runs.push(await run(`Node ${nodeVersion(node)}: ${files.map((f) => f.slice(TEST_DIR.length)).join(' ')}`, node, files));
+  }
+
+  const total: Counts = { pass: 0, fail: 0, skipped: 0, cancelled: 0, todo: 0 };
+  let failed = false;
+  console.log('\n# test matrix');
+  for (const r of runs) {
+    const ok = r.code === 0 && r.counts !== null && r.counts.fail === 0 && r.counts.cancelled === 0;
+    failed ||= !ok;
+    if (r.counts) for (const key of Object.keys(total) as (keyof Counts)[]) total[key] += r.counts[key];
+    // A run that died without a summary counts as one failure.
+    else total.fail += 1;
+    const c = r.counts;
+    console.log(`#   ${ok ? 'ok  ' : 'FAIL'} ${r.label.split(':')[0]}: ${c ? `${c.pass} passed, ${c.fail} failed, ${c.skipped} skipped${c.cancelled ? `, ${c.cancelled} cancelled` : ''}` : `no summary (exit ${r.code})`} in ${r.seconds.toFixed(0)} s`);
+  }
+  // Cancelled tests (a file that crashed, a timeout) are failures too.
+  console.log(`total: ${total.pass} passed, ${total.fail + total.cancelled} failed, ${total.skipped} skipped`);
+  return failed ? 1 : 0;
+}
+
+process.exit(await main());
