@@ -6,6 +6,8 @@
 //   socketInfo(fd)                    family, type, listening state and address of any socket fd
 //   setCloexec(fd)                    FD_CLOEXEC, as sd_listen_fds() sets it on inherited fds
 //   exitWhenOrphaned(parent, graceMs) a thread that ends the process once `parent` is gone
+//   leaveForegroundGroup()            setpgid(0, 0): a process group of its own, same session
+//   reapChild(pid)                    waitpid(pid, WNOHANG), for orphans adopted as PID 1
 // Everything else is synchronous: each call is one or two system calls that never block for long.
 
 #include <node_api.h>
@@ -22,6 +24,7 @@
 #include <time.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define SUN_PATH_SIZE sizeof(((struct sockaddr_un *)0)->sun_path)
@@ -444,6 +447,23 @@ static napi_value leave_foreground_group(napi_env env, napi_callback_info info) 
   return NULL;
 }
 
+// reapChild(pid): waitpid(pid, WNOHANG). True when `pid` was a child of this process that had
+// exited (its zombie is gone now), false when it still runs or is no child of ours. By pid only:
+// libuv waits for the children it started by their pids too, so the two never take each other's.
+static napi_value reap_child(napi_env env, napi_callback_info info) {
+  int pid = fd_argument(env, info);
+  if (pid < 0) return NULL;
+  if (pid == 0) return throw_type(env, "a pid must be positive");
+  int status;
+  pid_t got;
+  do got = waitpid(pid, &status, WNOHANG);
+  while (got < 0 && errno == EINTR);
+  if (got < 0 && errno != ECHILD) return throw_errno(env, errno, "waitpid", NULL);
+  napi_value result;
+  napi_get_boolean(env, got == pid, &result);
+  return result;
+}
+
 NAPI_MODULE_INIT() {
   napi_property_descriptor methods[] = {
     { "notify", NULL, notify, NULL, NULL, NULL, napi_enumerable, NULL },
@@ -453,6 +473,7 @@ NAPI_MODULE_INIT() {
     { "setCloexec", NULL, set_cloexec, NULL, NULL, NULL, napi_enumerable, NULL },
     { "exitWhenOrphaned", NULL, exit_when_orphaned, NULL, NULL, NULL, napi_enumerable, NULL },
     { "leaveForegroundGroup", NULL, leave_foreground_group, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "reapChild", NULL, reap_child, NULL, NULL, NULL, napi_enumerable, NULL },
   };
   napi_define_properties(env, exports, sizeof methods / sizeof methods[0], methods);
   return exports;

@@ -35,6 +35,7 @@ interface Addon {
   setCloexec(fd: number): void;
   exitWhenOrphaned(parent: number, graceMs: number): void;
   leaveForegroundGroup(): void;
+  reapChild(pid: number): boolean;
 }
 
 /** The addon could not be loaded: no prebuild fits and none was built, or not on Linux. */
@@ -232,4 +233,12 @@ export function exitWhenOrphaned(parent: number, graceMs: number): void {
 /** Makes this process the leader of a process group of its own, in the same session. */
 export function leaveForegroundGroup(): void {
   load().leaveForegroundGroup();
+}
+
+/**
+ * Reaps `pid` if it is an exited child of this process: true when it was. For the orphans a PID 1
+ * inherits; never for a child that libuv started (it waits for those itself).
+ */
+export function reapChild(pid: number): boolean {
+  return load().reapChild(pid);
 }

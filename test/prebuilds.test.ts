@@ -87,6 +87,12 @@ const pgrp = () => Number(execFileSync('cat', ['/proc/' + process.pid + '/stat']
 out.pgrp = [pgrp()];
 native.leaveForegroundGroup();
 out.pgrp.push(pgrp());
+// A child that exits while this thread is busy: reaped here, before libuv's own wait runs.
+const child = (await import('node:child_process')).spawn('true', { stdio: 'ignore' });
+child.unref();
+let reaped = false;
+for (const until = Date.now() + 5000; !reaped && Date.now() < until; ) reaped = native.reapChild(child.pid);
+out.reap = [native.reapChild(process.pid), reaped];
 client.destroy(); conn.destroy(); server.close(); tcp.close();
 console.log(JSON.stringify(out));
 `;
@@ -115,6 +121,7 @@ interface Exercised {
   cloexec: boolean;
   cloexecError: [string, string];
   pgrp: [number, number];
+  reap: [boolean, boolean];
 }
 
 /** Runs every function of the addon in `node` (under `runner`), with only prebuilds to load from. */
@@ -166,6 +173,7 @@ async function exercise(t: TestContext, node: string, runner: string[], dir: str
   assert.deepEqual(out.cloexecError, ['EBADF', 'fcntl']);
   assert.notEqual(out.pgrp[0], out.pid);
   assert.equal(out.pgrp[1], out.pid, 'leaveForegroundGroup made it lead a process group of its own');
+  assert.deepEqual(out.reap, [false, true], 'reapChild: not a child of its own; a child that exited, reaped');
 }
 
 /** exitWhenOrphaned: kill the parent of a process stuck in a busy loop; the thread must end it. */
@@ -259,8 +267,8 @@ test('the linux-x64 musl prebuild links musl alone and loads under musl: its mod
   const r = await run(join(dir, 'host'), [file]);
   assert.equal(r.code, 0, r.stdout + r.stderr);
   assert.deepEqual(JSON.parse(r.stdout), {
-    defined: 7,
-    names: 'notify,peerCredentials,unixSocketPath,socketInfo,setCloexec,exitWhenOrphaned,leaveForegroundGroup',
+    defined: 8,
+    names: 'notify,peerCredentials,unixSocketPath,socketInfo,setCloexec,exitWhenOrphaned,leaveForegroundGroup,reapChild',
     exports: true,
   });
   // And glibc's loader refuses it: the musl build is no glibc build in disguise.

@@ -116,6 +116,11 @@ export class Manager extends EventEmitter<ManagerEvents> {
     return this.stopped;
   }
 
+  /** Every worker process alive (not yet reaped), of every generation. */
+  workerPids(): Set<number> {
+    return new Set([...this.generations].flatMap((g) => g.workers.map((w) => w.pid)));
+  }
+
   /** Whether a generation ever served: a stop before that is a failed start. */
   get hasServed(): boolean {
     return this.everServed;

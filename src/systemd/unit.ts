@@ -42,6 +42,9 @@ ExecStart=${hypnode} start ${[o.app, ...o.startArgs, ...identityArgs(o)].map(quo
 # fails, the old code still serving) when the new code cannot start. The manager's PID never changes.
 ExecReload=${hypnode} reload ${[o.app, ...identityArgs(o)].map(quote).join(' ')}
 WorkingDirectory=${quote(dirname(o.app))}
+# The directory by its name, symlinks kept (systemd passes none): every reload resolves it afresh,
+# so a deploy that flips a \`current\` symlink reloads into the new release.
+Environment=${quote(`PWD=${dirname(o.app)}`)}
 # SIGTERM to the manager only: it drains the workers; whatever is left after TimeoutStopSec is killed.
 KillMode=mixed
 # A reload may take the upgrade timeout to start new workers plus the graceful timeout to drain.

@@ -5,6 +5,7 @@ import { StartFailure } from '../../manager/generation.js';
 import { ListenerRegistry } from '../../manager/listeners.js';
 import { consoleLogger, type Logger } from '../../manager/log.js';
 import { Manager } from '../../manager/manager.js';
+import { reapOrphans } from '../../manager/orphan-reaper.js';
 import { removePidFile, writePidFile } from '../../manager/pid-file.js';
 import type { Command, FinalReply } from '../../protocol/control.js';
 import { attachSystemd } from '../../systemd/attach.js';
@@ -31,6 +32,8 @@ export async function start(args: CliArgs): Promise<number> {
   const log = consoleLogger(logFile);
   const manager = new Manager(deployment, plan, registry, log);
   attachSystemd(manager, registry, notifier);
+  const reaping = reapOrphans(() => manager.workerPids());
+  if (reaping) log.warn(reaping);
   const control = await ControlServer.listen(paths, (cmd, progress) => handle(manager, log, cmd, progress), (text) => log.warn(text));
   if (settings.pidFile) writePidFile(settings.pidFile);
 
