@@ -28,7 +28,7 @@ async function deploy(t: TestContext, extra: string[] = []): Promise<Deployed> {
   const { dir, app } = exampleApp(t, 'hello');
   const port = await freePort();
   const runtime = tempDir(t, 'hypnode-sdrun-');
-  const args = ['unit', app, '--workers', '2', '--runtime-dir', runtime, '--env', `PORT=${port}`, '--env', 'BOOT_DELAY_MS=800', '--out', sb.unitDir, ...extra];
+  const args = ['unit', app, '--workers', '2', '--user', 'root', '--runtime-dir', runtime, '--env', `PORT=${port}`, '--env', 'BOOT_DELAY_MS=800', '--out', sb.unitDir, ...extra];
   const r = await runCli(args);
   assert.equal(r.code, 0, r.stderr);
   assert.equal((await sb.systemctl('daemon-reload')).code, 0);

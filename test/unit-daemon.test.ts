@@ -14,7 +14,7 @@ const analyze = spawnSync('systemd-analyze', ['--version']).status === 0;
 test('hypnode unit prints a service and a socket unit that systemd-analyze verify accepts without a warning', { skip: analyze ? false : 'systemd-analyze is not installed' }, async (t) => {
   const { dir, app } = exampleApp(t, 'hello');
   const out = tempDir(t);
-  const r = await runCli(['unit', app, '--workers', '3', '--graceful-timeout', '20', '--name', 'web', '--socket', '127.0.0.1:8080', '--out', out], { env: { HYPNODE_RUNTIME_DIR: dir } });
+  const r = await runCli(['unit', app, '--workers', '3', '--graceful-timeout', '20', '--name', 'web', '--user', 'root', '--socket', '127.0.0.1:8080', '--out', out], { env: { HYPNODE_RUNTIME_DIR: dir } });
   assert.equal(r.code, 0, r.stderr);
   const service = readFileSync(join(out, 'hypnode-web.service'), 'utf8');
   assert.match(service, /^Type=notify$/m);

@@ -21,6 +21,11 @@ export interface CliArgs {
   /** `hypnode unit`: ListenStream= values for a socket unit, and where to write the files. */
   sockets: string[];
   out: string | null;
+  /** `hypnode unit`: who the service runs as, where it may write, whether it binds ports below 1024. */
+  user: string | null;
+  group: string | null;
+  writable: string[];
+  privilegedPorts: boolean;
   /** `hypnode start --daemon`: where the daemon's output goes. */
   logFile: string | null;
 }
@@ -32,6 +37,10 @@ const EXTRA = {
   daemon: { type: 'boolean' },
   socket: { type: 'string', multiple: true },
   out: { type: 'string' },
+  user: { type: 'string' },
+  group: { type: 'string' },
+  writable: { type: 'string', multiple: true },
+  'privileged-ports': { type: 'boolean' },
   'log-file': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'v' },
@@ -70,7 +79,9 @@ export function parseCli(argv: string[]): CliArgs {
   if (values.json && command !== 'status') throw new UsageError('--json goes with `hypnode status`');
   if (values.daemon && command !== 'start') throw new UsageError('--daemon goes with `hypnode start`');
   if (values['log-file'] && command !== 'start') throw new UsageError('--log-file goes with `hypnode start`');
-  if ((values.socket || values.out) && command !== 'unit') throw new UsageError('--socket and --out go with `hypnode unit`');
+  if ((values.socket || values.out || values.user || values.group || values.writable || values['privileged-ports']) && command !== 'unit') {
+    throw new UsageError('--socket, --out, --user, --group, --writable and --privileged-ports go with `hypnode unit`');
+  }
   return {
     command: command as CommandName,
     app,
@@ -82,12 +93,19 @@ export function parseCli(argv: string[]): CliArgs {
     daemon: values.daemon === true,
     sockets: (values.socket as string[] | undefined) ?? [],
     out: (values.out as string | undefined) ?? null,
+    user: (values.user as string | undefined) ?? null,
+    group: (values.group as string | undefined) ?? null,
+    writable: (values.writable as string[] | undefined) ?? [],
+    privilegedPorts: values['privileged-ports'] === true,
     logFile: (values['log-file'] as string | undefined) ?? null,
   };
 }
 
 function blank(command: 'help' | 'version'): CliArgs {
-  return { command, app: undefined, flags: {}, appArgs: null, configPath: null, json: false, fast: false, daemon: false, sockets: [], out: null, logFile: null };
+  return {
+    command, app: undefined, flags: {}, appArgs: null, configPath: null, json: false, fast: false, daemon: false,
+    sockets: [], out: null, logFile: null, user: null, group: null, writable: [], privilegedPorts: false,
+  };
 }
 
 export function helpText(): string {
@@ -104,8 +122,9 @@ Usage:
   hypnode stop APP [--fast]                        drain and stop (--fast: kill the workers);
                                                    returns once the manager has exited
   hypnode reopen-logs APP                          reopen --log-file (after logrotate moved it)
-  hypnode unit APP [options] [--socket LISTEN]... [--out DIR]
-                                                   print (or write) a systemd unit for APP
+  hypnode unit APP [options] [--socket LISTEN]... [--out DIR] [--user NAME] [--group NAME]
+               [--writable PATH]... [--privileged-ports]
+                                                   print (or write) a hardened systemd unit for APP
   hypnode start APP --daemon [--log-file PATH]     for init systems without sd_notify: returns
                                                    once the first generation serves
 

@@ -6,8 +6,18 @@ import { OperationError } from '../errors.js';
 // manager's user's own, or root's, and writable by no one else. A default such as
 // /tmp/hypnode-UID sits in a directory anyone can write to: someone may have made it first.
 
+/** Root's own runtime directory is also the parent of units' (RuntimeDirectory=hypnode/NAME): others must pass through it. */
+const SHARED_ROOT = '/run/hypnode';
+
 export function ensurePrivateDir(dir: string): void {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  try {
+    mkdirSync(dir, { recursive: true, mode: dir === SHARED_ROOT ? 0o755 : 0o700 });
+  } catch (err) {
+    throw new OperationError(
+      `cannot make the runtime directory ${dir} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): ` +
+        'under systemd with ProtectSystem=, give the unit RuntimeDirectory=hypnode/NAME (as `hypnode unit` writes it), or choose --runtime-dir',
+    );
+  }
   const st = lstatSync(dir);
   const uid = process.geteuid?.() ?? 0;
   if (st.isSymbolicLink()) throw new OperationError(`runtime directory ${dir} is a symbolic link: name the real directory (--runtime-dir)`);

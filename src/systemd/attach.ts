@@ -14,9 +14,22 @@ import type { SystemdNotifier } from './notify.js';
 /** How much more time each sign of progress buys a start, reload or stop. */
 const EXTEND_BY_USEC = 30_000_000;
 
-export function attachSystemd(manager: Manager, registry: ListenerRegistry, notifier: SystemdNotifier): void {
+export function attachSystemd(manager: Manager, registry: ListenerRegistry, notifier: SystemdNotifier, warn: (text: string) => void): void {
   if (!notifier.enabled) return;
   notifier.startWatchdog();
+  // A notification that cannot be sent (the socket out of the unit's reach, say) must not bring
+  // the manager down: it is said in the log, once per kind of failure, and the manager goes on.
+  const failures = new Set<string>();
+  const tell = (what: () => void) => () => {
+    try {
+      what();
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? 'error';
+      if (failures.has(code)) return;
+      failures.add(code);
+      warn(`cannot notify systemd: ${(err as Error).message} (more such failures are not logged)`);
+    }
+  };
   let lastReload = 'no reload yet';
   let progress = -1;
   const line = () => {
@@ -40,34 +53,34 @@ export function attachSystemd(manager: Manager, registry: ListenerRegistry, noti
     for (const name of now) stored.add(name);
   };
 
-  manager.on('changed', () => {
+  manager.on('changed', tell(() => {
     const s = manager.status();
     // Progress: workers becoming ready (start, reload), or workers gone (stop).
     const now = s.state === 'stopping' ? -s.workers.length : s.workersReady;
     if ((s.state !== 'serving' || s.reloading) && now > progress) notifier.extendTimeout(EXTEND_BY_USEC);
     progress = now;
     notifier.status(line());
-  });
-  manager.on('serving', () => {
+  }));
+  manager.on('serving', tell(() => {
     storeSockets();
     notifier.ready(line());
-  });
-  manager.on('reload-start', () => {
+  }));
+  manager.on('reload-start', tell(() => {
     progress = -1;
     notifier.reloading();
-  });
-  manager.on('reload-end', (r: ReloadResult) => {
+  }));
+  manager.on('reload-end', (r: ReloadResult) => tell(() => {
     lastReload = r.ok
       ? `last reload ${new Date(r.startedAt).toISOString()} ok in ${secs(r.doneAt - r.startedAt)}`
       : `last reload ${new Date(r.startedAt).toISOString()} FAILED: ${r.error}`;
     storeSockets();
     notifier.ready(line());
-  });
-  manager.on('stopping', () => {
+  })());
+  manager.on('stopping', tell(() => {
     progress = -Infinity;
-    notifier.stopping();
     notifier.stopWatchdog();
-  });
+    notifier.stopping();
+  }));
 }
 
 /** A name systemd accepts (printable ASCII without ':', at most 255) and that tells the socket apart. */

@@ -2,7 +2,9 @@ import { basename, dirname } from 'node:path';
 import type { Settings } from '../config/settings.js';
 
 // `hypnode unit APP`: a systemd service (and, with --socket, a socket unit) that uses everything
-// hypnode offers systemd. Each line carries the reason for it, so that the unit explains itself.
+// hypnode offers systemd, runs as an unprivileged user, and is sandboxed as far as Node and the
+// app allow (`systemd-analyze security` rates it OK). Each line carries the reason for it, and
+// each directive left out says why, so that the unit explains itself.
 
 export interface UnitOptions {
   app: string;
@@ -14,6 +16,12 @@ export interface UnitOptions {
   configPath: string | null;
   /** ListenStream= values for a socket unit; empty for none. */
   sockets: string[];
+  user: string;
+  group: string | null;
+  /** Directories the app writes to (ReadWritePaths=), absolute. */
+  writable: string[];
+  /** The app binds a port below 1024 itself (no socket unit): it keeps CAP_NET_BIND_SERVICE. */
+  privilegedPorts: boolean;
 }
 
 export function unitName(app: string, name: string | null): string {
@@ -23,11 +31,17 @@ export function unitName(app: string, name: string | null): string {
 
 const quote = (arg: string) => (/^[A-Za-z0-9_./=:@%+,-]+$/.test(arg) ? arg : `"${arg.replace(/(["\\$])/g, '\\$1').replace(/%/g, '%%')}"`);
 
+/** Whether any of `paths` lies in (or is) one of `dirs`. */
+const under = (paths: string[], dirs: string[]) => paths.some((p) => dirs.some((d) => p === d || p.startsWith(`${d}/`)));
+
 export function serviceUnit(o: UnitOptions): string {
   const name = unitName(o.app, o.settings.name);
   const hypnode = `${quote(o.node)} ${quote(o.cli)}`;
   const graceful = Math.ceil(o.settings.gracefulTimeout);
   const upgrade = Math.ceil(o.settings.upgradeTimeout);
+  const probation = Math.ceil(o.settings.probation);
+  const read = [o.app, dirname(o.app), o.node, o.cli, ...(o.configPath ? [o.configPath] : []), ...o.settings.envFile];
+  const writable = [...o.writable, ...(o.settings.pidFile ? [dirname(o.settings.pidFile)] : []), ...(o.settings.runtimeDir ? [o.settings.runtimeDir] : [])];
   return `# ${name}.service, made by \`hypnode unit\`
 [Unit]
 Description=hypnode: ${o.app}
@@ -47,8 +61,8 @@ WorkingDirectory=${quote(dirname(o.app))}
 Environment=${quote(`PWD=${dirname(o.app)}`)}
 # SIGTERM to the manager only: it drains the workers; whatever is left after TimeoutStopSec is killed.
 KillMode=mixed
-# A reload may take the upgrade timeout to start new workers plus the graceful timeout to drain.
-TimeoutStartSec=${upgrade + graceful + 30}
+# A reload may take the upgrade timeout to start new workers, the probation, and the graceful timeout to drain.
+TimeoutStartSec=${upgrade + probation + graceful + 30}
 TimeoutStopSec=${graceful + 15}
 # The manager pings the watchdog from its own event loop; a hung manager is restarted.
 WatchdogSec=30
@@ -57,10 +71,80 @@ WatchdogSec=30
 Restart=on-failure
 RestartSec=1
 FileDescriptorStoreMax=64
+# A server holds a socket per connection: room for tens of thousands.
+LimitNOFILE=65536
+
+# Who it runs as: never root unless asked (\`hypnode unit --user NAME\`).
+User=${o.user}
+${o.group ? `Group=${o.group}\n` : ''}# The control socket's directory, the service user's own (/run/hypnode/${name}): \`hypnode status/reload/stop\`
+# find it there, run by root or by ${o.user} from any shell.
+RuntimeDirectory=hypnode/${name}
+RuntimeDirectoryMode=0700
+UMask=0027
+
+# Sandboxing. The app may write only where it is told to (\`--writable PATH\`); the rest of the
+# file system is read-only, /tmp is its own, and what a web app never needs is out of reach.
+ProtectSystem=strict
+${writable.length ? `ReadWritePaths=${writable.map(quote).join(' ')}\n` : ''}${protectHome(read)}
+${privateTmp([...read, ...writable])}
+PrivateDevices=yes
+DevicePolicy=closed
+${o.privilegedPorts ? '# PrivateUsers= is left out: a capability to bind ports below 1024 holds only in the host\'s user namespace.' : 'PrivateUsers=yes'}
+PrivateMounts=yes
+ProtectHostname=yes
+ProtectClock=yes
+ProtectKernelTunables=yes
+ProtectKernelModules=yes
+ProtectKernelLogs=yes
+ProtectControlGroups=yes
+ProtectProc=invisible
+# ProcSubset=pid is left out: it hides /proc/cpuinfo, and os.cpus() then returns an empty list
+# (apps size pools by it). Add it when the app does not read os.cpus().
+${capabilities(o)}
+NoNewPrivileges=yes
+# AF_NETLINK: os.networkInterfaces() reads the interfaces through it.
+RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK
+RestrictNamespaces=yes
+RestrictRealtime=yes
+RestrictSUIDSGID=yes
+LockPersonality=yes
+RemoveIPC=yes
+# MemoryDenyWriteExecute= is left out: V8 compiles JavaScript to machine code at run time, and
+# every Node version dies at start without writable-then-executable memory.
+SystemCallArchitectures=native
+# @pkey: Node 20's V8 asks for a memory protection key at start (and 22, 24 may, on CPUs that
+# have them); the rest of what Node and hypnode call is in @system-service.
+SystemCallFilter=@system-service @pkey
+SystemCallFilter=~@privileged @resources
+SystemCallErrorNumber=EPERM
+# PrivateNetwork= and IPAddressDeny= are left out: a network service listens and connects.
+# Narrow it to your clients with IPAddressAllow= (a local reverse proxy: IPAddressDeny=any,
+# IPAddressAllow=localhost).
 
 [Install]
 WantedBy=multi-user.target
 `;
+}
+
+function protectHome(paths: string[]): string {
+  if (under(paths, ['/home', '/root', '/run/user'])) {
+    return '# The app, node or hypnode lives under a home directory: readable, never writable.\nProtectHome=read-only';
+  }
+  return 'ProtectHome=yes';
+}
+
+function privateTmp(paths: string[]): string {
+  if (under(paths, ['/tmp', '/var/tmp'])) {
+    return '# PrivateTmp= is left out: the app (or a path it uses) is under /tmp, which a private /tmp would hide.';
+  }
+  return 'PrivateTmp=yes';
+}
+
+function capabilities(o: UnitOptions): string {
+  if (!o.privilegedPorts) {
+    return '# No capability at all: a port below 1024 comes from a socket unit (`hypnode unit --socket 443`),\n# which systemd binds; or ask for CAP_NET_BIND_SERVICE with `--privileged-ports`.\nCapabilityBoundingSet=';
+  }
+  return '# The manager binds the app\'s ports itself, some below 1024 (--privileged-ports): that one capability.\nCapabilityBoundingSet=CAP_NET_BIND_SERVICE\nAmbientCapabilities=CAP_NET_BIND_SERVICE';
 }
 
 export function socketUnit(o: UnitOptions): string {
@@ -72,6 +156,7 @@ Description=hypnode sockets: ${o.app}
 [Socket]
 ${o.sockets.map((s) => `ListenStream=${s}`).join('\n')}
 # The app's listen(port) in each worker lands on the matching socket; it never closes on restart.
+# systemd binds it, as root: a port below 1024 needs no capability in the service.
 Service=${name}.service
 Backlog=1024
 

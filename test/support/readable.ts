@@ -39,17 +39,29 @@ export function canRun(user: string, node: string, args: string[]): boolean {
  */
 export function runnableByOthers(user = 'nobody'): Runnable {
   if (runnable) return runnable;
-  let node = process.execPath;
+  const node = process.execPath;
   const cli = join(ROOT, CLI_IN_ROOT);
   if (canRun(user, node, [cli, '--version'])) return (runnable = { node, cli, index: CHECKOUT_INDEX });
 
   const dir = mkdtempSync(join(tmpdir(), 'hypnode-readable-'));
   process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  const copied = copyRuntime(dir, canRun(user, node, ['-e', '0']) ? node : null);
+  if (!canRun(user, copied.node, [copied.cli, '--version'])) throw new Error(`${user} cannot run the readable copy of hypnode in ${dir} either`);
+  return (runnable = copied);
+}
+
+/**
+ * Copies what `hypnode` needs at run time into `dir` (made readable by all): dist/src,
+ * package.json, binding.gyp, the native addon, the runtime dependencies, and `node`'s binary
+ * unless `keepNode` names one to use as it is. The copy is readable by any user.
+ */
+export function copyRuntime(dir: string, keepNode: string | null, node = process.execPath): Runnable {
   chmodSync(dir, 0o755);
-  if (!canRun(user, node, ['-e', '0'])) {
-    node = join(dir, 'node');
-    copyFileSync(process.execPath, node);
-    chmodSync(node, 0o755);
+  let bin = keepNode;
+  if (bin === null) {
+    bin = join(dir, 'node');
+    copyFileSync(node, bin);
+    chmodSync(bin, 0o755);
   }
   const pkg = join(dir, 'hypnode');
   cpSync(join(ROOT, 'dist', 'src'), join(pkg, 'dist', 'src'), { recursive: true, filter: (src) => !/\.(map|d\.ts)$/.test(src) });
@@ -59,10 +71,8 @@ export function runnableByOthers(user = 'nobody'): Runnable {
   }
   copyDependencies(ROOT, pkg, new Set());
   // cpSync keeps the modes of the originals, which are readable by all in a checkout: what kept
-  // the other user out was only the directory above it.
-  const copied = { node, cli: join(pkg, CLI_IN_ROOT), index: pathToFileURL(join(pkg, 'dist', 'src', 'index.js')).href };
-  if (!canRun(user, copied.node, [copied.cli, '--version'])) throw new Error(`${user} cannot run the readable copy of hypnode in ${dir} either`);
-  return (runnable = copied);
+  // other users out was only the directory above it.
+  return { node: bin, cli: join(pkg, CLI_IN_ROOT), index: pathToFileURL(join(pkg, 'dist', 'src', 'index.js')).href };
 }
 
 /** Copies the runtime dependencies of the package in `from`, and theirs, into `to`/node_modules. */

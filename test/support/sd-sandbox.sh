@@ -30,6 +30,16 @@ if [[ "${1:-}" == "--inner" ]]; then
   mount -t tmpfs tmpfs /run/systemd
   # The manager checks for /run/systemd/system (sd_booted) before it believes systemd runs here.
   mkdir -p /run/systemd/system
+  # The nodes PID 1 makes at boot, which ProtectHome=, ProtectKernelTunables=, ProtectKernelLogs=
+  # and InaccessiblePaths= bind over what they hide: without them such units fail (226/NAMESPACE).
+  I=/run/systemd/inaccessible
+  mkdir -p $I
+  mkdir -m 0000 $I/dir
+  install -m 0000 /dev/null $I/reg
+  mkfifo -m 0000 $I/fifo
+  python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' $I/sock && chmod 0000 $I/sock
+  mknod -m 0000 $I/chr c 0 0
+  mknod -m 0000 $I/blk b 0 0
   # Remount every hierarchy inside the new cgroup namespace, so that its root is the sandbox's own
   # cgroup: otherwise the manager sees the host's whole tree and adopts every process in it.
   mapfile -t HIER < <(findmnt -rn -t cgroup,cgroup2 -o TARGET,FSTYPE,OPTIONS)
@@ -61,6 +71,10 @@ if [[ "${1:-}" == "--inner" ]]; then
     sleep 0.05
   done
   if [[ -n $up ]]; then
+    # As /run and /run/systemd/notify are on a real system: a unit with User= must reach the
+    # notify socket (and its RuntimeDirectory=, which a user manager makes under XDG_RUNTIME_DIR).
+    chmod 0755 "$XDG_RUNTIME_DIR"
+    chmod 0777 "$XDG_RUNTIME_DIR/systemd/notify"
     echo "ready $SD"
     while read -r _; do :; done
   else

@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -64,7 +64,10 @@ export function systemdSkipReason(): string | null {
 export async function startUserManager(t?: TestContext): Promise<SystemdSandbox> {
   const reason = systemdSkipReason();
   if (reason) throw new Error(`cannot run systemd here: ${reason}`);
-  const dir = mkdtempSync(join(tmpdir(), 'hypnode-sd-'));
+  // Not under /tmp (a unit with PrivateTmp= would not see the manager's notify socket there; on a
+  // real system it is /run/systemd/notify), nor /run (ProtectProc= gives a unit a /run without it).
+  const dir = mkdtempSync(join(existsSync('/var/lib') ? '/var/lib' : tmpdir(), 'hypnode-sd-'));
+  chmodSync(dir, 0o755); // as /run is: a unit with User= reaches its runtime directory through it
   const log = join(dir, 'manager.log');
   // Its own session: a ^C at the terminal must not kill the sandbox before it can tear down.
   const child = spawn('python3', [CONSOLE, log, '--', 'bash', SANDBOX, dir], { detached: true, stdio: ['pipe', 'pipe', 'pipe'] });

@@ -31,7 +31,7 @@ export async function start(args: CliArgs): Promise<number> {
   registry.adopt(inheritedSockets());
   const log = consoleLogger(logFile);
   const manager = new Manager(deployment, plan, registry, log);
-  attachSystemd(manager, registry, notifier);
+  attachSystemd(manager, registry, notifier, (text) => log.warn(text));
   const reaping = reapOrphans(() => manager.workerPids());
   if (reaping) log.warn(reaping);
   const control = await ControlServer.listen(paths, (cmd, progress) => handle(manager, log, cmd, progress), (text) => log.warn(text));

@@ -1,7 +1,10 @@
-import { writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { statSync, writeFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SETTINGS } from '../../config/settings.js';
+import { UsageError } from '../../errors.js';
 import { serviceUnit, socketUnit, unitName, type UnitOptions } from '../../systemd/unit.js';
 import type { CliArgs } from '../args.js';
 import { locate } from '../instance.js';
@@ -11,7 +14,7 @@ import { locate } from '../instance.js';
 const CLI = fileURLToPath(new URL('../main.js', import.meta.url));
 
 export async function unit(args: CliArgs): Promise<number> {
-  const { app, settings } = await locate(args);
+  const { app, settings, sources } = await locate(args);
   const startArgs: string[] = [];
   for (const s of SETTINGS) {
     const v = args.flags[s.key];
@@ -25,8 +28,12 @@ export async function unit(args: CliArgs): Promise<number> {
     startArgs,
     node: process.execPath,
     cli: CLI,
-    configPath: args.configPath ? resolve(args.configPath) : null,
+    configPath: args.configPath ? resolve(sources.cwd, args.configPath) : null,
     sockets: args.sockets,
+    user: serviceUser(args.user, app),
+    group: args.group === null ? null : known('group', args.group, '--group'),
+    writable: args.writable.map((p) => resolve(sources.cwd, p)),
+    privilegedPorts: args.privilegedPorts,
   };
   const files: [string, string][] = [[`${unitName(app, settings.name)}.service`, serviceUnit(opts)]];
   if (args.sockets.length > 0) files.push([`${unitName(app, settings.name)}.socket`, socketUnit(opts)]);
@@ -39,4 +46,33 @@ export async function unit(args: CliArgs): Promise<number> {
     }
   }
   return 0;
+}
+
+/**
+ * Who the service runs as: --user, else the one running this command, else (for root) the owner
+ * of the app's directory. Never root unless asked for by name.
+ */
+function serviceUser(asked: string | null, app: string): string {
+  if (asked !== null) return known('passwd', asked, '--user');
+  if (process.getuid?.() !== 0) return userInfo().username;
+  const dir = dirname(app);
+  const owner = statSync(dir).uid;
+  if (owner === 0) {
+    throw new UsageError(`${dir} belongs to root: name the user the service runs as with --user NAME (a system user of its own: useradd --system app), or --user root to run it as root`);
+  }
+  const name = getent('passwd', String(owner));
+  if (!name) throw new UsageError(`${dir} belongs to uid ${owner}, which has no user name here: name the user with --user NAME`);
+  return name;
+}
+
+/** `name` if this machine knows it (a user or group name), else a usage error naming the flag. */
+function known(db: 'passwd' | 'group', name: string, flag: string): string {
+  if (!getent(db, name)) throw new UsageError(`${flag} ${name}: no such ${db === 'passwd' ? 'user' : 'group'} on this machine`);
+  return name;
+}
+
+/** The entry's name in the system's user (or group) database, through NSS as login does. */
+function getent(db: 'passwd' | 'group', key: string): string | null {
+  const r = spawnSync('getent', [db, key], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.split(':')[0]! : null;
 }
