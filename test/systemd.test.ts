@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import type { Status } from '../src/protocol/status.js';
@@ -166,3 +166,35 @@ test('without a socket unit, the fd store keeps the sockets across systemctl res
   assert.equal(result.failures.ECONNREFUSED ?? 0, 0, 'no connection was refused while the manager restarted');
 });
 
+
+test('a unit for an app under a `current` symlink reloads into the release the link points to now', { skip }, async (t) => {
+  const sb = await startUserManager(t);
+  // Not under /tmp: the unit's private /tmp would hide the releases.
+  const root = mkdtempSync('/var/lib/hypnode-releases-');
+  t.after(() => rmSync(root, { recursive: true, force: true }));
+  for (const n of ['1', '2']) {
+    const dir = join(root, 'releases', n);
+    cpSync(exampleApp(t, 'hello', n).dir, dir, { recursive: true });
+  }
+  const flip = (n: string) => {
+    symlinkSync(join('releases', n), join(root, 'current.new'));
+    renameSync(join(root, 'current.new'), join(root, 'current'));
+  };
+  flip('1');
+  const port = await freePort();
+  const app = join(root, 'current', 'app.js');
+  const r = await runCli(['unit', app, '--workers', '2', '--user', 'root', '--env', `PORT=${port}`, '--out', sb.unitDir]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal((await sb.systemctl('daemon-reload')).code, 0);
+  assert.equal((await sb.systemctl('start', SERVICE)).code, 0, sb.managerLog());
+  assert.equal((await get(port)).version, '1');
+
+  flip('2');
+  const reload = await sb.systemctl('reload', SERVICE);
+  assert.equal(reload.code, 0, reload.stderr + sb.managerLog());
+  assert.equal((await get(port)).version, '2', 'the reload went into the release `current` points to');
+  rmSync(join(root, 'releases', '1'), { recursive: true });
+  assert.equal((await sb.systemctl('reload', SERVICE)).code, 0, 'the old release removed, a reload still works');
+  assert.equal((await sb.systemctl('stop', SERVICE)).code, 0);
+  assert.equal((await sb.show(SERVICE, ['Result'])).Result, 'success');
+});
