@@ -82,8 +82,8 @@ static int get_args(napi_env env, napi_callback_info info, size_t n, napi_value 
   return 1;
 }
 
-// A file descriptor argument: a non-negative integer. Throws and returns -1 otherwise.
-static int get_fd(napi_env env, napi_value value) {
+// A file descriptor (or pid) argument: a non-negative integer. Throws and returns -1 otherwise.
+static int get_id(napi_env env, napi_value value, const char *what) {
   napi_valuetype type;
   double number;
   napi_typeof(env, value, &type);
@@ -91,15 +91,21 @@ static int get_fd(napi_env env, napi_value value) {
     napi_get_value_double(env, value, &number);
     if (number >= 0 && number <= 0x7fffffff && number == (double)(int)number) return (int)number;
   }
-  throw_type(env, "a file descriptor must be a non-negative integer");
+  char message[96];
+  snprintf(message, sizeof message, "a %s must be a non-negative integer", what);
+  throw_type(env, message);
   return -1;
 }
 
-// The one argument of a call that takes only a file descriptor; throws and returns -1 otherwise.
-static int fd_argument(napi_env env, napi_callback_info info) {
+static int get_fd(napi_env env, napi_value value) {
+  return get_id(env, value, "file descriptor");
+}
+
+// The one argument of a call that takes only a file descriptor (or pid); throws and returns -1 otherwise.
+static int id_argument(napi_env env, napi_callback_info info, const char *what) {
   napi_value args[1];
   if (!get_args(env, info, 1, args)) return -1;
-  return get_fd(env, args[0]);
+  return get_id(env, args[0], what);
 }
 
 // A string argument as a malloc'd, NUL-terminated UTF-8 copy; throws and returns NULL otherwise.
@@ -236,7 +242,7 @@ static napi_value notify(napi_env env, napi_callback_info info) {
 
 // peerCredentials(fd) -> { pid, uid, gid } of the process at the other end, as of connect().
 static napi_value peer_credentials(napi_env env, napi_callback_info info) {
-  int fd = fd_argument(env, info);
+  int fd = id_argument(env, info, "file descriptor");
   if (fd < 0) return NULL;
   struct ucred cred;
   socklen_t length = sizeof cred;
@@ -280,9 +286,8 @@ static int get_name(napi_env env, int fd, struct sockaddr_storage *ss, socklen_t
 
 // unixSocketPath(fd) -> string | null (null when the socket is not AF_UNIX or has no name).
 static napi_value unix_socket_path(napi_env env, napi_callback_info info) {
-  napi_value args[1], result;
-  if (!get_args(env, info, 1, args)) return NULL;
-  int fd = get_fd(env, args[0]);
+  napi_value result;
+  int fd = id_argument(env, info, "file descriptor");
   if (fd < 0) return NULL;
   struct sockaddr_storage ss;
   socklen_t length;
@@ -333,9 +338,8 @@ static const char *type_name(int type) {
 // socketInfo(fd) -> { family, type, listening, address?, port?, ipv6Only?, path? }: enough to tell
 // which listen() call an inherited socket stands for.
 static napi_value socket_info(napi_env env, napi_callback_info info) {
-  napi_value args[1], result;
-  if (!get_args(env, info, 1, args)) return NULL;
-  int fd = get_fd(env, args[0]);
+  napi_value result;
+  int fd = id_argument(env, info, "file descriptor");
   if (fd < 0) return NULL;
   struct sockaddr_storage ss;
   socklen_t length;
@@ -375,7 +379,7 @@ static napi_value socket_info(napi_env env, napi_callback_info info) {
 // setCloexec(fd): inherited fds come without FD_CLOEXEC, and libuv does not close stray fds in
 // the children it spawns: without this, every worker would hold every inherited socket open.
 static napi_value set_cloexec(napi_env env, napi_callback_info info) {
-  int fd = fd_argument(env, info);
+  int fd = id_argument(env, info, "file descriptor");
   if (fd < 0) return NULL;
   int flags = fcntl(fd, F_GETFD);
   if (flags < 0 || fcntl(fd, F_SETFD, flags | FD_CLOEXEC) < 0) return throw_errno(env, errno, "fcntl", NULL);
@@ -451,7 +455,7 @@ static napi_value leave_foreground_group(napi_env env, napi_callback_info info) 
 // exited (its zombie is gone now), false when it still runs or is no child of ours. By pid only:
 // libuv waits for the children it started by their pids too, so the two never take each other's.
 static napi_value reap_child(napi_env env, napi_callback_info info) {
-  int pid = fd_argument(env, info);
+  int pid = id_argument(env, info, "pid");
   if (pid < 0) return NULL;
   if (pid == 0) return throw_type(env, "a pid must be positive");
   int status;

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { faultApp, quickStatus } from './support/faults.js';
+import { startLoad } from '../tools/load.js';
+import { faultApp, quickStatus, sleep } from './support/faults.js';
 import { alive, assertNoneLeft, exampleApp, freePort, startHypnode, waitFor } from './support/hypnode.js';
 import { get } from './support/http.js';
 
@@ -148,16 +149,31 @@ test('--accepts and --max-rss replace a worker gracefully: its successor is read
   const { app } = exampleApp(t, 'hello');
   const port = await freePort();
   const h = await startHypnode(t, app, ['--workers', '1', '--accepts', '20'], { env: { PORT: String(port) } });
-  const first = (await h.status()).workers[0]!.pid;
-  const pids = new Set<number>();
-  await waitFor('a second worker to answer', async () => (pids.add((await get(port)).pid), pids.size >= 2), 10_000, 10);
-  // The successor accepts as soon as it listens, a moment before it reports ready and the old one drains.
-  await waitFor('the first worker to drain', async () => !alive(first) || (await h.status()).workers.find((w) => w.pid === first)?.state === 'draining');
+  const load = startLoad({ port, durationMs: 20_000, maxRequests: 400, keepAliveClients: 0, newConnectionClients: 2, slowEvery: 10 });
+  // Whenever a worker is seen draining, its successor in the same slot already serves.
+  const seen = new Set<number>();
+  let draining = 0;
+  for (const deadline = Date.now() + 20_000; draining < 2 && Date.now() < deadline; ) {
+    const s = await quickStatus(h);
+    for (const w of s.workers) {
+      if (w.state !== 'draining' || seen.has(w.pid)) continue;
+      seen.add(w.pid);
+      draining++;
+      const successor = s.workers.find((x) => x.slot === w.slot && x.pid !== w.pid);
+      assert.equal(successor?.state, 'ready', `worker ${w.pid} drains only once its successor serves: ${JSON.stringify(s.workers)}`);
+    }
+    if ((await Promise.race([load.done, sleep(10)])) !== undefined) break;
+  }
+  const result = await load.stop();
+  assert.ok(draining >= 2, `two recycles seen (${draining})`);
+  assert.deepEqual(result.failures, {}, `no request failed across the recycles (${result.total} requests)`);
   assert.match(h.output, /replacing worker \d+ \(generation 1\): accepted 20 connections/);
 
   const m = exampleApp(t, 'hello');
   const mport = await freePort();
   const hm = await startHypnode(t, m.app, ['--workers', '1', '--max-rss', '1', '--heartbeat-interval', '0.2'], { env: { PORT: String(mport) } });
+  const mload = startLoad({ port: mport, durationMs: 3000, maxRequests: 2000, keepAliveClients: 1, newConnectionClients: 1 });
   await waitFor('a memory recycle', () => /resident memory \d+ MiB above 1 MiB/.test(hm.output));
-  assert.equal((await get(mport)).status, 200);
+  await waitFor('the recycled worker to be gone', async () => (await quickStatus(hm)).workers.length === 1 && (await quickStatus(hm)).workers[0]!.state === 'ready');
+  assert.deepEqual((await mload.stop()).failures, {}, 'no request failed across the memory recycle');
 });

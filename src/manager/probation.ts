@@ -41,7 +41,10 @@ export class Probation {
       this.wake = resolve;
       if (this.death) resolve();
     });
-    await Promise.race([Promise.all([drained, delay(this.ms)]), died]);
+    const window = new AbortController();
+    const over = delay(this.ms, undefined, { signal: window.signal }).catch(() => {});
+    await Promise.race([Promise.all([drained, over]), died]);
+    window.abort();
     this.gen.off('crash', this.watch);
     return this.death;
   }

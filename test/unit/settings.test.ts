@@ -1,0 +1,60 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test, type TestContext } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { resolveLeniently, resolveSettings, type SettingSources } from '../../src/config/resolve.js';
+import { settingsMarkdown, withSettingsTable } from '../../src/config/settings-doc.js';
+import { defaultSettings, SETTINGS, settingsSchema } from '../../src/config/settings.js';
+
+function dir(t: TestContext): string {
+  const d = mkdtempSync(join(tmpdir(), 'hypnode-unit-'));
+  t.after(() => rmSync(d, { recursive: true, force: true }));
+  return d;
+}
+
+function sources(d: string, over: Partial<SettingSources> = {}): SettingSources {
+  return { flags: {}, appArgs: null, env: {}, appPath: join(d, 'app.js'), cwd: d, configPath: null, ...over };
+}
+
+test('settings: flags > environment > config file > defaults; every default passes the schema', async (t) => {
+  assert.doesNotThrow(() => settingsSchema.parse(defaultSettings()));
+  const d = dir(t);
+  writeFileSync(join(d, 'hypnode.config.json'), JSON.stringify({ workers: 3, gracefulTimeout: 7, envFile: ['shared/app.env'] }));
+  const fromFile = await resolveSettings(sources(d));
+  assert.equal(fromFile.settings.workers, 3);
+  assert.deepEqual(fromFile.settings.envFile, [join(d, 'shared/app.env')], "a config file's paths are its own: relative to it");
+  const fromEnv = await resolveSettings(sources(d, { env: { HYPNODE_WORKERS: '2', HYPNODE_ENV_FILE: 'a.env:/etc/b.env', HYPNODE_PROBATION: '500ms' } }));
+  assert.equal(fromEnv.settings.workers, 2);
+  assert.deepEqual(fromEnv.settings.envFile, [join(d, 'a.env'), '/etc/b.env']);
+  assert.equal(fromEnv.settings.probation, 0.5);
+  const fromFlag = await resolveSettings(sources(d, { env: { HYPNODE_WORKERS: '2' }, flags: { workers: '1', readyPath: 'off', args: 'x y' }, appArgs: null }));
+  assert.equal(fromFlag.settings.workers, 1);
+  assert.equal(fromFlag.settings.readyPath, 'off');
+  assert.deepEqual(fromFlag.settings.args, ['x', 'y']);
+  assert.equal(fromFlag.settings.gracefulTimeout, 7, 'what no layer above sets comes from the file');
+});
+
+test('settings: errors name the file and key, the variable or the flag', async (t) => {
+  const d = dir(t);
+  writeFileSync(join(d, 'hypnode.config.json'), '{"readyPath": "healthz"}');
+  await assert.rejects(resolveSettings(sources(d)), /hypnode\.config\.json: key "readyPath": a path starting with \/, or "off"/);
+  writeFileSync(join(d, 'hypnode.config.json'), '{}');
+  await assert.rejects(resolveSettings(sources(d, { env: { HYPNODE_PROBATION: 'soon' } })), /environment variable HYPNODE_PROBATION: expected seconds/);
+  await assert.rejects(resolveSettings(sources(d, { flags: { heartbeatInterval: '5', heartbeatTimeout: '2' } })), /heartbeatTimeout \(2s\) must be longer than heartbeatInterval \(5s\)/);
+});
+
+test('settings: a config file that does not parse leaves flags and environment, and says why', async (t) => {
+  const d = dir(t);
+  writeFileSync(join(d, 'hypnode.config.json'), '{"name": ');
+  const r = await resolveLeniently(sources(d, { flags: { name: 'web' } }));
+  assert.equal(r.settings.name, 'web');
+  assert.match(r.configError ?? '', /hypnode\.config\.json is not valid JSON/);
+});
+
+test("the README's settings table is the one the settings table makes (`npm run docs` rewrites it)", () => {
+  const readme = readFileSync(fileURLToPath(new URL('../../../README.md', import.meta.url)), 'utf8');
+  assert.equal(withSettingsTable(readme), readme, 'README.md is out of date: run `npm run docs`');
+  for (const s of SETTINGS) assert.match(settingsMarkdown(), new RegExp(`\\| \`--${s.flag}\` \\| \`${s.env}\` \\| \`${s.key}\``));
+});
