@@ -8,6 +8,9 @@
 //   exitWhenOrphaned(parent, graceMs) a thread that ends the process once `parent` is gone
 //   leaveForegroundGroup()            setpgid(0, 0): a process group of its own, same session
 //   reapChild(pid)                    waitpid(pid, WNOHANG), for orphans adopted as PID 1
+//   outputLock()                      a lock in shared memory (a memfd) for the writers of one sink
+//   writeLines(lockFd, fd, buffer)    one write of whole lines under that lock, never blocking
+//   setNonBlocking(fd)                O_NONBLOCK on a sink the workers write to themselves
 // Everything else is synchronous: each call is one or two system calls that never block for long.
 
 #include <node_api.h>
@@ -22,7 +25,12 @@
 #include <string.h>
 #include <pthread.h>
 #include <time.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -39,7 +47,7 @@ static const char *errno_name(int err) {
     NAME(EMFILE) NAME(EPIPE) NAME(ENAMETOOLONG) NAME(ELOOP) NAME(ENOTSOCK) NAME(EDESTADDRREQ)
     NAME(EMSGSIZE) NAME(EPROTOTYPE) NAME(ENOPROTOOPT) NAME(EOPNOTSUPP) NAME(EAFNOSUPPORT)
     NAME(ECONNRESET) NAME(ENOBUFS) NAME(EISCONN) NAME(ENOTCONN) NAME(ETOOMANYREFS)
-    NAME(ECONNREFUSED)
+    NAME(ECONNREFUSED) NAME(ENOSPC) NAME(EDQUOT) NAME(EFBIG)
 #undef NAME
     default: return "UNKNOWN";
   }
@@ -468,6 +476,138 @@ static napi_value reap_child(napi_env env, napi_callback_info info) {
   return result;
 }
 
+// The workers of a manager write their log lines straight to the manager's stdout or stderr, as
+// node's cluster workers do, so the manager is not a third busy process on every line. On a pipe
+// or a socket a write is atomic only up to a point (PIPE_BUF for a pipe; until the buffer is full
+// for either), so the writers of one sink take turns: a lock word in shared memory holds the pid
+// of the writer, for the length of one write. A writer waits at most as long as it is told for
+// its turn ('busy' after that) and for room in a sink that is full ('full': its descriptor is
+// non-blocking, so a sink nobody reads never blocks anyone for longer), and once part of a batch
+// is out it finishes it within a second, so that no line is ever torn in two. A writer that died
+// holding the lock is seen dead (its pid gone) and the lock taken from it.
+struct output_lock {
+  volatile pid_t holder;
+};
+
+static struct output_lock *mapped_locks[1024];
+
+static struct output_lock *lock_at(int fd) {
+  if (fd < 0 || fd >= 1024) return NULL;
+  if (!mapped_locks[fd]) {
+    void *map = mmap(NULL, sizeof(struct output_lock), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (map == MAP_FAILED) return NULL;
+    mapped_locks[fd] = map;
+  }
+  return mapped_locks[fd];
+}
+
+static long monotonic_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+static int take_lock(struct output_lock *lock, long wait_ms) {
+  pid_t self = getpid();
+  long until = monotonic_ms() + wait_ms;
+  for (int spin = 0;; spin++) {
+    pid_t expected = 0;
+    if (__atomic_compare_exchange_n(&lock->holder, &expected, self, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) return 1;
+    if (expected != self && kill(expected, 0) != 0 && errno == ESRCH &&
+        __atomic_compare_exchange_n(&lock->holder, &expected, self, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+      return 1; // its holder died holding it
+    }
+    if ((spin & 63) == 63) {
+      if (monotonic_ms() >= until) return 0;
+      sched_yield();
+    }
+  }
+}
+
+static void give_lock(struct output_lock *lock) {
+  __atomic_store_n(&lock->holder, 0, __ATOMIC_RELEASE);
+}
+
+// outputLock() -> fd: a memfd holding a free lock, to be handed to every writer of one sink.
+static napi_value output_lock(napi_env env, napi_callback_info info) {
+  (void)info;
+  int fd = (int)syscall(SYS_memfd_create, "hypnode-output-lock", 0);
+  if (fd < 0) return throw_errno(env, errno, "memfd_create", NULL);
+  if (ftruncate(fd, sizeof(struct output_lock)) != 0 || !lock_at(fd)) {
+    int err = errno;
+    close(fd);
+    return throw_errno(env, err, "mmap", NULL);
+  }
+  napi_value result;
+  napi_create_int32(env, fd, &result);
+  return result;
+}
+
+// writeLines(lockFd, fd, buffer, waitMs) -> 'ok' | 'full' | 'busy' | 'torn' | an errno name
+// (ENOSPC, EPIPE...). lockFd -1: no lock (a regular file, where every write() is atomic by itself).
+static napi_value write_lines(napi_env env, napi_callback_info info) {
+  napi_value args[4];
+  if (!get_args(env, info, 4, args)) return NULL;
+  int wait_ms = 0;
+  napi_get_value_int32(env, args[3], &wait_ms);
+  if (wait_ms < 0) wait_ms = 0;
+  bool locked = true;
+  napi_valuetype type;
+  napi_typeof(env, args[0], &type);
+  int lock_fd = -1;
+  if (type == napi_number) napi_get_value_int32(env, args[0], &lock_fd);
+  if (lock_fd < 0) locked = false;
+  int fd = get_fd(env, args[1]);
+  if (fd < 0) return NULL;
+  char *data;
+  size_t length;
+  if (napi_get_buffer_info(env, args[2], (void **)&data, &length) != napi_ok) return throw_type(env, "expected a Buffer");
+  struct output_lock *lock = locked ? lock_at(lock_fd) : NULL;
+  if (locked && !lock) return throw_errno(env, errno, "mmap", NULL);
+
+  const char *result = "ok";
+  long started = monotonic_ms();
+  if (lock && !take_lock(lock, wait_ms)) {
+    result = "busy";
+  } else {
+    size_t done = 0;
+    long until = 0;
+    while (done < length) {
+      ssize_t n = write(fd, data + done, length - done);
+      if (n >= 0) {
+        done += (size_t)n;
+        continue;
+      }
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN) {
+        result = errno_name(errno);
+        break;
+      }
+      // Nothing out yet: room within the wait, or give up whole. Part out: finish it, within a second.
+      if (!until) until = done == 0 ? started + wait_ms : monotonic_ms() + 1000;
+      long left = until - monotonic_ms();
+      struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+      if (left <= 0 || poll(&pfd, 1, (int)left) == 0) {
+        result = done == 0 ? "full" : "torn";
+        break;
+      }
+    }
+    if (lock) give_lock(lock);
+  }
+  napi_value out;
+  napi_create_string_utf8(env, result, NAPI_AUTO_LENGTH, &out);
+  return out;
+}
+
+// setNonBlocking(fd): O_NONBLOCK on the open file description (shared with whoever else has it).
+static napi_value set_non_blocking(napi_env env, napi_callback_info info) {
+  int fd = id_argument(env, info, "file descriptor");
+  if (fd < 0) return NULL;
+  int flags = fcntl(fd, F_GETFL);
+  if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) return throw_errno(env, errno, "fcntl", NULL);
+  return NULL;
+}
+
 NAPI_MODULE_INIT() {
   napi_property_descriptor methods[] = {
     { "notify", NULL, notify, NULL, NULL, NULL, napi_enumerable, NULL },
@@ -478,6 +618,9 @@ NAPI_MODULE_INIT() {
     { "exitWhenOrphaned", NULL, exit_when_orphaned, NULL, NULL, NULL, napi_enumerable, NULL },
     { "leaveForegroundGroup", NULL, leave_foreground_group, NULL, NULL, NULL, napi_enumerable, NULL },
     { "reapChild", NULL, reap_child, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "outputLock", NULL, output_lock, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "writeLines", NULL, write_lines, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "setNonBlocking", NULL, set_non_blocking, NULL, NULL, NULL, napi_enumerable, NULL },
   };
   napi_define_properties(env, exports, sizeof methods / sizeof methods[0], methods);
   return exports;

@@ -36,7 +36,17 @@ interface Addon {
   exitWhenOrphaned(parent: number, graceMs: number): void;
   leaveForegroundGroup(): void;
   reapChild(pid: number): boolean;
+  outputLock(): number;
+  writeLines(lockFd: number, fd: number, lines: Buffer, waitMs: number): WriteOutcome;
+  setNonBlocking(fd: number): void;
 }
+
+/**
+ * How a write of whole lines to a shared sink went: `ok`; `full`, the sink took nothing within
+ * the wait (a pipe nobody reads); `busy`, another writer held the sink all that time; `torn`,
+ * part of the batch went and the rest would not within a second; or the errno (ENOSPC, EPIPE...).
+ */
+export type WriteOutcome = 'ok' | 'full' | 'busy' | 'torn' | string;
 
 /** The addon could not be loaded: no prebuild fits and none was built, or not on Linux. */
 export class NativeAddonError extends Error {
@@ -241,4 +251,22 @@ export function leaveForegroundGroup(): void {
  */
 export function reapChild(pid: number): boolean {
   return load().reapChild(pid);
+}
+
+/** A lock in shared memory (a memfd) that every writer of one shared sink takes for each write. */
+export function outputLock(): number {
+  return load().outputLock();
+}
+
+/**
+ * One write of whole lines to `fd` under the lock in `lockFd` (-1: none needed), waiting at most
+ * `waitMs` for its turn and for room (and up to a second more to finish a batch begun).
+ */
+export function writeLines(lockFd: number, fd: number, lines: Buffer, waitMs: number): WriteOutcome {
+  return load().writeLines(lockFd, fd, lines, waitMs);
+}
+
+/** O_NONBLOCK on `fd`'s open file description: a sink that takes nothing then says so at once. */
+export function setNonBlocking(fd: number): void {
+  load().setNonBlocking(fd);
 }

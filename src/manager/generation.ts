@@ -56,6 +56,7 @@ export class Generation extends EventEmitter<{ changed: []; crash: [exit: Worker
   private readonly recycling = new Set<WorkerProcess>();
   private readonly backoff = new Backoff();
   private waiter: Waiter | null = null;
+  private droppedByGone = 0;
   private mode: StartMode = 'first';
 
   constructor(
@@ -173,6 +174,15 @@ export class Generation extends EventEmitter<{ changed: []; crash: [exit: Worker
     this.emit('changed');
   }
 
+  /** Lines its workers (alive now, or since gone) dropped because the output took none. */
+  linesDropped(): number {
+    return this.droppedByGone + this.workers.reduce((n, w) => n + w.stats.linesDropped, 0);
+  }
+
+  reopenOutput(): void {
+    for (const w of this.live) w.reopenOutput();
+  }
+
   /** Every socket a live worker of this generation listens on. */
   listenIds(): Set<string> {
     const ids = new Set<string>();
@@ -224,6 +234,7 @@ export class Generation extends EventEmitter<{ changed: []; crash: [exit: Worker
 
   private onExit(w: WorkerProcess, exit: WorkerExit): void {
     this.live.delete(w);
+    this.droppedByGone += w.stats.linesDropped;
     this.recycling.delete(w);
     this.emit('changed');
     if (wasRetired(exit) || this.phase === 'draining' || this.phase === 'done') return;

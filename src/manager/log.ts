@@ -1,4 +1,5 @@
 import { fstatSync } from 'node:fs';
+import type { OutputConfig } from '../protocol/worker.js';
 import { Sink } from './log-sink.js';
 
 // The manager's own log lines and the workers' output, each line tagged with who wrote it:
@@ -13,8 +14,8 @@ export interface Logger {
   info(msg: string): void;
   warn(msg: string): void;
   error(msg: string): void;
-  /** A line a worker wrote; `stream` tells stdout from stderr. */
-  worker(generation: number, pid: number, stream: 'stdout' | 'stderr', line: string): void;
+  /** Lines a worker wrote (each ending in a newline); `stream` tells stdout from stderr. */
+  worker(generation: number, pid: number, stream: 'stdout' | 'stderr', lines: Buffer[]): void;
   /** The format follows the settings, which a reload may change. */
   setFormat(format: LogFormat): void;
   /** Opens --log-file again by its name; returns the files reopened. */
@@ -23,6 +24,12 @@ export interface Logger {
   readonly dropped: number;
   /** Writes out everything pending: before the manager exits. */
   close(): void;
+  /**
+   * How a worker may write its output itself, in the current format: the fds to hand it (as its
+   * fds 4, 5, ...) and what it needs to know of them; null when everything goes through the
+   * manager (a terminal, or no native addon).
+   */
+  direct(format: LogFormat): { fds: number[]; config: OutputConfig } | null;
 }
 
 type Stream = 'stdout' | 'stderr';
@@ -57,11 +64,24 @@ export function consoleLogger(logFile: string | null = null): Logger {
     info: own('stdout', INFO),
     warn: own('stderr', WARNING),
     error: own('stderr', ERROR),
-    worker(generation, pid, stream, text) {
-      // A line may carry its own sd-daemon priority, as journald-aware apps write them.
-      const given = /^<([0-7])>/.exec(text);
-      const priority = given ? Number(given[1]) : stream === 'stdout' ? INFO : WARNING;
-      write({ stream, priority, source: 'worker', pid, generation, msg: given ? text.slice(given[0].length) : text });
+    worker(generation, pid, stream, lines) {
+      if (format === 'json') {
+        for (const line of lines) {
+          const priority = givenPriority(line);
+          const text = line.subarray(priority === null ? 0 : 3, line.length - 1).toString('utf8');
+          write({ stream, priority: priority ?? defaultPriority(stream), source: 'worker', pid, generation, msg: text });
+        }
+        return;
+      }
+      // At request rate: the lines stay bytes, each behind its tag, the batch one write.
+      const tag = Buffer.from(`[g${generation} ${pid}] `);
+      const parts: Buffer[] = [];
+      for (const line of lines) {
+        const priority = givenPriority(line);
+        if (journal[stream]) parts.push(PRIORITY_PREFIX[priority ?? defaultPriority(stream)]!);
+        parts.push(tag, priority === null ? line : line.subarray(3));
+      }
+      sinks[stream].writeParts(parts);
     },
     setFormat(f) {
       format = f;
@@ -77,11 +97,39 @@ export function consoleLogger(logFile: string | null = null): Logger {
     close() {
       for (const sink of new Set(Object.values(sinks))) sink.close();
     },
+    direct(workerFormat) {
+      const out = sinks.stdout.shared;
+      const err = sinks.stderr.shared;
+      if (!out || !err) return null;
+      // The worker's fds 4 and 5 are the two sinks (one, for a log file), 6 their lock.
+      const locks = out.lockFd >= 0 || err.lockFd >= 0 ? [Math.max(out.lockFd, err.lockFd)] : [];
+      const lockAt = locks.length ? 6 : -1;
+      return {
+        fds: [out.fd, err.fd, ...locks],
+        config: {
+          stdout: { fd: 4, lockFd: out.lockFd >= 0 ? lockAt : -1, journal: journal.stdout },
+          stderr: { fd: 5, lockFd: err.lockFd >= 0 ? lockAt : -1, journal: journal.stderr },
+          format: workerFormat,
+          path: file?.path ?? null,
+        },
+      };
+    },
   };
   for (const sink of new Set(Object.values(sinks))) {
     sink.onRecovered = (lines) => logger.warn(`${lines} lines of output were dropped while the output (${sink.path ?? (sink === sinks.stdout ? 'stdout' : 'stderr')}) took none`);
   }
   return logger;
+}
+
+const PRIORITY_PREFIX = LEVELS.map((_, n) => Buffer.from(`<${n}>`));
+
+function defaultPriority(stream: Stream): number {
+  return stream === 'stdout' ? INFO : WARNING;
+}
+
+/** A line may carry its own sd-daemon priority (`<3>`), as journald-aware apps write them. */
+function givenPriority(line: Buffer): number | null {
+  return line.length >= 3 && line[0] === 0x3c && line[1]! >= 0x30 && line[1]! <= 0x37 && line[2] === 0x3e ? line[1]! - 0x30 : null;
 }
 
 /** The JSON format's fields, documented in the README: add to them, never rename or remove. */

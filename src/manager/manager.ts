@@ -20,6 +20,8 @@ import type { WorkerSpec } from './worker-process.js';
 
 /** A keep-alive connection idle this long while its worker drains is closed (see worker/drain). */
 const IDLE_CLOSE_AFTER_MS = 1000;
+/** How often dropped worker output is said in the log, at most. */
+const DROP_REPORT_MS = 10_000;
 
 export type StopMode = 'graceful' | 'fast';
 
@@ -47,6 +49,9 @@ export class Manager extends EventEmitter<ManagerEvents> {
   private lastReload: ReloadResult | null = null;
   private readonly reloads = new ReloadQueue(() => this.reloadOnce());
   private progress: ((text: string) => void)[] = [];
+  /** Lines dropped by the workers of generations since gone. */
+  private droppedByGone = 0;
+  private droppedReported = 0;
 
   constructor(
     private readonly deployment: Deployment,
@@ -57,6 +62,13 @@ export class Manager extends EventEmitter<ManagerEvents> {
     super();
     this.stopped = new Promise((resolve) => (this.markStopped = resolve));
     log.setFormat(plan.settings.logFormat);
+    // Workers count the lines they drop (a sink that took none): said in the log now and then.
+    setInterval(() => {
+      const dropped = this.linesDropped() - this.log.dropped;
+      if (dropped <= this.droppedReported) return;
+      this.log.warn(`${dropped - this.droppedReported} lines of worker output were dropped: the output took none (see logLinesDropped in hypnode status)`);
+      this.droppedReported = dropped;
+    }, DROP_REPORT_MS).unref();
   }
 
   get name(): string | null {
@@ -153,8 +165,19 @@ export class Manager extends EventEmitter<ManagerEvents> {
       generations,
       lastReload: this.lastReload,
       lastCrash: cur?.lastCrash ?? null,
-      logLinesDropped: this.log.dropped,
+      logLinesDropped: this.linesDropped(),
     };
+  }
+
+  /** Opens --log-file again by its name, here and in every worker; the files reopened. */
+  reopenLogs(): string[] {
+    for (const g of this.generations) g.reopenOutput();
+    return this.log.reopen();
+  }
+
+  /** Lines of output dropped because the output took none: the manager's and every worker's. */
+  private linesDropped(): number {
+    return this.log.dropped + this.droppedByGone + [...this.generations].reduce((n, g) => n + g.linesDropped(), 0);
   }
 
   private state(): ManagerState {
@@ -225,7 +248,7 @@ export class Manager extends EventEmitter<ManagerEvents> {
     if (death) return this.rollBack(next, old, previousPlan, startedAt, death, plan.settings.probation);
     if (old) {
       await old.releaseAll();
-      this.generations.delete(old);
+      this.forget(old);
     }
     this.prune();
     return { ok: true, generation: next.id, startedAt, readyAt, servingAt, drainedAt, doneAt: Date.now() };
@@ -248,13 +271,19 @@ export class Manager extends EventEmitter<ManagerEvents> {
 
   private async discard(g: Generation): Promise<void> {
     await g.destroy({ kind: 'superseded' });
-    this.generations.delete(g);
+    this.forget(g);
     this.prune();
+  }
+
+  private forget(g: Generation): void {
+    this.droppedByGone += g.linesDropped();
+    this.generations.delete(g);
   }
 
   private newGeneration(plan: Plan): Generation {
     const { settings, release, env } = plan;
     const id = this.nextGeneration++;
+    const output = this.log.direct(settings.logFormat);
     const spec: WorkerSpec = {
       app: release.app,
       cwd: release.cwd,
@@ -270,7 +299,9 @@ export class Manager extends EventEmitter<ManagerEvents> {
         maxRss: settings.maxRss,
         idleCloseAfter: IDLE_CLOSE_AFTER_MS,
         managerPid: process.pid,
+        output: output?.config ?? null,
       },
+      outputFds: output?.fds ?? [],
       upgradeTimeoutMs: settings.upgradeTimeout * 1000,
       heartbeatTimeoutMs: settings.heartbeatTimeout * 1000,
       gracefulTimeoutMs: settings.gracefulTimeout * 1000,

@@ -1,34 +1,59 @@
 import type { Readable } from 'node:stream';
 
-// A worker's output, passed on line by line and its last part kept, so that a failed reload can
-// show the new code's own error.
+// A worker's output, cut into whole lines as bytes (never decoded, never split again: the
+// manager passes a worker's lines on in batches, at request rate), and its last part kept, so
+// that a failed reload can show the new code's own error.
 
 const KEEP_BYTES = 16 * 1024;
+/** A "line" that grows past this without a newline (binary output, say) is passed on as one. */
+const MAX_LINE_BYTES = 1024 * 1024;
+const NEWLINE = Buffer.from('\n');
 
 export class OutputTail {
-  private kept = '';
+  private kept: Buffer[] = [];
+  private keptBytes = 0;
 
-  /** Reads `stream` and calls `line` for each complete line (and the last, unterminated one). */
-  follow(stream: Readable, line: (text: string) => void): void {
-    let partial = '';
-    stream.setEncoding('utf8');
-    stream.on('data', (chunk: string) => {
+  /**
+   * Reads `stream` and hands each batch of complete lines (each ending in a newline) to
+   * `lines`; a last line without a newline comes at the end of the stream, given one.
+   */
+  follow(stream: Readable, lines: (batch: Buffer[]) => void): void {
+    let partial: Buffer | null = null;
+    stream.on('data', (chunk: Buffer) => {
       this.keep(chunk);
-      const lines = (partial + chunk).split('\n');
-      partial = lines.pop() ?? '';
-      for (const l of lines) line(l);
+      const batch: Buffer[] = [];
+      let start = 0;
+      for (let nl = chunk.indexOf(10); nl >= 0; nl = chunk.indexOf(10, start)) {
+        const line = chunk.subarray(start, nl + 1);
+        batch.push(partial ? Buffer.concat([partial, line]) : line);
+        partial = null;
+        start = nl + 1;
+      }
+      if (start < chunk.length) {
+        const rest = chunk.subarray(start);
+        partial = partial ? Buffer.concat([partial, rest]) : rest;
+        if (partial.length > MAX_LINE_BYTES) {
+          batch.push(Buffer.concat([partial, NEWLINE]));
+          partial = null;
+        }
+      }
+      if (batch.length > 0) lines(batch);
     });
     stream.on('end', () => {
-      if (partial) line(partial);
+      if (partial) lines([Buffer.concat([partial, NEWLINE])]);
     });
   }
 
+  /** The last 16 KiB of everything it wrote. */
   text(): string {
-    return this.kept;
+    const all = Buffer.concat(this.kept);
+    return all.subarray(Math.max(0, all.length - KEEP_BYTES)).toString('utf8');
   }
 
-  private keep(chunk: string): void {
-    this.kept += chunk;
-    if (this.kept.length > KEEP_BYTES) this.kept = this.kept.slice(-KEEP_BYTES);
+  private keep(chunk: Buffer): void {
+    this.kept.push(chunk);
+    this.keptBytes += chunk.length;
+    // Whole chunks go once the rest holds enough: at most 16 KiB and one chunk are kept.
+    while (this.keptBytes - this.kept[0]!.length >= KEEP_BYTES) this.keptBytes -= this.kept.shift()!.length;
   }
 }

@@ -31,6 +31,8 @@ export interface WorkerSpec {
   nodeArgs: string[];
   env: Record<string, string>;
   config: Omit<WorkerConfig, 'slot'>;
+  /** Passed to the worker as its fds 4, 5, ...: the sinks it writes its output to itself. */
+  outputFds: number[];
   upgradeTimeoutMs: number;
   heartbeatTimeoutMs: number;
   gracefulTimeoutMs: number;
@@ -57,7 +59,7 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
   private readonly child: ChildProcess;
   private current: WorkerState = 'starting';
   private readyTime: number | null = null;
-  private figures: WorkerStats = { rss: 0, heapUsed: 0, requests: 0, connections: 0 };
+  private figures: WorkerStats = { rss: 0, heapUsed: 0, requests: 0, connections: 0, linesDropped: 0 };
   private endedBy: EndReason | null = null;
   private listenError: string | null = null;
   private spawnError: string | null = null;
@@ -81,7 +83,7 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
       cwd: spec.cwd,
       execArgv: [...spec.nodeArgs, '--import', PRELOAD],
       env: { ...process.env, ...spec.env, ...index, [WORKER_CONFIG_ENV]: JSON.stringify(config) },
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc', ...spec.outputFds],
       // Not `detached`: a session of its own would cost throughput (the worker leaves the
       // terminal's process group itself instead, see leaveForegroundGroup in the preload).
       serialization: 'json',
@@ -91,8 +93,8 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
     // (or fails the reload) instead of the manager dying of an unhandled error.
     this.pid = this.child.pid ?? 0;
     const { stdout, stderr } = this.child;
-    if (stdout) this.output.follow(stdout, (line) => log.worker(this.generation, this.pid, 'stdout', line));
-    if (stderr) this.output.follow(stderr, (line) => log.worker(this.generation, this.pid, 'stderr', line));
+    if (stdout) this.output.follow(stdout, (lines) => log.worker(this.generation, this.pid, 'stdout', lines));
+    if (stderr) this.output.follow(stderr, (lines) => log.worker(this.generation, this.pid, 'stderr', lines));
     this.exited = new Promise((resolve) => {
       const ended = (code: number | null, signal: NodeJS.Signals | null) => {
         if (this.current === 'exited') return;
@@ -180,6 +182,11 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
       };
       this.send({ hypnode: 'drain', linger });
     });
+  }
+
+  /** --log-file was renamed: the worker opens it again too. */
+  reopenOutput(): void {
+    this.send({ hypnode: 'reopen-output' });
   }
 
   /** A lingering (or still draining) worker may exit now: once drained, it does. */

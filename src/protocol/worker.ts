@@ -7,6 +7,8 @@ import type { ListenKey } from './listen-key.js';
 export interface WorkerStats {
   rss: number;
   heapUsed: number;
+  /** Lines of its output dropped because the sink took none (see worker/output.ts). */
+  linesDropped: number;
   /** HTTP requests received (the readiness probe's aside). */
   requests: number;
   /** Connections open now. */
@@ -40,7 +42,27 @@ export type ManagerToWorker =
    */
   | { hypnode: 'drain'; linger: boolean }
   | { hypnode: 'resume' }
-  | { hypnode: 'exit' };
+  | { hypnode: 'exit' }
+  /** --log-file was renamed: open it again by its name. */
+  | { hypnode: 'reopen-output' };
+
+/** Where a worker writes its output itself once ready (see worker/output.ts). */
+export interface OutputStream {
+  /** The sink, as the worker has it (an fd the manager passed). */
+  fd: number;
+  /** Its lock's memfd, or -1 when every write to it is atomic by itself (a regular file). */
+  lockFd: number;
+  /** Lines start with their syslog priority (`<6>`): the sink is the journal. */
+  journal: boolean;
+}
+
+export interface OutputConfig {
+  stdout: OutputStream;
+  stderr: OutputStream;
+  format: 'text' | 'json';
+  /** --log-file, to reopen by its name; null for the manager's stdout and stderr. */
+  path: string | null;
+}
 
 /** Settings a worker needs, passed in its environment so they are there before the app loads. */
 export interface WorkerConfig {
@@ -56,6 +78,8 @@ export interface WorkerConfig {
   idleCloseAfter: number;
   /** The worker's parent: when another process becomes its parent, the manager is dead. */
   managerPid: number;
+  /** Where to write its output itself once ready; null: everything through the manager. */
+  output: OutputConfig | null;
 }
 
 export const WORKER_CONFIG_ENV = 'HYPNODE_WORKER_CONFIG';

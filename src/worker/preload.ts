@@ -8,6 +8,7 @@ import { installBridge } from './bridge.js';
 import { onManagerMessage, sendToManager, startChannel, holdChannel } from './channel.js';
 import { ConnectionTracker } from './drain.js';
 import { interceptListen, resumeAccepting, startAccepting, stopAccepting } from './listen-intercept.js';
+import { writeDirectly, type DirectOutput } from './output.js';
 import { Readiness } from './readiness.js';
 import { probeServers } from './ready-probe.js';
 
@@ -31,13 +32,18 @@ function recycle(reason: string): void {
 }
 
 const servers = new Set<net.Server>();
+let output: DirectOutput | null = null;
 const tracker = new ConnectionTracker(config.idleCloseAfter, (accepted) => {
   if (config.accepts > 0 && accepted >= config.accepts) recycle(`accepted ${accepted} connections`);
 });
 const readiness = new Readiness({
   waitReady: config.waitReady,
   probe: () => (config.readyPath === null ? Promise.resolve(null) : probeServers([...servers].filter((s) => s.listening), config.readyPath)),
-  ready: () => sendToManager({ hypnode: 'ready' }),
+  ready: () => {
+    // From here on the app's output goes straight to the manager's sinks (see output.ts).
+    if (config.output) withAddon(() => (output = writeDirectly(config.output!, { generation: config.generation, pid: process.pid })));
+    sendToManager({ hypnode: 'ready' });
+  },
   notReady: (reason) => sendToManager({ hypnode: 'not-ready', reason }),
 });
 
@@ -124,7 +130,7 @@ installBridge({
 
 const heartbeat = setInterval(() => {
   const mem = process.memoryUsage();
-  sendToManager({ hypnode: 'heartbeat', stats: { rss: mem.rss, heapUsed: mem.heapUsed, requests: tracker.requests, connections: tracker.open } });
+  sendToManager({ hypnode: 'heartbeat', stats: { rss: mem.rss, heapUsed: mem.heapUsed, requests: tracker.requests, connections: tracker.open, linesDropped: output?.dropped ?? 0 } });
   if (config.maxRss > 0 && mem.rss > config.maxRss * 1024 * 1024) recycle(`resident memory ${Math.round(mem.rss / 1048576)} MiB above ${config.maxRss} MiB`);
 }, config.heartbeatInterval * 1000);
 heartbeat.unref();
@@ -141,6 +147,8 @@ onManagerMessage((msg) => {
       return void resume();
     case 'exit':
       return process.exit(0);
+    case 'reopen-output':
+      return output?.reopen();
   }
 });
 // systemd's KillMode=control-group sends SIGTERM to every worker along with the manager: drain.

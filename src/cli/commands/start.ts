@@ -3,7 +3,7 @@ import { Deployment } from '../../config/deployment.js';
 import { ControlServer } from '../../control/server.js';
 import { StartFailure } from '../../manager/generation.js';
 import { ListenerRegistry } from '../../manager/listeners.js';
-import { consoleLogger, type Logger } from '../../manager/log.js';
+import { consoleLogger } from '../../manager/log.js';
 import { Manager } from '../../manager/manager.js';
 import { reapOrphans } from '../../manager/orphan-reaper.js';
 import { removePidFile, writePidFile } from '../../manager/pid-file.js';
@@ -34,7 +34,7 @@ export async function start(args: CliArgs): Promise<number> {
   attachSystemd(manager, registry, notifier, (text) => log.warn(text));
   const reaping = reapOrphans(() => manager.workerPids());
   if (reaping) log.warn(reaping);
-  const control = await ControlServer.listen(paths, (cmd, progress) => handle(manager, log, cmd, progress), (text) => log.warn(text));
+  const control = await ControlServer.listen(paths, (cmd, progress) => handle(manager, cmd, progress), (text) => log.warn(text));
   if (settings.pidFile) writePidFile(settings.pidFile);
 
   let stopSignals = 0;
@@ -47,7 +47,7 @@ export async function start(args: CliArgs): Promise<number> {
   process.on('SIGTTIN', () => manager.resize(1));
   process.on('SIGTTOU', () => manager.resize(-1));
   // logrotate's postrotate: `kill -USR1` (as for nginx). A listener also keeps node's inspector off it.
-  process.on('SIGUSR1', () => log.reopen());
+  process.on('SIGUSR1', () => manager.reopenLogs());
 
   if (daemonParent !== null) manager.once('serving', () => tellDaemonParent(daemonParent));
   manager.start().catch((err: unknown) => {
@@ -62,7 +62,7 @@ export async function start(args: CliArgs): Promise<number> {
   return manager.hasServed ? 0 : 1;
 }
 
-async function handle(manager: Manager, log: Logger, cmd: Command, progress: (text: string) => void): Promise<FinalReply> {
+async function handle(manager: Manager, cmd: Command, progress: (text: string) => void): Promise<FinalReply> {
   switch (cmd) {
     case 'reload': {
       const result = await manager.reload(progress);
@@ -76,6 +76,6 @@ async function handle(manager: Manager, log: Logger, cmd: Command, progress: (te
       await manager.stop(cmd === 'stop' ? 'graceful' : 'fast');
       return { ok: true, result: { pid: process.pid } };
     case 'reopen-logs':
-      return { ok: true, result: { reopened: log.reopen() } };
+      return { ok: true, result: { reopened: manager.reopenLogs() } };
   }
 }

@@ -1,0 +1,188 @@
+import fs from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
+import { writeLines } from '../native.js';
+import type { OutputConfig, OutputStream } from '../protocol/worker.js';
+
+// Once a worker is ready, its app's output goes straight to where the manager's goes (its stdout
+// or stderr, or --log-file), as node's cluster workers write theirs: at request rate a line per
+// request, and the manager, passing each on, was a third busy process on every line (measured:
+// 0.7x the requests per second of cluster with per-request logging). Each line is tagged here as
+// the manager would tag it (`[g2 1234] `, its journald priority, or the JSON record), whole
+// lines only (a partial line waits for its end, or for the exit), and written under the sink's
+// lock (see writeLines in native/). A sink that takes nothing (a pipe nobody reads) never blocks
+// the app: its lines are dropped and counted, and the count goes to the manager with the
+// heartbeats. Before the worker is ready its output still goes through the manager, which keeps
+// the last of it for a failed reload to show; so do the runtime's own last words (a fatal
+// error's stack, written to fd 2 from C++).
+
+const LEVELS = ['emerg', 'alert', 'crit', 'error', 'warning', 'notice', 'info', 'debug'];
+const MAX_PARTIAL_BYTES = 1024 * 1024;
+/** How long a write waits for its turn and for room in the sink. */
+const WAIT_FOR_ROOM_MS = 100;
+/** A sink that took nothing within that wait is not waited for again for this long. */
+const STALLED_FOR_MS = 1000;
+let stalledUntil = 0;
+
+interface Identity {
+  generation: number;
+  pid: number;
+}
+
+type Chunk = string | Uint8Array;
+
+class Stream {
+  private partial: Buffer | null = null;
+  private readonly tag: Buffer;
+
+  constructor(
+    readonly name: 'stdout' | 'stderr',
+    private target: OutputStream,
+    private readonly format: 'text' | 'json',
+    private readonly who: Identity,
+    private readonly dropped: (lines: number) => void,
+  ) {
+    this.tag = Buffer.from(`[g${who.generation} ${who.pid}] `);
+  }
+
+  set fd(fd: number) {
+    this.target = { ...this.target, fd };
+  }
+
+  push(chunk: Chunk, encoding?: BufferEncoding): void {
+    const bytes = typeof chunk === 'string' ? Buffer.from(chunk, encoding ?? 'utf8') : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    const lines: Buffer[] = [];
+    let start = 0;
+    for (let nl = bytes.indexOf(10); nl >= 0; nl = bytes.indexOf(10, start)) {
+      const line = bytes.subarray(start, nl + 1);
+      lines.push(this.partial ? Buffer.concat([this.partial, line]) : line);
+      this.partial = null;
+      start = nl + 1;
+    }
+    if (start < bytes.length) {
+      // Copied: the caller may reuse its buffer.
+      const rest = Buffer.from(bytes.subarray(start));
+      this.partial = this.partial ? Buffer.concat([this.partial, rest]) : rest;
+      if (this.partial.length > MAX_PARTIAL_BYTES) this.flushPartial();
+    }
+    if (lines.length > 0) this.write(lines);
+  }
+
+  /** A last line without its newline (at exit) is written all the same. */
+  flushPartial(): void {
+    if (!this.partial) return;
+    const line = Buffer.concat([this.partial, Buffer.from('\n')]);
+    this.partial = null;
+    this.write([line]);
+  }
+
+  private write(lines: Buffer[]): void {
+    const parts: Buffer[] = [];
+    for (const line of lines) {
+      const given = givenPriority(line);
+      const priority = given ?? (this.name === 'stdout' ? 6 : 4);
+      const text = given === null ? line : line.subarray(3);
+      const prefix = this.target.journal ? `<${priority}>` : '';
+      if (this.format === 'json') {
+        const { generation, pid } = this.who;
+        const msg = text.subarray(0, text.length - 1).toString('utf8');
+        parts.push(Buffer.from(`${prefix}${JSON.stringify({ time: new Date().toISOString(), level: LEVELS[priority], source: 'worker', pid, generation, stream: this.name, msg })}\n`));
+      } else {
+        if (prefix) parts.push(Buffer.from(prefix));
+        parts.push(this.tag, text);
+      }
+    }
+    // A full sink (a burst a reader has not caught up with yet) is waited for a moment; one that
+    // stays full is stalled, and is not waited for again for a second, so that the app is never
+    // held up for long by its output.
+    const now = performance.now();
+    const wait = now < stalledUntil ? 0 : WAIT_FOR_ROOM_MS;
+    const outcome = writeLines(this.target.lockFd, this.target.fd, parts.length === 1 ? parts[0]! : Buffer.concat(parts), wait);
+    if (outcome === 'full' || outcome === 'busy') stalledUntil = now + STALLED_FOR_MS;
+    if (outcome !== 'ok') this.dropped(lines.length);
+  }
+}
+
+/** A line may carry its own sd-daemon priority (`<3>`), as journald-aware apps write them. */
+function givenPriority(line: Buffer): number | null {
+  return line.length >= 3 && line[0] === 0x3c && line[1]! >= 0x30 && line[1]! <= 0x37 && line[2] === 0x3e ? line[1]! - 0x30 : null;
+}
+
+export interface DirectOutput {
+  /** Lines dropped so far because the sink took none. */
+  readonly dropped: number;
+  /** Opens --log-file again by its name (after logrotate renamed it). */
+  reopen(): void;
+}
+
+/**
+ * From now on the app's writes to stdout and stderr (process.stdout/stderr, console, and
+ * fs.write/writeSync on fds 1 and 2, as pino's sonic-boom does) go straight to the sinks.
+ */
+export function writeDirectly(config: OutputConfig, who: Identity): DirectOutput {
+  let dropped = 0;
+  const count = (lines: number) => void (dropped += lines);
+  const streams = {
+    stdout: new Stream('stdout', config.stdout, config.format, who, count),
+    stderr: new Stream('stderr', config.stderr, config.format, who, count),
+  };
+  const byFd = (fd: unknown) => (fd === 1 ? streams.stdout : fd === 2 ? streams.stderr : null);
+
+  for (const stream of Object.values(streams)) {
+    const proc = stream.name === 'stdout' ? process.stdout : process.stderr;
+    proc.write = function (chunk: Chunk, encoding?: BufferEncoding | ((err?: Error | null) => void), cb?: (err?: Error | null) => void): boolean {
+      const callback = typeof encoding === 'function' ? encoding : cb;
+      stream.push(chunk, typeof encoding === 'string' ? encoding : undefined);
+      if (callback) process.nextTick(callback, null);
+      return true;
+    } as typeof proc.write;
+  }
+  const writeSync = fs.writeSync;
+  fs.writeSync = function (fd: number, data: Chunk, ...rest: unknown[]): number {
+    const stream = byFd(fd);
+    if (!stream) return (writeSync as (...args: unknown[]) => number)(fd, data, ...rest);
+    const bytes = sliced(data, rest);
+    stream.push(bytes);
+    return bytes.length;
+  } as typeof fs.writeSync;
+  const write = fs.write;
+  fs.write = function (fd: number, data: Chunk, ...rest: unknown[]): void {
+    const stream = byFd(fd);
+    if (!stream) return (write as (...args: unknown[]) => void)(fd, data, ...rest);
+    const callback = [...rest].reverse().find((a) => typeof a === 'function') as ((err: null, n: number, d: Chunk) => void) | undefined;
+    const bytes = sliced(data, rest.filter((a) => typeof a !== 'function'));
+    stream.push(bytes);
+    if (callback) process.nextTick(callback, null, bytes.length, data);
+  } as typeof fs.write;
+
+  // `import { writeSync } from 'node:fs'` in the app binds the exports, not the object.
+  syncBuiltinESMExports();
+  process.on('exit', () => {
+    streams.stdout.flushPartial();
+    streams.stderr.flushPartial();
+  });
+
+  return {
+    get dropped() {
+      return dropped;
+    },
+    reopen() {
+      if (!config.path) return;
+      const fd = fs.openSync(config.path, 'a', 0o640);
+      const old = config.stdout.fd;
+      streams.stdout.fd = fd;
+      streams.stderr.fd = fd;
+      config.stdout.fd = fd;
+      config.stderr.fd = fd;
+      if (old > 2) fs.closeSync(old);
+    },
+  };
+}
+
+/** What fs.write(Sync)(fd, data, offset, length) or (fd, string, position, encoding) asks to write. */
+function sliced(data: Chunk, rest: unknown[]): Buffer {
+  if (typeof data === 'string') return Buffer.from(data, typeof rest[1] === 'string' ? (rest[1] as BufferEncoding) : 'utf8');
+  const options = typeof rest[0] === 'object' && rest[0] !== null ? (rest[0] as { offset?: number; length?: number }) : null;
+  const offset = options ? (options.offset ?? 0) : typeof rest[0] === 'number' ? rest[0] : 0;
+  const length = options ? (options.length ?? data.byteLength - offset) : typeof rest[1] === 'number' ? rest[1] : data.byteLength - offset;
+  return Buffer.from(data.buffer, data.byteOffset + offset, length);
+}
