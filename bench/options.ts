@@ -5,7 +5,8 @@ import { parseArgs } from 'node:util';
 export const USAGE = `usage: node dist/bench/run.js [--quick] [--only NAME,...] [--reloads N] [--duration S]
 
   --quick         smoke run (CI): one short wrk run and one reload per contender, scale with 2 workers
-  --only NAMES    contenders to run, comma-separated; "scale" names the hypnode scale section
+  --only NAMES    contenders to run, comma-separated; "scale" names the hypnode scale section,
+                  "logging" the per-request logging section
   --reloads N     repetitions per contender, each with one reload under load (default 5)
   --duration S    seconds of each wrk run (default 5)
 
@@ -32,6 +33,8 @@ export interface Plan {
   scaleWorkers: number[];
   scaleAllocMb: number;
   scaleReloads: number;
+  /** Rounds of the logging section (each: every sink, both connection kinds, every contender). */
+  loggingRounds: number;
 }
 
 export function parsePlan(argv: string[], names: readonly string[]): Plan | 'help' {
@@ -53,8 +56,8 @@ export function parsePlan(argv: string[], names: readonly string[]): Plan | 'hel
   if (values.help) return 'help';
   const quick = values.quick === true;
   const only = values.only === undefined ? null : values.only.split(',').map((n) => n.trim()).filter(Boolean);
-  const unknown = only?.filter((n) => n !== 'scale' && !names.includes(n)) ?? [];
-  if (unknown.length) throw new UsageError(`--only: unknown ${unknown.join(', ')} (known: ${[...names, 'scale'].join(', ')})`);
+  const unknown = only?.filter((n) => n !== 'scale' && n !== 'logging' && !names.includes(n)) ?? [];
+  if (unknown.length) throw new UsageError(`--only: unknown ${unknown.join(', ')} (known: ${[...names, 'scale', 'logging'].join(', ')})`);
   const repetitions = positive('--reloads', values.reloads, quick ? 1 : 5);
   return {
     quick,
@@ -73,6 +76,7 @@ export function parsePlan(argv: string[], names: readonly string[]): Plan | 'hel
     scaleWorkers: quick ? [2] : [2, 8, 32],
     scaleAllocMb: 50,
     scaleReloads: quick ? 1 : Math.min(repetitions, 3),
+    loggingRounds: quick ? 1 : Math.min(repetitions, 3),
   };
 }
 

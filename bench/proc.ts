@@ -81,7 +81,7 @@ export function withEnvEntry(entry: string, prefix = false): number[] {
 
 let clockTicks: number | null = null;
 
-function ticksPerSecond(): number {
+export function ticksPerSecond(): number {
   clockTicks ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
   return clockTicks;
 }
@@ -109,6 +109,11 @@ export async function idleUsage(manager: number, windowMs: number): Promise<Usag
     managerCpuPct: pct(used[0] ?? 0),
     totalCpuPct: pct(used.reduce((a, b) => a + b, 0)),
   };
+}
+
+/** The CPU time a process has used so far (user and system), in clock ticks. */
+export function cpuTicks(pid: number): number {
+  return stat(pid)?.ticks ?? 0;
 }
 
 export function mb(bytes: number): number {

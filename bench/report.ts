@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import { FAILURE_KINDS } from '../tools/load.js';
 import type { Machine } from './machine.js';
 import type { Plan } from './options.js';
+import type { LoggingRun } from './logging.js';
 import type { ScalePoint } from './scale.js';
 import { max, median, ms } from './stats.js';
 import type { Trial } from './trial.js';
@@ -19,6 +20,8 @@ export interface Results {
   trials: Trial[];
   scale: ScalePoint[];
   scaleSkipped: string | null;
+  logging: LoggingRun[];
+  loggingSkipped: string[];
 }
 
 export function writeJson(path: string, results: Results): void {
@@ -30,7 +33,7 @@ const NONE = '—';
 
 export function markdown(r: Results): string {
   const ran = r.contenders.filter((c) => !c.skipped).map((c) => ({ name: c.name, trials: r.trials.filter((t) => t.contender === c.name) }));
-  const sections = [header(r), throughput(ran), reloads(ran), brokenReloads(r.trials), scale(r), notes(r)].filter((s) => s.length);
+  const sections = [header(r), throughput(ran), reloads(ran), brokenReloads(r.trials), scale(r), logging(r), notes(r)].filter((s) => s.length);
   return `${sections.map((s) => s.join('\n')).join('\n\n')}\n`;
 }
 
@@ -129,6 +132,37 @@ function brokenReloads(trials: Trial[]): string[] {
     const answered = b.answered ? `${b.answered}/${b.probes} (${versions})` : `nothing (0/${b.probes})`;
     lines.push(row([name, b.command.timedOut ? 'hung, killed' : String(b.command.code), ms(b.command.ms), answered]));
   }
+  return lines;
+}
+
+function logging(r: Results): string[] {
+  if (!r.logging.length && !r.loggingSkipped.length) return [];
+  const names = [...new Set(r.logging.map((x) => x.contender))];
+  const lines = [
+    '### Logging at request rate: a JSON line per request, 2 workers',
+    '',
+    row(['sink', 'connections', 'contender', 'req/s', '× cluster-none', 'lines/s', 'manager CPU', 'manager CPU per million lines']),
+    row(['---', '---', '---', '---:', '---:', '---:', '---:', '---:']),
+  ];
+  for (const sink of ['file', 'pipe', 'journald'] as const) {
+    for (const newConnections of [false, true]) {
+      const runs = r.logging.filter((x) => x.sink === sink && x.newConnections === newConnections && !x.error);
+      if (!runs.length) continue;
+      const base = median(runs.filter((x) => x.contender === 'cluster-none').map((x) => x.requestsPerSec));
+      for (const name of names) {
+        const mine = runs.filter((x) => x.contender === name);
+        if (!mine.length) continue;
+        const rps = median(mine.map((x) => x.requestsPerSec)) ?? 0;
+        const lps = median(mine.map((x) => x.linesPerSec)) ?? 0;
+        const cpu = median(mine.map((x) => x.managerCpuSeconds)) ?? 0;
+        const perMillion = median(mine.map((x) => (x.linesPerSec > 0 ? (x.managerCpuSeconds / (x.linesPerSec * x.seconds)) * 1e6 : NaN))) ?? NaN;
+        lines.push(row([sink, newConnections ? 'new' : 'keep-alive', name, rps.toFixed(0), base ? `${(rps / base).toFixed(2)}×` : NONE, lps.toFixed(0), `${cpu.toFixed(2)} s`, Number.isNaN(perMillion) ? NONE : `${perMillion.toFixed(2)} s`]));
+      }
+    }
+  }
+  for (const s of r.loggingSkipped) lines.push('', `skipped: ${s}`);
+  const errors = r.logging.filter((x) => x.error);
+  for (const e of errors) lines.push('', `error, ${e.sink} ${e.contender}: ${firstLine(e.error!)}`);
   return lines;
 }
 

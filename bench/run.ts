@@ -6,6 +6,7 @@ import { endEverything, guardProcesses } from './owned.js';
 import { RESULTS } from './paths.js';
 import { progress } from './progress.js';
 import { markdown, writeJson, type Results } from './report.js';
+import { runLogging } from './logging.js';
 import { runScale } from './scale.js';
 import { runTrial, type Trial } from './trial.js';
 import { wrkAvailable, WRK } from './wrk.js';
@@ -52,6 +53,8 @@ try {
   if (selected('scale') && !scaleSkipped) for (const workers of plan.scaleWorkers) scale.push(await runScale(workers, plan));
   else if (scaleSkipped) progress(`scale skipped: ${scaleSkipped}`);
 
+  const logging = selected('logging') && !hypnode.missing() ? await runLogging(plan) : { runs: [], skipped: [] };
+
   const results: Results = {
     startedAt,
     finishedAt: new Date().toISOString(),
@@ -61,6 +64,8 @@ try {
     trials,
     scale,
     scaleSkipped,
+    logging: logging.runs,
+    loggingSkipped: logging.skipped,
   };
   writeJson(RESULTS, results);
   progress(`results in ${RESULTS}`);

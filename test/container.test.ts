@@ -24,7 +24,7 @@ if (process.env.ORPHANS) {
   setTimeout(() => clearInterval(timer), Number(process.env.ORPHANS));
 }
 http.createServer((req, res) => {
-  if (req.url.startsWith('/sleep')) return void setTimeout(() => res.end('slept'), 800);
+  if (req.url.startsWith('/sleep')) return void setTimeout(() => res.end('slept'), 2000);
   res.end('ok');
 }).listen(Number(process.env.PORT), '127.0.0.1');
 `;
@@ -41,7 +41,7 @@ async function startAsInit(t: TestContext, env: Record<string, string>): Promise
   const app = join(dir, 'app.mjs');
   writeFileSync(app, APP);
   const full = { HYPNODE_RUNTIME_DIR: dir, ...env };
-  const proc = spawn('unshare', ['--pid', '--fork', '--mount-proc', process.execPath, CLI, 'start', app, '--workers', '2'], { env: { ...process.env, ...full }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn('unshare', ['--pid', '--fork', '--mount-proc', process.execPath, CLI, 'start', app, '--workers', '2', '--heartbeat-interval', '0.2'], { env: { ...process.env, ...full }, stdio: ['ignore', 'pipe', 'pipe'] });
   const h = new Hypnode(proc, app, full);
   const pid = await waitFor('the manager inside the namespace', () => children(proc.pid!)[0]);
   t.after(async () => {

@@ -93,6 +93,13 @@ child.unref();
 let reaped = false;
 for (const until = Date.now() + 5000; !reaped && Date.now() < until; ) reaped = native.reapChild(child.pid);
 out.reap = [native.reapChild(process.pid), reaped];
+// The output lock and a write of whole lines under it (and to an fd that cannot be written).
+const lockFd = native.outputLock();
+const log = fs.openSync(tmp + '/lines.log', 'a');
+native.setNonBlocking(log);
+const ro = fs.openSync(file, 'r');
+out.lines = [native.writeLines(lockFd, log, Buffer.from('one\\ntwo\\n'), 10), native.writeLines(-1, log, Buffer.from('three\\n'), 0), native.writeLines(lockFd, ro, Buffer.from('x\\n'), 0)];
+out.written = fs.readFileSync(tmp + '/lines.log', 'utf8');
 client.destroy(); conn.destroy(); server.close(); tcp.close();
 console.log(JSON.stringify(out));
 `;
@@ -122,6 +129,8 @@ interface Exercised {
   cloexecError: [string, string];
   pgrp: [number, number];
   reap: [boolean, boolean];
+  lines: string[];
+  written: string;
 }
 
 /** Runs every function of the addon in `node` (under `runner`), with only prebuilds to load from. */
@@ -174,6 +183,8 @@ async function exercise(t: TestContext, node: string, runner: string[], dir: str
   assert.notEqual(out.pgrp[0], out.pid);
   assert.equal(out.pgrp[1], out.pid, 'leaveForegroundGroup made it lead a process group of its own');
   assert.deepEqual(out.reap, [false, true], 'reapChild: not a child of its own; a child that exited, reaped');
+  assert.deepEqual(out.lines, ['ok', 'ok', 'EBADF'], 'writeLines: under the lock, without it, and to an fd open for reading');
+  assert.equal(out.written, 'one\ntwo\nthree\n');
 }
 
 /** exitWhenOrphaned: kill the parent of a process stuck in a busy loop; the thread must end it. */
@@ -267,8 +278,8 @@ test('the linux-x64 musl prebuild links musl alone and loads under musl: its mod
   const r = await run(join(dir, 'host'), [file]);
   assert.equal(r.code, 0, r.stdout + r.stderr);
   assert.deepEqual(JSON.parse(r.stdout), {
-    defined: 8,
-    names: 'notify,peerCredentials,unixSocketPath,socketInfo,setCloexec,exitWhenOrphaned,leaveForegroundGroup,reapChild',
+    defined: 11,
+    names: 'notify,peerCredentials,unixSocketPath,socketInfo,setCloexec,exitWhenOrphaned,leaveForegroundGroup,reapChild,outputLock,writeLines,setNonBlocking',
     exports: true,
   });
   // And glibc's loader refuses it: the musl build is no glibc build in disguise.

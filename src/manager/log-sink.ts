@@ -80,6 +80,15 @@ export class Sink {
     else this.flushAsync();
   }
 
+  /** Writes what is pending now, if the sink takes it without waiting (a shared sink only). */
+  flushNow(): void {
+    if (!this.shared || this.pending.length === 0) return;
+    const batch = this.take();
+    const outcome = writeLines(this.shared.lockFd, this.fd, batch, 0);
+    if (outcome === 'full' || outcome === 'busy') this.requeue(batch);
+    else this.settle(outcome === 'ok' ? null : batch);
+  }
+
   /** Opens the file again by its name: new lines go to whatever file has the name now. */
   reopen(): void {
     if (!this.path) return;

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { fstatSync } from 'node:fs';
 import type { OutputConfig } from '../protocol/worker.js';
 import { Sink } from './log-sink.js';
@@ -24,6 +25,8 @@ export interface Logger {
   readonly dropped: number;
   /** Writes out everything pending: before the manager exits. */
   close(): void;
+  /** Writes out what is pending now, if the sinks take it (a worker is about to write itself). */
+  flush(): void;
   /**
    * How a worker may write its output itself, in the current format: the fds to hand it (as its
    * fds 4, 5, ...) and what it needs to know of them; null when everything goes through the
@@ -97,6 +100,9 @@ export function consoleLogger(logFile: string | null = null): Logger {
     close() {
       for (const sink of new Set(Object.values(sinks))) sink.close();
     },
+    flush() {
+      for (const sink of new Set(Object.values(sinks))) sink.flushNow();
+    },
     direct(workerFormat) {
       const out = sinks.stdout.shared;
       const err = sinks.stderr.shared;
@@ -111,6 +117,7 @@ export function consoleLogger(logFile: string | null = null): Logger {
           stderr: { fd: 5, lockFd: err.lockFd >= 0 ? lockAt : -1, journal: journal.stderr },
           format: workerFormat,
           path: file?.path ?? null,
+          marker: `\u0000hypnode:write-directly:${randomBytes(8).toString('hex')}`,
         },
       };
     },

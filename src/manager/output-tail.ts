@@ -9,6 +9,12 @@ const KEEP_BYTES = 16 * 1024;
 const MAX_LINE_BYTES = 1024 * 1024;
 const NEWLINE = Buffer.from('\n');
 
+/** A line the worker writes to say what follows goes elsewhere (see protocol/worker.ts). */
+export interface Marker {
+  line: Buffer;
+  seen(): void;
+}
+
 export class OutputTail {
   private kept: Buffer[] = [];
   private keptBytes = 0;
@@ -17,17 +23,24 @@ export class OutputTail {
    * Reads `stream` and hands each batch of complete lines (each ending in a newline) to
    * `lines`; a last line without a newline comes at the end of the stream, given one.
    */
-  follow(stream: Readable, lines: (batch: Buffer[]) => void): void {
+  follow(stream: Readable, lines: (batch: Buffer[]) => void, marker: Marker | null = null): void {
     let partial: Buffer | null = null;
     stream.on('data', (chunk: Buffer) => {
       this.keep(chunk);
       const batch: Buffer[] = [];
       let start = 0;
       for (let nl = chunk.indexOf(10); nl >= 0; nl = chunk.indexOf(10, start)) {
-        const line = chunk.subarray(start, nl + 1);
-        batch.push(partial ? Buffer.concat([partial, line]) : line);
+        const piece = chunk.subarray(start, nl + 1);
+        const line = partial ? Buffer.concat([partial, piece]) : piece;
         partial = null;
         start = nl + 1;
+        if (marker && line.equals(marker.line)) {
+          // Everything before it, then the news: the marker itself is no output of the app's.
+          if (batch.length > 0) lines(batch.splice(0));
+          marker.seen();
+          continue;
+        }
+        batch.push(line);
       }
       if (start < chunk.length) {
         const rest = chunk.subarray(start);

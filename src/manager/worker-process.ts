@@ -93,8 +93,17 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
     // (or fails the reload) instead of the manager dying of an unhandled error.
     this.pid = this.child.pid ?? 0;
     const { stdout, stderr } = this.child;
-    if (stdout) this.output.follow(stdout, (lines) => log.worker(this.generation, this.pid, 'stdout', lines));
-    if (stderr) this.output.follow(stderr, (lines) => log.worker(this.generation, this.pid, 'stderr', lines));
+    // Once ready, the worker writes its output itself, after a marker on each pipe: when both
+    // have come through (and all before them is written), it is told to go ahead.
+    const marker = spec.config.output ? Buffer.from(`${spec.config.output.marker}\n`) : null;
+    let markers = 0;
+    const seen = () => {
+      if (++markers < 2) return;
+      log.flush();
+      this.send({ hypnode: 'write-directly' });
+    };
+    if (stdout) this.output.follow(stdout, (lines) => log.worker(this.generation, this.pid, 'stdout', lines), marker && { line: marker, seen });
+    if (stderr) this.output.follow(stderr, (lines) => log.worker(this.generation, this.pid, 'stderr', lines), marker && { line: marker, seen });
     this.exited = new Promise((resolve) => {
       const ended = (code: number | null, signal: NodeJS.Signals | null) => {
         if (this.current === 'exited') return;

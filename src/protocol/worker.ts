@@ -44,7 +44,9 @@ export type ManagerToWorker =
   | { hypnode: 'resume' }
   | { hypnode: 'exit' }
   /** --log-file was renamed: open it again by its name. */
-  | { hypnode: 'reopen-output' };
+  | { hypnode: 'reopen-output' }
+  /** What the worker wrote through the manager is written: it may write straight to the sinks now. */
+  | { hypnode: 'write-directly' };
 
 /** Where a worker writes its output itself once ready (see worker/output.ts). */
 export interface OutputStream {
@@ -62,6 +64,11 @@ export interface OutputConfig {
   format: 'text' | 'json';
   /** --log-file, to reopen by its name; null for the manager's stdout and stderr. */
   path: string | null;
+  /**
+   * The line a worker writes to its stdout and stderr pipes once ready: the manager, having
+   * passed on everything before it, answers `write-directly`, so that no line overtakes another.
+   */
+  marker: string;
 }
 
 /** Settings a worker needs, passed in its environment so they are there before the app loads. */

@@ -156,12 +156,7 @@ export function writeDirectly(config: OutputConfig, who: Identity): DirectOutput
 
   // `import { writeSync } from 'node:fs'` in the app binds the exports, not the object.
   syncBuiltinESMExports();
-  process.on('exit', () => {
-    streams.stdout.flushPartial();
-    streams.stderr.flushPartial();
-  });
-
-  return {
+  const output: DirectOutput = {
     get dropped() {
       return dropped;
     },
@@ -176,6 +171,14 @@ export function writeDirectly(config: OutputConfig, who: Identity): DirectOutput
       if (old > 2) fs.closeSync(old);
     },
   };
+  // A log file is opened by its name now: it may have been renamed since the fork.
+  output.reopen();
+  process.on('exit', () => {
+    streams.stdout.flushPartial();
+    streams.stderr.flushPartial();
+  });
+
+  return output;
 }
 
 /** What fs.write(Sync)(fd, data, offset, length) or (fd, string, position, encoding) asks to write. */

@@ -40,8 +40,12 @@ const readiness = new Readiness({
   waitReady: config.waitReady,
   probe: () => (config.readyPath === null ? Promise.resolve(null) : probeServers([...servers].filter((s) => s.listening), config.readyPath)),
   ready: () => {
-    // From here on the app's output goes straight to the manager's sinks (see output.ts).
-    if (config.output) withAddon(() => (output = writeDirectly(config.output!, { generation: config.generation, pid: process.pid })));
+    // From here on the app's output goes straight to the manager's sinks (see output.ts), once
+    // the manager has passed on what came before: it says so when it has read these markers.
+    if (config.output) {
+      process.stdout.write(`${config.output.marker}\n`);
+      process.stderr.write(`${config.output.marker}\n`);
+    }
     sendToManager({ hypnode: 'ready' });
   },
   notReady: (reason) => sendToManager({ hypnode: 'not-ready', reason }),
@@ -149,6 +153,9 @@ onManagerMessage((msg) => {
       return process.exit(0);
     case 'reopen-output':
       return output?.reopen();
+    case 'write-directly':
+      if (config.output && !output) withAddon(() => (output = writeDirectly(config.output!, { generation: config.generation, pid: process.pid })));
+      return;
   }
 });
 // systemd's KillMode=control-group sends SIGTERM to every worker along with the manager: drain.

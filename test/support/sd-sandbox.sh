@@ -8,6 +8,7 @@
 #   DIR/config         XDG_CONFIG_HOME: units go in DIR/config/systemd/user
 #   DIR/cgroups        the sandbox's own cgroup directories, one a line, written before the manager
 #                      starts: whatever runs in them belongs to the sandbox
+#   DIR/log/journal    with SD_SANDBOX_JOURNAL=1: the journal of a journald of its own
 #
 # Prints "ready PID" (the manager's PID) on stdout once the manager answers, then serves until its
 # stdin ends: the harness holds the other end of that pipe, so the sandbox is torn down however
@@ -59,6 +60,18 @@ if [[ "${1:-}" == "--inner" ]]; then
     mount --bind "$SD_CONSOLE" /dev/console
     out=/dev/console
   fi
+  if [[ -n ${SD_SANDBOX_JOURNAL:-} ]]; then
+    # A journald of the sandbox's own, for units with StandardOutput=journal: volatile, kept in
+    # DIR/log (journalctl -D DIR/log/journal reads it from outside), and without rate limits, so
+    # that a benchmark's flood of lines is counted, not suppressed.
+    mkdir -p /run/systemd/journal /run/log "$DIR/log"
+    mount --bind "$DIR/log" /run/log
+    printf '[Journal]\nStorage=volatile\nRateLimitIntervalSec=0\nRateLimitBurst=0\nRuntimeMaxUse=1G\n' > "$DIR/journald.conf"
+    [[ -f /etc/systemd/journald.conf ]] && mount --bind "$DIR/journald.conf" /etc/systemd/journald.conf
+    /lib/systemd/systemd-journald </dev/null >/dev/null 2>&1 &
+    JD=$!
+    for _ in $(seq 1 100); do [[ -S /run/systemd/journal/stdout ]] && break; sleep 0.05; done
+  fi
   export XDG_RUNTIME_DIR=$DIR/xdg XDG_CONFIG_HOME=$DIR/config
   # The manager logs to /dev/console itself; its stdout and stderr, which units inherit (see
   # user.conf below), go through a pipe as under a real journal: a unit must not see a tty.
@@ -85,6 +98,7 @@ if [[ "${1:-}" == "--inner" ]]; then
   for _ in $(seq 1 300); do kill -0 "$SD" 2>/dev/null || break; sleep 0.05; done
   kill -KILL "$SD" 2>/dev/null || true
   wait "$SD" 2>/dev/null || true
+  if [[ -n ${JD:-} ]]; then kill -TERM "$JD" 2>/dev/null || true; wait "$JD" 2>/dev/null || true; fi
   [[ -n $up ]] || exit 1
   exit 0
 fi

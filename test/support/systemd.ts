@@ -42,6 +42,8 @@ export interface SystemdSandbox {
   writeUnit(name: string, text: string): Promise<void>;
   /** Everything the manager (and, through inherited stdout/stderr, every unit) wrote so far. */
   managerLog(): string;
+  /** `journalctl -D <the sandbox's journal> ARGS...` (with the `journal` option). */
+  journal(...args: string[]): Promise<CommandResult>;
   /** Stops every unit and the manager, kills leftovers by PID, removes cgroups and dir. Idempotent. */
   stop(): Promise<void>;
 }
@@ -60,8 +62,11 @@ export function systemdSkipReason(): string | null {
   return null;
 }
 
-/** Starts a sandboxed user manager; with `t`, it is stopped when the test ends, pass or fail. */
-export async function startUserManager(t?: TestContext): Promise<SystemdSandbox> {
+/**
+ * Starts a sandboxed user manager; with `t`, it is stopped when the test ends, pass or fail.
+ * `journal`: a journald of its own too, for StandardOutput=journal (read it with `journal`).
+ */
+export async function startUserManager(t?: TestContext, opts: { journal?: boolean } = {}): Promise<SystemdSandbox> {
   const reason = systemdSkipReason();
   if (reason) throw new Error(`cannot run systemd here: ${reason}`);
   // Not under /tmp (a unit with PrivateTmp= would not see the manager's notify socket there; on a
@@ -70,7 +75,8 @@ export async function startUserManager(t?: TestContext): Promise<SystemdSandbox>
   chmodSync(dir, 0o755); // as /run is: a unit with User= reaches its runtime directory through it
   const log = join(dir, 'manager.log');
   // Its own session: a ^C at the terminal must not kill the sandbox before it can tear down.
-  const child = spawn('python3', [CONSOLE, log, '--', 'bash', SANDBOX, dir], { detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+  const env = { ...process.env, ...(opts.journal ? { SD_SANDBOX_JOURNAL: '1' } : {}) };
+  const child = spawn('python3', [CONSOLE, log, '--', 'bash', SANDBOX, dir], { detached: true, stdio: ['pipe', 'pipe', 'pipe'], env });
   // Ending stdin is how the sandbox is told to stop; if it is gone already, that is fine too.
   child.stdin?.on('error', () => {});
   const output = collect(child);
@@ -141,6 +147,10 @@ class Sandbox implements SystemdSandbox {
     writeFileSync(join(this.unitDir, name), text);
     const r = await this.systemctl('daemon-reload');
     if (r.code !== 0) throw new Error(`daemon-reload failed: ${r.stderr}`);
+  }
+
+  journal(...args: string[]): Promise<CommandResult> {
+    return run('journalctl', ['-D', join(this.dir, 'log', 'journal'), '--no-pager', '-q', ...args], this.env);
   }
 
   managerLog(): string {
