@@ -37,6 +37,8 @@ interface Started {
   managerPid(): Promise<number | null>;
   /** The request lines that reached the sink so far. */
   lines(): Promise<number>;
+  /** What it wrote, for an error: the run's logs, or a unit's lines in the journal. */
+  logs(): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -101,7 +103,7 @@ async function runOne(c: LogContender, sink: LogSink, newConnections: boolean, r
     result.linesPerSec = ((await started.lines()) - linesBefore) / plan.wrkSeconds;
     progress(`logging ${sink} ${newConnections ? 'new conn' : 'keep-alive'} ${c.name}: ${wrk.requestsPerSec.toFixed(0)} req/s, ${result.linesPerSec.toFixed(0)} lines/s, manager ${result.managerCpuSeconds.toFixed(2)} s CPU`);
   } catch (err) {
-    result.error = `${(err as Error).message}\n${run.logs()}`.trim();
+    result.error = `${(err as Error).message}\n${(await started?.logs().catch(() => '')) ?? run.logs()}`.trim();
     progress(`logging ${sink} ${c.name}: error: ${result.error.split('\n')[0]}`);
   } finally {
     await started?.stop().catch(() => {});
@@ -132,6 +134,7 @@ function startLocal(c: LogContender, sink: 'file' | 'pipe', run: RunDir): Starte
   return {
     managerPid: async () => child.pid ?? null,
     lines: async () => countIn(out),
+    logs: async () => run.logs(),
     async stop() {
       child.kill('SIGTERM');
       await exited(child, 5000);
@@ -162,6 +165,11 @@ async function startUnit(c: LogContender, run: RunDir, sb: SystemdSandbox): Prom
       // One unit runs at a time: its lines are the journal's since it started.
       const out = await sb.journal('-o', 'cat', ...(since ? ['--after-cursor', since] : []));
       return countBuffer(Buffer.from(out.stdout));
+    },
+    async logs() {
+      const status = await sb.systemctl('status', unit, '--no-pager', '-n', '0');
+      const out = await sb.journal('-o', 'cat', '-n', '40', ...(since ? ['--after-cursor', since] : []));
+      return `${status.stdout}\n${out.stdout}`;
     },
     async stop() {
       await sb.systemctl('stop', unit);

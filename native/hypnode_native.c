@@ -10,7 +10,9 @@
 //   reapChild(pid)                    waitpid(pid, WNOHANG), for orphans adopted as PID 1
 //   outputLock()                      a lock in shared memory (a memfd) for the writers of one sink
 //   writeLines(lockFd, fd, buffer)    one write of whole lines under that lock, never blocking
+//   writeText(lockFd, fd, prefix, s)  the same for one line given as a string (no Buffer made)
 //   setNonBlocking(fd)                O_NONBLOCK on a sink the workers write to themselves
+//   journalStream(path, header)       a stream of a worker's own to journald, owned by no event loop
 // Everything else is synchronous: each call is one or two system calls that never block for long.
 
 #include <node_api.h>
@@ -18,6 +20,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -134,9 +137,9 @@ static char *get_string(napi_env env, napi_value value, size_t *length) {
   return s;
 }
 
-// NOTIFY_SOCKET's two forms, as sd_notify() reads them: an absolute path, or '@' for a name in
-// the abstract namespace (whose address length must not include a trailing NUL).
-static int notify_address(const char *path, size_t length, struct sockaddr_un *sa, socklen_t *sa_length) {
+// A unix socket address in the two forms sd_notify() reads NOTIFY_SOCKET in: an absolute path, or
+// "@" for a name in the abstract namespace (whose address length must not include a trailing NUL).
+static int unix_address(const char *path, size_t length, struct sockaddr_un *sa, socklen_t *sa_length) {
   memset(sa, 0, sizeof *sa);
   sa->sun_family = AF_UNIX;
   if (path[0] == '/') {
@@ -218,7 +221,7 @@ static napi_value notify(napi_env env, napi_callback_info info) {
   struct sockaddr_un sa;
   socklen_t sa_length = 0;
   const char *syscall = "sendmsg";
-  int err = notify_address(path, path_length, &sa, &sa_length);
+  int err = unix_address(path, path_length, &sa, &sa_length);
   if (err == 0) {
     int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
@@ -478,15 +481,20 @@ static napi_value reap_child(napi_env env, napi_callback_info info) {
 
 // The workers of a manager write their log lines straight to the manager's stdout or stderr, as
 // node's cluster workers do, so the manager is not a third busy process on every line. On a pipe
-// or a socket a write is atomic only up to a point (PIPE_BUF for a pipe; until the buffer is full
-// for either), so the writers of one sink take turns: a lock word in shared memory holds the pid
-// of the writer, for the length of one write. A writer waits at most as long as it is told for
-// its turn ('busy' after that) and for room in a sink that is full ('full': its descriptor is
-// non-blocking, so a sink nobody reads never blocks anyone for longer), and once part of a batch
-// is out it finishes it within a second, so that no line is ever torn in two. A writer that died
-// holding the lock is seen dead (its pid gone) and the lock taken from it.
+// a write of at most PIPE_BUF bytes is atomic, and nearly every batch of log lines is that small:
+// those are written at once, side by side. A larger one can be split by the kernel (when the pipe
+// fills mid-write), and another writer's line land in between: it is written alone, while no
+// small write is under way and none may start. The writers of one sink share two words in
+// shared memory for this: the pid of the writer of a large batch, and the count of small writes
+// under way. A writer waits at most as long as it is told ('busy' after that) for its turn and
+// for room in a full sink ('full': the descriptor is non-blocking, so a sink nobody reads never
+// blocks anyone for longer), and once part of a large batch is out it finishes it within a
+// second, so that no line is ever torn in two. A writer that died holding the sink is seen dead
+// (its pid gone) and the sink taken from it; a small write that died under way is waited for no
+// longer than a writer is told to wait.
 struct output_lock {
   volatile pid_t holder;
+  volatile int small;
 };
 
 static struct output_lock *mapped_locks[1024];
@@ -507,25 +515,47 @@ static long monotonic_ms(void) {
   return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }
 
-static int take_lock(struct output_lock *lock, long wait_ms) {
-  pid_t self = getpid();
-  long until = monotonic_ms() + wait_ms;
-  for (int spin = 0;; spin++) {
-    pid_t expected = 0;
-    if (__atomic_compare_exchange_n(&lock->holder, &expected, self, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) return 1;
-    if (expected != self && kill(expected, 0) != 0 && errno == ESRCH &&
-        __atomic_compare_exchange_n(&lock->holder, &expected, self, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
-      return 1; // its holder died holding it
-    }
-    if ((spin & 63) == 63) {
-      if (monotonic_ms() >= until) return 0;
-      sched_yield();
-    }
+// Gives the processor away for a moment: a spinning waiter must not starve the one it waits for.
+static void pause_briefly(int round) {
+  if (round < 16) {
+    sched_yield();
+  } else {
+    struct timespec ts = { 0, 50000 };
+    nanosleep(&ts, NULL);
   }
 }
 
-static void give_lock(struct output_lock *lock) {
-  __atomic_store_n(&lock->holder, 0, __ATOMIC_RELEASE);
+// Until no large batch is being written, or `until`. A holder that died is forgotten.
+static int no_holder(struct output_lock *lock, long until) {
+  for (int round = 0;; round++) {
+    pid_t holder = __atomic_load_n(&lock->holder, __ATOMIC_SEQ_CST);
+    if (holder == 0) return 1;
+    if (kill(holder, 0) != 0 && errno == ESRCH) __atomic_compare_exchange_n(&lock->holder, &holder, 0, 0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
+    else if (monotonic_ms() >= until) return 0;
+    else pause_briefly(round);
+  }
+}
+
+// A small batch: counted as under way, unless a large one is being written.
+static int begin_small(struct output_lock *lock, long until) {
+  for (;;) {
+    __atomic_add_fetch(&lock->small, 1, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&lock->holder, __ATOMIC_SEQ_CST) == 0) return 1;
+    __atomic_sub_fetch(&lock->small, 1, __ATOMIC_SEQ_CST);
+    if (!no_holder(lock, until)) return 0;
+  }
+}
+
+// A large batch: the sink to itself, once the small writes under way are done.
+static int begin_large(struct output_lock *lock, long until) {
+  pid_t self = getpid();
+  for (;;) {
+    pid_t expected = 0;
+    if (__atomic_compare_exchange_n(&lock->holder, &expected, self, 0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED)) break;
+    if (!no_holder(lock, until)) return 0;
+  }
+  for (int round = 0; __atomic_load_n(&lock->small, __ATOMIC_SEQ_CST) > 0 && monotonic_ms() < until; round++) pause_briefly(round);
+  return 1;
 }
 
 // outputLock() -> fd: a memfd holding a free lock, to be handed to every writer of one sink.
@@ -543,60 +573,109 @@ static napi_value output_lock(napi_env env, napi_callback_info info) {
   return result;
 }
 
-// writeLines(lockFd, fd, buffer, waitMs) -> 'ok' | 'full' | 'busy' | 'torn' | an errno name
-// (ENOSPC, EPIPE...). lockFd -1: no lock (a regular file, where every write() is atomic by itself).
-static napi_value write_lines(napi_env env, napi_callback_info info) {
-  napi_value args[4];
-  if (!get_args(env, info, 4, args)) return NULL;
-  int wait_ms = 0;
-  napi_get_value_int32(env, args[3], &wait_ms);
-  if (wait_ms < 0) wait_ms = 0;
-  bool locked = true;
+// One write of whole lines under the lock (NULL: none needed): 'ok' | 'full' | 'busy' | 'torn' |
+// an errno name (ENOSPC, EPIPE...).
+static const char *write_batch(struct output_lock *lock, int fd, const char *data, size_t length, int wait_ms) {
+  const char *result = "ok";
+  long until = monotonic_ms() + wait_ms;
+  int large = length > PIPE_BUF;
+  if (lock && !(large ? begin_large(lock, until) : begin_small(lock, until))) return "busy";
+  size_t done = 0;
+  long finish_by = 0;
+  while (done < length) {
+    ssize_t n = write(fd, data + done, length - done);
+    if (n >= 0) {
+      done += (size_t)n;
+      continue;
+    }
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN) {
+      result = errno_name(errno);
+      break;
+    }
+    // Nothing out yet: room within the wait, or give up whole. Part out: finish it, within a second.
+    if (!finish_by) finish_by = done == 0 ? until : monotonic_ms() + 1000;
+    long left = finish_by - monotonic_ms();
+    struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+    if (left <= 0 || poll(&pfd, 1, (int)left) == 0) {
+      result = done == 0 ? "full" : "torn";
+      break;
+    }
+  }
+  if (lock && large) __atomic_store_n(&lock->holder, 0, __ATOMIC_SEQ_CST);
+  else if (lock) __atomic_sub_fetch(&lock->small, 1, __ATOMIC_SEQ_CST);
+  return result;
+}
+
+// The lock and the sink of a write call's first two arguments; 0 (thrown) on a bad one.
+static int sink_arguments(napi_env env, napi_value *args, struct output_lock **lock, int *fd) {
   napi_valuetype type;
   napi_typeof(env, args[0], &type);
   int lock_fd = -1;
   if (type == napi_number) napi_get_value_int32(env, args[0], &lock_fd);
-  if (lock_fd < 0) locked = false;
-  int fd = get_fd(env, args[1]);
-  if (fd < 0) return NULL;
-  char *data;
-  size_t length;
-  if (napi_get_buffer_info(env, args[2], (void **)&data, &length) != napi_ok) return throw_type(env, "expected a Buffer");
-  struct output_lock *lock = locked ? lock_at(lock_fd) : NULL;
-  if (locked && !lock) return throw_errno(env, errno, "mmap", NULL);
-
-  const char *result = "ok";
-  long started = monotonic_ms();
-  if (lock && !take_lock(lock, wait_ms)) {
-    result = "busy";
-  } else {
-    size_t done = 0;
-    long until = 0;
-    while (done < length) {
-      ssize_t n = write(fd, data + done, length - done);
-      if (n >= 0) {
-        done += (size_t)n;
-        continue;
-      }
-      if (errno == EINTR) continue;
-      if (errno != EAGAIN) {
-        result = errno_name(errno);
-        break;
-      }
-      // Nothing out yet: room within the wait, or give up whole. Part out: finish it, within a second.
-      if (!until) until = done == 0 ? started + wait_ms : monotonic_ms() + 1000;
-      long left = until - monotonic_ms();
-      struct pollfd pfd = { .fd = fd, .events = POLLOUT };
-      if (left <= 0 || poll(&pfd, 1, (int)left) == 0) {
-        result = done == 0 ? "full" : "torn";
-        break;
-      }
-    }
-    if (lock) give_lock(lock);
+  *lock = NULL;
+  if (lock_fd >= 0 && !(*lock = lock_at(lock_fd))) {
+    throw_errno(env, errno, "mmap", NULL);
+    return 0;
   }
+  *fd = get_fd(env, args[1]);
+  return *fd >= 0;
+}
+
+static napi_value outcome(napi_env env, const char *result) {
   napi_value out;
   napi_create_string_utf8(env, result, NAPI_AUTO_LENGTH, &out);
   return out;
+}
+
+// writeLines(lockFd, fd, buffer, waitMs) -> an outcome, as write_batch's. lockFd -1: no lock (a
+// regular file, where every write() is atomic by itself).
+static napi_value write_lines(napi_env env, napi_callback_info info) {
+  napi_value args[4];
+  if (!get_args(env, info, 4, args)) return NULL;
+  struct output_lock *lock;
+  int fd;
+  if (!sink_arguments(env, args, &lock, &fd)) return NULL;
+  char *data;
+  size_t length;
+  if (napi_get_buffer_info(env, args[2], (void **)&data, &length) != napi_ok) return throw_type(env, "expected a Buffer");
+  int wait_ms = 0;
+  napi_get_value_int32(env, args[3], &wait_ms);
+  return outcome(env, write_batch(lock, fd, data, length, wait_ms < 0 ? 0 : wait_ms));
+}
+
+// writeText(lockFd, fd, prefix, text, waitMs): writeLines of prefix + text (one line), encoded
+// straight from the string: at request rate, no Buffer made and dropped for every line.
+static napi_value write_text(napi_env env, napi_callback_info info) {
+  napi_value args[5];
+  if (!get_args(env, info, 5, args)) return NULL;
+  struct output_lock *lock;
+  int fd;
+  if (!sink_arguments(env, args, &lock, &fd)) return NULL;
+  char *prefix;
+  size_t prefix_length;
+  if (napi_get_buffer_info(env, args[2], (void **)&prefix, &prefix_length) != napi_ok) return throw_type(env, "expected a Buffer");
+  int wait_ms = 0;
+  napi_get_value_int32(env, args[4], &wait_ms);
+  char stack[16384];
+  char *data = stack;
+  size_t room = sizeof stack, copied = 0;
+  if (prefix_length < room) {
+    memcpy(stack, prefix, prefix_length);
+    if (napi_get_value_string_utf8(env, args[3], stack + prefix_length, room - prefix_length, &copied) != napi_ok) return throw_type(env, "expected a string");
+  }
+  // Within a character's length of the brim (a character that does not fit whole is left out),
+  // or no room at all: it may not all have fit.
+  if (prefix_length + copied + 4 >= room) {
+    size_t length;
+    napi_get_value_string_utf8(env, args[3], NULL, 0, &length);
+    if (!(data = malloc(prefix_length + length + 1))) return throw_errno(env, ENOMEM, "malloc", NULL);
+    memcpy(data, prefix, prefix_length);
+    napi_get_value_string_utf8(env, args[3], data + prefix_length, length + 1, &copied);
+  }
+  const char *result = write_batch(lock, fd, data, prefix_length + copied, wait_ms < 0 ? 0 : wait_ms);
+  if (data != stack) free(data);
+  return outcome(env, result);
 }
 
 // setNonBlocking(fd): O_NONBLOCK on the open file description (shared with whoever else has it).
@@ -606,6 +685,54 @@ static napi_value set_non_blocking(napi_env env, napi_callback_info info) {
   int flags = fcntl(fd, F_GETFL);
   if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) return throw_errno(env, errno, "fcntl", NULL);
   return NULL;
+}
+
+// journalStream(path, header) -> fd: connects to journald's stdout socket and sends the stream's
+// header, as systemd does for a service's output. The fd is the caller's alone: no libuv handle
+// owns it, so journald ending the stream (it shuts down its side at once, and closes it when it
+// restarts) can never close it under the writer and hand its number to another socket.
+static napi_value journal_stream(napi_env env, napi_callback_info info) {
+  napi_value args[2];
+  if (!get_args(env, info, 2, args)) return NULL;
+  size_t path_length, header_length;
+  char *path = get_string(env, args[0], &path_length);
+  if (!path) return NULL;
+  char *header = get_string(env, args[1], &header_length);
+  if (!header) {
+    free(path);
+    return NULL;
+  }
+  struct sockaddr_un sa;
+  socklen_t sa_length;
+  int err = unix_address(path, path_length, &sa, &sa_length);
+  const char *syscall_name = "connect";
+  int fd = -1;
+  if (!err) {
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) err = errno, syscall_name = "socket";
+  }
+  if (!err && connect(fd, (struct sockaddr *)&sa, sa_length) != 0) err = errno;
+  for (size_t done = 0; !err && done < header_length;) {
+    ssize_t n = write(fd, header + done, header_length - done);
+    if (n >= 0) done += (size_t)n;
+    else if (errno != EINTR) err = errno, syscall_name = "write";
+  }
+  if (!err) {
+    shutdown(fd, SHUT_RD);
+    // The buffer systemd gives a service's own stream (SNDBUF_SIZE, forced where privileged): a
+    // burst the journal has not caught up with yet waits there, not in the app.
+    int size = 8 * 1024 * 1024;
+    if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof size) != 0) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) err = errno, syscall_name = "fcntl";
+  }
+  if (err && fd >= 0) close(fd);
+  napi_value result = NULL;
+  if (err) throw_errno(env, err, syscall_name, path);
+  else napi_create_int32(env, fd, &result);
+  free(path);
+  free(header);
+  return result;
 }
 
 NAPI_MODULE_INIT() {
@@ -620,7 +747,9 @@ NAPI_MODULE_INIT() {
     { "reapChild", NULL, reap_child, NULL, NULL, NULL, napi_enumerable, NULL },
     { "outputLock", NULL, output_lock, NULL, NULL, NULL, napi_enumerable, NULL },
     { "writeLines", NULL, write_lines, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "writeText", NULL, write_text, NULL, NULL, NULL, napi_enumerable, NULL },
     { "setNonBlocking", NULL, set_non_blocking, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "journalStream", NULL, journal_stream, NULL, NULL, NULL, napi_enumerable, NULL },
   };
   napi_define_properties(env, exports, sizeof methods / sizeof methods[0], methods);
   return exports;

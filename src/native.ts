@@ -38,7 +38,9 @@ interface Addon {
   reapChild(pid: number): boolean;
   outputLock(): number;
   writeLines(lockFd: number, fd: number, lines: Buffer, waitMs: number): WriteOutcome;
+  writeText(lockFd: number, fd: number, prefix: Buffer, line: string, waitMs: number): WriteOutcome;
   setNonBlocking(fd: number): void;
+  journalStream(path: string, header: string): number;
 }
 
 /**
@@ -266,7 +268,20 @@ export function writeLines(lockFd: number, fd: number, lines: Buffer, waitMs: nu
   return load().writeLines(lockFd, fd, lines, waitMs);
 }
 
+/** writeLines() of `prefix` and one line given as a string, encoded by the addon: no Buffer made. */
+export function writeText(lockFd: number, fd: number, prefix: Buffer, line: string, waitMs: number): WriteOutcome {
+  return load().writeText(lockFd, fd, prefix, line, waitMs);
+}
+
 /** O_NONBLOCK on `fd`'s open file description: a sink that takes nothing then says so at once. */
 export function setNonBlocking(fd: number): void {
   load().setNonBlocking(fd);
+}
+
+/**
+ * A stream to journald of the caller's own (journald's stdout protocol: `header`, then lines),
+ * non-blocking, owned by no event loop: only the caller ever closes it.
+ */
+export function journalStream(path: string, header: string): number {
+  return load().journalStream(path, header);
 }

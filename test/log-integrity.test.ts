@@ -17,7 +17,7 @@ const LINES = 120;
 const SIZES = [1, 80, 4095, 4096, 4097, 16_000, 65_536];
 
 /**
- * Each worker writes LINES lines, `PID:SEQ:` and then one letter repeated to the line's size,
+ * Each worker writes LINES lines, `PID:SEQ:` and then one letter repeated to the line's size (in characters),
  * half before it is ready (through the manager) and half after (straight to the sink), through
  * console.log, process.stdout.write and (once ready) fs.writeSync(1) in turn; then a last line
  * without a newline, written when it drains. GET /crash ends it with a last line and an uncaught error.
@@ -29,7 +29,8 @@ import http from 'node:http';
 import fs from 'node:fs';
 import { onDrain } from '${INDEX}';
 const sizes = ${JSON.stringify(SIZES)};
-const letter = (seq) => String.fromCharCode(97 + ((process.pid + seq) % 26));
+// Letters of one, two and three bytes in UTF-8: a line is cut nowhere, not even in a character.
+const letter = (seq) => 'abcdefghijklmnopqrstuvwxyzé€'[(process.pid + seq) % 28];
 const line = (seq) => { const head = process.pid + ':' + seq + ':'; return head + letter(seq).repeat(Math.max(1, sizes[seq % sizes.length] - head.length)); };
 // fs.writeSync(1) only once ready: before, fd 1 is a non-blocking pipe, where a plain
 // writeSync gets EAGAIN when it is full, as under any parent that pipes a process's stdout.
@@ -70,12 +71,12 @@ function checkLines(text: string, pids: number[], crashed: number | null): void 
     if (!tagged) continue;
     const pid = Number(tagged[1]);
     const body = tagged[2]!;
-    const m = /^(\d+):(\d+):([a-z]+)$/.exec(body);
+    const m = /^(\d+):(\d+):([a-zé€]+)$/.exec(body);
     if (!m) continue;
     assert.equal(Number(m[1]), pid, `a line under the tag of the worker that wrote it: ${raw.slice(0, 80)}`);
     const seq = Number(m[2]);
     const size = SIZES[seq % SIZES.length]!;
-    assert.equal(body.length, Math.max(size, `${pid}:${seq}:`.length + 1), `line ${pid}:${seq} whole (${body.length} bytes, expected ${size})`);
+    assert.equal(body.length, Math.max(size, `${pid}:${seq}:`.length + 1), `line ${pid}:${seq} whole (${body.length} characters, expected ${size})`);
     assert.equal(new Set(m[3]).size, 1, `line ${pid}:${seq} not mixed with another`);
     seqs.get(pid)?.push(seq);
   }

@@ -81,9 +81,15 @@ http.createServer((req, res) => res.end('ok')).listen(Number(process.env.PORT), 
   );
   const env = { HYPNODE_RUNTIME_DIR: dir, PORT: String(await freePort()) };
   const app = join(dir, 'app.mjs');
-  t.after(() => runCli(['stop', app], { env }));
-  const r = await runCli(['start', app, '--workers', '1', '--daemon', '--log-file', join(dir, 'a.log'), '--', '--log-file', 'b.log', '--daemon'], { env });
-  assert.equal(r.code, 0, r.stderr);
-  assert.deepEqual(JSON.parse(readFileSync(seen, 'utf8')), ['--log-file', 'b.log', '--daemon']);
-  assert.match(readFileSync(join(dir, 'a.log'), 'utf8'), /^\[hypnode\] generation 1 serves/m, "hypnode's own --log-file is hypnode's");
+  // Stopped here, not in an after hook: those run after tempDir's, which removes the runtime
+  // directory, and with it the way to the daemon.
+  try {
+    const r = await runCli(['start', app, '--workers', '1', '--daemon', '--log-file', join(dir, 'a.log'), '--', '--log-file', 'b.log', '--daemon'], { env });
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(JSON.parse(readFileSync(seen, 'utf8')), ['--log-file', 'b.log', '--daemon']);
+    assert.match(readFileSync(join(dir, 'a.log'), 'utf8'), /^\[hypnode\] generation 1 serves/m, "hypnode's own --log-file is hypnode's");
+  } finally {
+    const stop = await runCli(['stop', app], { env });
+    assert.equal(stop.code, 0, stop.stderr);
+  }
 });

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { nodeBinary, nodeVersion } from './node-lines.js';
@@ -13,6 +13,7 @@ import { nodeBinary, nodeVersion } from './node-lines.js';
 //   HYPNODE_TEST_NODE_LINES=22,24   the other lines (default); empty: this machine's Node only
 
 const TEST_DIR = fileURLToPath(new URL('../test/', import.meta.url));
+const DIST_DIR = fileURLToPath(new URL('../', import.meta.url));
 const LINE_SUITES = /^(reload|ready|faults(-[a-z]+)?|systemd(-[a-z]+)?|install)\.test\.js$/;
 
 interface Counts {
@@ -60,8 +61,27 @@ function counts(output: string): Counts | null {
   return { pass, fail, skipped: get('skipped') ?? 0, cancelled: get('cancelled') ?? 0, todo: get('todo') ?? 0 };
 }
 
+/**
+ * The processes running this checkout's hypnode (a manager, a worker's preload): a test that
+ * leaves one behind (a daemon it forgot to stop) fails the run, by pid and command line.
+ */
+function hypnodeProcesses(): Map<number, string> {
+  const found = new Map<number, string>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').join(' ').trim();
+      if (cmdline.includes(join(DIST_DIR, 'src/'))) found.set(Number(entry), cmdline);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
+
 async function main(): Promise<number> {
   const runs: Run[] = [];
+  const before = hypnodeProcesses();
   const own = Number(process.versions.node.split('.')[0]);
   runs.push(await run(`Node ${process.version} (this machine's): the whole suite`, process.execPath, [TEST_DIR]));
 
@@ -91,6 +111,14 @@ async function main(): Promise<number> {
     else total.fail += 1;
     const c = r.counts;
     console.log(`#   ${ok ? 'ok  ' : 'FAIL'} ${r.label.split(':')[0]}: ${c ? `${c.pass} passed, ${c.fail} failed, ${c.skipped} skipped${c.cancelled ? `, ${c.cancelled} cancelled` : ''}` : `no summary (exit ${r.code})`} in ${r.seconds.toFixed(0)} s`);
+  }
+  // A moment for the last stops to finish, then whatever is left was leaked by a test.
+  await new Promise((r) => setTimeout(r, 2000));
+  const leaked = [...hypnodeProcesses()].filter(([pid]) => !before.has(pid));
+  if (leaked.length) {
+    failed = true;
+    console.log(`#   FAIL processes left running by the tests:`);
+    for (const [pid, cmdline] of leaked) console.log(`#        ${pid} ${cmdline.slice(0, 160)}`);
   }
   // Cancelled tests (a file that crashed, a timeout) are failures too.
   console.log(`total: ${total.pass} passed, ${total.fail + total.cancelled} failed, ${total.skipped} skipped`);

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
-import { writeLines } from '../native.js';
+import { basename } from 'node:path';
+import { journalStream, writeLines, writeText } from '../native.js';
 import type { OutputConfig, OutputStream } from '../protocol/worker.js';
 
 // Once a worker is ready, its app's output goes straight to where the manager's goes (its stdout
@@ -17,6 +18,8 @@ import type { OutputConfig, OutputStream } from '../protocol/worker.js';
 
 const LEVELS = ['emerg', 'alert', 'crit', 'error', 'warning', 'notice', 'info', 'debug'];
 const MAX_PARTIAL_BYTES = 1024 * 1024;
+/** Lines held until the manager says go ahead (see release()), at most. */
+const MAX_HELD_BYTES = 16 * 1024 * 1024;
 /** How long a write waits for its turn and for room in the sink. */
 const WAIT_FOR_ROOM_MS = 100;
 /** A sink that took nothing within that wait is not waited for again for this long. */
@@ -33,6 +36,11 @@ type Chunk = string | Uint8Array;
 class Stream {
   private partial: Buffer | null = null;
   private readonly tag: Buffer;
+  /** The tag with the stream's default journald priority: the whole prefix of a plain line. */
+  private readonly lead: Buffer;
+  /** Lines written before the manager said go ahead: written first, then. */
+  private held: Buffer[][] | null = [];
+  private heldBytes = 0;
 
   constructor(
     readonly name: 'stdout' | 'stderr',
@@ -42,13 +50,21 @@ class Stream {
     private readonly dropped: (lines: number) => void,
   ) {
     this.tag = Buffer.from(`[g${who.generation} ${who.pid}] `);
+    this.lead = Buffer.from(`${target.journal ? `<${name === 'stdout' ? 6 : 4}>` : ''}[g${who.generation} ${who.pid}] `);
   }
 
-  set fd(fd: number) {
-    this.target = { ...this.target, fd };
+  /** Writes to another sink from now on (a reopened log file, a journal stream of its own). */
+  retarget(fd: number, lockFd = this.target.lockFd): void {
+    this.target = { ...this.target, fd, lockFd };
   }
 
   push(chunk: Chunk, encoding?: BufferEncoding): void {
+    // At request rate, nearly every write is one whole line of text (console.log, a logger's
+    // line): one string, one write, encoded by the addon with its lead, no Buffer made.
+    if (typeof chunk === 'string' && this.held === null && this.partial === null && this.format === 'text' && (encoding === undefined || encoding === 'utf8') && isOneLine(chunk)) {
+      this.send(chunk, 1);
+      return;
+    }
     const bytes = typeof chunk === 'string' ? Buffer.from(chunk, encoding ?? 'utf8') : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     const lines: Buffer[] = [];
     let start = 0;
@@ -75,7 +91,21 @@ class Stream {
     this.write([line]);
   }
 
+  /** The manager has passed on all this worker wrote before: what was held goes now, in order. */
+  release(): void {
+    const held = this.held ?? [];
+    this.held = null;
+    for (const lines of held) this.write(lines);
+  }
+
   private write(lines: Buffer[]): void {
+    if (this.held) {
+      const bytes = lines.reduce((n, l) => n + l.length, 0);
+      if (this.heldBytes + bytes > MAX_HELD_BYTES) return this.dropped(lines.length);
+      this.held.push(lines);
+      this.heldBytes += bytes;
+      return;
+    }
     const parts: Buffer[] = [];
     for (const line of lines) {
       const given = givenPriority(line);
@@ -91,15 +121,28 @@ class Stream {
         parts.push(this.tag, text);
       }
     }
-    // A full sink (a burst a reader has not caught up with yet) is waited for a moment; one that
-    // stays full is stalled, and is not waited for again for a second, so that the app is never
-    // held up for long by its output.
+    this.send(parts.length === 1 ? parts[0]! : Buffer.concat(parts), lines.length);
+  }
+
+  /**
+   * A full sink (a burst a reader has not caught up with yet) is waited for a moment; one that
+   * stays full is stalled, and is not waited for again for a second, so that the app is never
+   * held up for long by its output.
+   */
+  private send(batch: Buffer | string, lines: number): void {
     const now = performance.now();
     const wait = now < stalledUntil ? 0 : WAIT_FOR_ROOM_MS;
-    const outcome = writeLines(this.target.lockFd, this.target.fd, parts.length === 1 ? parts[0]! : Buffer.concat(parts), wait);
+    // A string is one plain line, written with its lead by the addon.
+    const outcome = typeof batch === 'string' ? writeText(this.target.lockFd, this.target.fd, this.lead, batch, wait) : writeLines(this.target.lockFd, this.target.fd, batch, wait);
     if (outcome === 'full' || outcome === 'busy') stalledUntil = now + STALLED_FOR_MS;
-    if (outcome !== 'ok') this.dropped(lines.length);
+    if (outcome !== 'ok') this.dropped(lines);
   }
+}
+
+/** One line and its newline, with no priority of its own. */
+function isOneLine(text: string): boolean {
+  const nl = text.indexOf('\n');
+  return nl === text.length - 1 && !(text.length >= 3 && text.charCodeAt(0) === 0x3c && text.charCodeAt(2) === 0x3e);
 }
 
 /** A line may carry its own sd-daemon priority (`<3>`), as journald-aware apps write them. */
@@ -110,15 +153,21 @@ function givenPriority(line: Buffer): number | null {
 export interface DirectOutput {
   /** Lines dropped so far because the sink took none. */
   readonly dropped: number;
+  /** The manager has passed on what came before: write for real. */
+  release(): void;
   /** Opens --log-file again by its name (after logrotate renamed it). */
   reopen(): void;
 }
 
 /**
  * From now on the app's writes to stdout and stderr (process.stdout/stderr, console, and
- * fs.write/writeSync on fds 1 and 2, as pino's sonic-boom does) go straight to the sinks.
+ * fs.write/writeSync on fds 1 and 2, as pino's sonic-boom does) go straight to the sinks: first
+ * a marker down each pipe to the manager, and the lines held until it says (release()) that it
+ * has passed on everything up to the marker, so that no line overtakes one written before.
  */
 export function writeDirectly(config: OutputConfig, who: Identity): DirectOutput {
+  process.stdout.write(`${config.marker}\n`);
+  process.stderr.write(`${config.marker}\n`);
   let dropped = 0;
   const count = (lines: number) => void (dropped += lines);
   const streams = {
@@ -140,6 +189,11 @@ export function writeDirectly(config: OutputConfig, who: Identity): DirectOutput
   fs.writeSync = function (fd: number, data: Chunk, ...rest: unknown[]): number {
     const stream = byFd(fd);
     if (!stream) return (writeSync as (...args: unknown[]) => number)(fd, data, ...rest);
+    // sonic-boom (pino) writes strings: the fast way, as process.stdout.write's.
+    if (typeof data === 'string' && (rest[1] === undefined || rest[1] === 'utf8')) {
+      stream.push(data);
+      return Buffer.byteLength(data);
+    }
     const bytes = sliced(data, rest);
     stream.push(bytes);
     return bytes.length;
@@ -156,16 +210,24 @@ export function writeDirectly(config: OutputConfig, who: Identity): DirectOutput
 
   // `import { writeSync } from 'node:fs'` in the app binds the exports, not the object.
   syncBuiltinESMExports();
+  for (const stream of Object.values(streams)) {
+    const fd = (stream.name === 'stdout' ? config.stdout : config.stderr).journal ? openJournalStream(stream.name) : null;
+    if (fd !== null) stream.retarget(fd, -1);
+  }
   const output: DirectOutput = {
     get dropped() {
       return dropped;
+    },
+    release() {
+      streams.stdout.release();
+      streams.stderr.release();
     },
     reopen() {
       if (!config.path) return;
       const fd = fs.openSync(config.path, 'a', 0o640);
       const old = config.stdout.fd;
-      streams.stdout.fd = fd;
-      streams.stderr.fd = fd;
+      streams.stdout.retarget(fd);
+      streams.stderr.retarget(fd);
       config.stdout.fd = fd;
       config.stderr.fd = fd;
       if (old > 2) fs.closeSync(old);
@@ -174,12 +236,32 @@ export function writeDirectly(config: OutputConfig, who: Identity): DirectOutput
   // A log file is opened by its name now: it may have been renamed since the fork.
   output.reopen();
   process.on('exit', () => {
+    // Leaving before the manager said go ahead: its lines are written all the same.
+    streams.stdout.release();
+    streams.stderr.release();
     streams.stdout.flushPartial();
     streams.stderr.flushPartial();
   });
 
   return output;
 }
+
+/**
+ * Under journald, each worker opens its own stream to it, as systemd opens one for the service
+ * (the stdout stream protocol: a header, then lines): no writer shares it, so no line is ever
+ * torn by another's, and no lock is needed. journald takes each line's `<N>` priority
+ * (level_prefix), and knows the unit by the worker's control group and the worker by its pid.
+ * Null when it cannot be opened: then the service's own stream is shared, under the lock.
+ */
+function openJournalStream(name: 'stdout' | 'stderr'): number | null {
+  try {
+    return journalStream(JOURNAL_STREAM_SOCKET, `${basename(process.execPath)}\n\n${name === 'stdout' ? 6 : 4}\n1\n0\n0\n0\n`);
+  } catch {
+    return null;
+  }
+}
+
+const JOURNAL_STREAM_SOCKET = '/run/systemd/journal/stdout';
 
 /** What fs.write(Sync)(fd, data, offset, length) or (fd, string, position, encoding) asks to write. */
 function sliced(data: Chunk, rest: unknown[]): Buffer {

@@ -40,12 +40,8 @@ const readiness = new Readiness({
   waitReady: config.waitReady,
   probe: () => (config.readyPath === null ? Promise.resolve(null) : probeServers([...servers].filter((s) => s.listening), config.readyPath)),
   ready: () => {
-    // From here on the app's output goes straight to the manager's sinks (see output.ts), once
-    // the manager has passed on what came before: it says so when it has read these markers.
-    if (config.output) {
-      process.stdout.write(`${config.output.marker}\n`);
-      process.stderr.write(`${config.output.marker}\n`);
-    }
+    // From here on the app's output goes straight to the manager's sinks (see output.ts).
+    if (config.output) withAddon(() => (output = writeDirectly(config.output!, { generation: config.generation, pid: process.pid })));
     sendToManager({ hypnode: 'ready' });
   },
   notReady: (reason) => sendToManager({ hypnode: 'not-ready', reason }),
@@ -154,8 +150,7 @@ onManagerMessage((msg) => {
     case 'reopen-output':
       return output?.reopen();
     case 'write-directly':
-      if (config.output && !output) withAddon(() => (output = writeDirectly(config.output!, { generation: config.generation, pid: process.pid })));
-      return;
+      return output?.release();
   }
 });
 // systemd's KillMode=control-group sends SIGTERM to every worker along with the manager: drain.

@@ -105,8 +105,9 @@ export class Hypnode {
     /** Where the CLI runs its commands (the directory `start` ran in). */
     readonly cwd?: string,
   ) {
-    proc.stdout?.on('data', (d: Buffer) => (this.output += d.toString()));
-    proc.stderr?.on('data', (d: Buffer) => (this.output += d.toString()));
+    // Decoded per stream (setEncoding): a character split between two chunks stays whole.
+    proc.stdout?.setEncoding('utf8').on('data', (d: string) => (this.output += d));
+    proc.stderr?.setEncoding('utf8').on('data', (d: string) => (this.output += d));
     this.exited = new Promise((resolve) => proc.on('exit', (code) => resolve((this.exitCode = code))));
   }
 

@@ -107,9 +107,12 @@ DIR=$(realpath -m "$1")
 mkdir -p "$DIR/xdg" "$DIR/config/systemd/user"
 chmod 700 "$DIR/xdg"
 # In user.conf, not on the command line: daemon-reload rereads this file and resets the rest.
-# Units write to the manager's stdout (the console) instead of a journal that is not there, so
-# their output lands in the same log; and stops hang no longer than the harness's units need.
-printf '[Manager]\nDefaultStandardOutput=inherit\nDefaultStandardError=inherit\nDefaultTimeoutStopSec=10s\n' > "$DIR/config/systemd/user.conf"
+# Without a journald, units write to the manager's stdout (the console) instead of a journal that
+# is not there, so their output lands in the same log; with one, to the journal, as services do by
+# default. Stops hang no longer than the harness's units need.
+OUTPUT=inherit
+[[ -n ${SD_SANDBOX_JOURNAL:-} ]] && OUTPUT=journal
+printf '[Manager]\nDefaultStandardOutput=%s\nDefaultStandardError=inherit\nDefaultTimeoutStopSec=10s\n' "$OUTPUT" > "$DIR/config/systemd/user.conf"
 HOMES=() MINE=()
 mapfile -t CGROUPS < /proc/self/cgroup  # read it whole first: it changes as we move
 for line in "${CGROUPS[@]}"; do
