@@ -4,6 +4,7 @@ import { FAILURE_KINDS } from '../tools/load.js';
 import type { Machine } from './machine.js';
 import type { Plan } from './options.js';
 import type { LoggingRun } from './logging.js';
+import type { UpgradeRun } from './upgrade.js';
 import type { ScalePoint } from './scale.js';
 import { max, median, ms } from './stats.js';
 import type { Trial } from './trial.js';
@@ -22,6 +23,8 @@ export interface Results {
   scaleSkipped: string | null;
   logging: LoggingRun[];
   loggingSkipped: string[];
+  upgrade: UpgradeRun[];
+  upgradeSkipped: string[];
 }
 
 export function writeJson(path: string, results: Results): void {
@@ -33,7 +36,7 @@ const NONE = '—';
 
 export function markdown(r: Results): string {
   const ran = r.contenders.filter((c) => !c.skipped).map((c) => ({ name: c.name, trials: r.trials.filter((t) => t.contender === c.name) }));
-  const sections = [header(r), throughput(ran), reloads(ran), brokenReloads(r.trials), scale(r), logging(r), notes(r)].filter((s) => s.length);
+  const sections = [header(r), throughput(ran), reloads(ran), brokenReloads(r.trials), scale(r), logging(r), upgrade(r), notes(r)].filter((s) => s.length);
   return `${sections.map((s) => s.join('\n')).join('\n\n')}\n`;
 }
 
@@ -163,6 +166,26 @@ function logging(r: Results): string[] {
   for (const s of r.loggingSkipped) lines.push('', `skipped: ${s}`);
   const errors = r.logging.filter((x) => x.error);
   for (const e of errors) lines.push('', `error, ${e.sink} ${e.contender}: ${firstLine(e.error!)}`);
+  return lines;
+}
+
+function upgrade(r: Results): string[] {
+  const runs = r.upgrade ?? [];
+  if (!runs.length && !(r.upgradeSkipped ?? []).length) return [];
+  const lines = [
+    '### Upgrading the manager itself under systemd, under load (Type=notify unit, fd store, 2 workers, app boots in 0.5 s)',
+    '',
+    row(['method', 'Node', 'requests', 'failed', 'command took', 'longest wait', 'worst round: failed, longest wait']),
+    row(['---', '---', '---:', '---:', '---:', '---:', '---:']),
+  ];
+  for (const method of ['hypnode upgrade', 'systemctl restart'] as const) {
+    const mine = runs.filter((x) => x.method === method && !x.error);
+    if (!mine.length) continue;
+    const worst = mine.reduce((a, b) => (b.failed > a.failed || (b.failed === a.failed && b.longestWaitMs > a.longestWaitMs) ? b : a));
+    lines.push(row([method, `${mine[0]!.from} → ${mine[0]!.to}`, String(median(mine.map((x) => x.requests))), String(median(mine.map((x) => x.failed))), ms(median(mine.map((x) => x.commandMs)) ?? 0), ms(median(mine.map((x) => x.longestWaitMs)) ?? 0), `${worst.failed}, ${ms(worst.longestWaitMs)}`]));
+  }
+  for (const s of r.upgradeSkipped ?? []) lines.push('', `skipped: ${s}`);
+  for (const e of runs.filter((x) => x.error)) lines.push('', `error, ${e.method} round ${e.round + 1}: ${firstLine(e.error!)}`);
   return lines;
 }
 

@@ -7,11 +7,13 @@ import { RESULTS } from './paths.js';
 import { progress } from './progress.js';
 import { markdown, writeJson, type Results } from './report.js';
 import { runLogging } from './logging.js';
+import { runUpgrade } from './upgrade.js';
 import { runScale } from './scale.js';
 import { runTrial, type Trial } from './trial.js';
 import { wrkAvailable, WRK } from './wrk.js';
 
-// `npm run bench`: every contender, round after round, then hypnode's scale section; the tables
+// `npm run bench`: every contender, round after round, then hypnode's scale, logging and upgrade
+// sections; the tables
 // on stdout, the whole run in bench/results/latest.json.
 
 let plan: Plan;
@@ -54,6 +56,7 @@ try {
   else if (scaleSkipped) progress(`scale skipped: ${scaleSkipped}`);
 
   const logging = selected('logging') && !hypnode.missing() ? await runLogging(plan) : { runs: [], skipped: [] };
+  const upgrade = selected('upgrade') && !hypnode.missing() ? await runUpgrade(plan) : { runs: [], skipped: [] };
 
   const results: Results = {
     startedAt,
@@ -66,6 +69,8 @@ try {
     scaleSkipped,
     logging: logging.runs,
     loggingSkipped: logging.skipped,
+    upgrade: upgrade.runs,
+    upgradeSkipped: upgrade.skipped,
   };
   writeJson(RESULTS, results);
   progress(`results in ${RESULTS}`);

@@ -278,8 +278,8 @@ test('the linux-x64 musl prebuild links musl alone and loads under musl: its mod
   const r = await run(join(dir, 'host'), [file]);
   assert.equal(r.code, 0, r.stdout + r.stderr);
   assert.deepEqual(JSON.parse(r.stdout), {
-    defined: 11,
-    names: 'notify,peerCredentials,unixSocketPath,socketInfo,setCloexec,exitWhenOrphaned,leaveForegroundGroup,reapChild,outputLock,writeLines,setNonBlocking',
+    defined: 13,
+    names: 'notify,peerCredentials,unixSocketPath,socketInfo,setCloexec,exitWhenOrphaned,leaveForegroundGroup,reapChild,outputLock,writeLines,writeText,setNonBlocking,journalStream',
     exports: true,
   });
   // And glibc's loader refuses it: the musl build is no glibc build in disguise.

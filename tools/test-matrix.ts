@@ -3,6 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { nodeBinary, nodeVersion } from './node-lines.js';
+import { systemd254 } from './systemd-backports.js';
 
 // `npm test` after the build: the whole suite on this machine's Node, then the suites that lean
 // hardest on Node itself (processes, signals, sockets, the addon, systemd: reload, faults,
@@ -14,7 +15,7 @@ import { nodeBinary, nodeVersion } from './node-lines.js';
 
 const TEST_DIR = fileURLToPath(new URL('../test/', import.meta.url));
 const DIST_DIR = fileURLToPath(new URL('../', import.meta.url));
-const LINE_SUITES = /^(reload|ready|faults(-[a-z]+)?|systemd(-[a-z]+)?|install)\.test\.js$/;
+const LINE_SUITES = /^(reload|ready|upgrade|faults(-[a-z]+)?|systemd(-[a-z]+)?|install)\.test\.js$/;
 
 interface Counts {
   pass: number;
@@ -83,17 +84,28 @@ async function main(): Promise<number> {
   const runs: Run[] = [];
   const before = hypnodeProcesses();
   const own = Number(process.versions.node.split('.')[0]);
-  runs.push(await run(`Node ${process.version} (this machine's): the whole suite`, process.execPath, [TEST_DIR]));
-
   const lines = (process.env.HYPNODE_TEST_NODE_LINES ?? '22,24').split(',').map((s) => s.trim()).filter(Boolean).map(Number);
-  const files = readdirSync(TEST_DIR).filter((f) => LINE_SUITES.test(f)).sort().map((f) => join(TEST_DIR, f));
+  // Fetched first: the upgrade tests of the first run move the manager onto another line, and onto systemd 254.
+  const nodes = new Map<number, string | Error>();
   for (const major of lines) {
     if (major === own) continue;
-    let node: string;
     try {
-      node = nodeBinary(major);
+      nodes.set(major, nodeBinary(major));
     } catch (err) {
-      console.log(`\n# Node ${major}: could not get it: ${(err as Error).message}`);
+      nodes.set(major, err as Error);
+    }
+  }
+  try {
+    systemd254();
+  } catch (err) {
+    console.log(`# systemd 254: could not get it (its tests will skip): ${(err as Error).message}`);
+  }
+  runs.push(await run(`Node ${process.version} (this machine's): the whole suite`, process.execPath, [TEST_DIR]));
+
+  const files = readdirSync(TEST_DIR).filter((f) => LINE_SUITES.test(f)).sort().map((f) => join(TEST_DIR, f));
+  for (const [major, node] of nodes) {
+    if (node instanceof Error) {
+      console.log(`\n# Node ${major}: could not get it: ${node.message}`);
       runs.push({ label: `Node ${major}`, counts: null, code: null, seconds: 0 });
       continue;
     }

@@ -5,7 +5,7 @@ import { UsageError } from '../errors.js';
 
 // The command line: `hypnode COMMAND APP [options] [-- app arguments]`.
 
-export const COMMAND_NAMES = ['start', 'reload', 'status', 'stop', 'reopen-logs', 'unit'] as const;
+export const COMMAND_NAMES = ['start', 'reload', 'upgrade', 'status', 'stop', 'reopen-logs', 'unit'] as const;
 export type CommandName = (typeof COMMAND_NAMES)[number];
 
 export interface CliArgs {
@@ -28,6 +28,8 @@ export interface CliArgs {
   privilegedPorts: boolean;
   /** `hypnode start --daemon`: where the daemon's output goes. */
   logFile: string | null;
+  /** `hypnode upgrade`: the Node binary the new manager runs on. */
+  node: string | null;
 }
 
 const EXTRA = {
@@ -42,6 +44,7 @@ const EXTRA = {
   writable: { type: 'string', multiple: true },
   'privileged-ports': { type: 'boolean' },
   'log-file': { type: 'string' },
+  node: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'v' },
 } as const;
@@ -79,6 +82,8 @@ export function parseCli(argv: string[]): CliArgs {
   if (values.json && command !== 'status') throw new UsageError('--json goes with `hypnode status`');
   if (values.daemon && command !== 'start') throw new UsageError('--daemon goes with `hypnode start`');
   if (values['log-file'] && command !== 'start') throw new UsageError('--log-file goes with `hypnode start`');
+  if (values.node !== undefined && command !== 'upgrade') throw new UsageError('--node goes with `hypnode upgrade`');
+  if (values.node === '') throw new UsageError('--node needs the path of a Node binary');
   if ((values.socket || values.out || values.user || values.group || values.writable || values['privileged-ports']) && command !== 'unit') {
     throw new UsageError('--socket, --out, --user, --group, --writable and --privileged-ports go with `hypnode unit`');
   }
@@ -98,13 +103,14 @@ export function parseCli(argv: string[]): CliArgs {
     writable: (values.writable as string[] | undefined) ?? [],
     privilegedPorts: values['privileged-ports'] === true,
     logFile: (values['log-file'] as string | undefined) ?? null,
+    node: (values.node as string | undefined) ?? null,
   };
 }
 
 function blank(command: 'help' | 'version'): CliArgs {
   return {
     command, app: undefined, flags: {}, appArgs: null, configPath: null, json: false, fast: false, daemon: false,
-    sockets: [], out: null, logFile: null, user: null, group: null, writable: [], privilegedPorts: false,
+    sockets: [], out: null, logFile: null, user: null, group: null, writable: [], privilegedPorts: false, node: null,
   };
 }
 
@@ -118,6 +124,9 @@ export function helpText(): string {
 Usage:
   hypnode start APP [options] [-- app arguments]   run APP's workers under a manager (foreground)
   hypnode reload APP                               load the code on disk again; returns when it serves
+  hypnode upgrade APP [--node PATH]                replace the manager itself (the hypnode code on
+                                                   disk, on Node PATH, default: the Node it was
+                                                   started by); returns when the new one serves
   hypnode status APP [--json]                      generation, workers, last reload
   hypnode stop APP [--fast]                        drain and stop (--fast: kill the workers);
                                                    returns once the manager has exited
@@ -135,6 +144,6 @@ environment are those given to start. [start only]: a reload never changes it.
   --config PATH              HYPNODE_CONFIG               config file to read instead of the one beside APP
 ${rows.join('\n')}
 
-Signals to the manager: HUP/USR2 reload; TERM/INT/QUIT stop gracefully (a second TERM/INT: fast);
+Signals to the manager: HUP reload; USR2 upgrade (as \`hypnode upgrade\`); TERM/INT/QUIT stop gracefully (a second TERM/INT: fast);
 TTIN/TTOU add/remove a worker; USR1 reopen --log-file.`;
 }

@@ -1,5 +1,5 @@
 import { duration, secs } from '../durations.js';
-import type { ReloadResult, Status, WorkerStatus } from '../protocol/status.js';
+import type { ReloadResult, Status, UpgradeResult, WorkerStatus } from '../protocol/status.js';
 
 // What a person reads: `hypnode status` as a table, a reload's progress and outcome.
 
@@ -8,7 +8,7 @@ export function formatStatus(s: Status): string {
   const rss = s.workers.reduce((sum, w) => sum + w.rss, 0);
   const lines = [
     `app          ${s.app}${s.name ? ` (${s.name})` : ''}`,
-    `manager      pid ${s.pid}, ${s.state}${s.reloading ? ', reloading' : ''}, up ${duration(now - s.startedAt)}`,
+    `manager      pid ${s.pid}, ${s.state}${s.reloading ? ', reloading' : ''}, up ${duration(now - s.startedAt)}; hypnode ${s.hypnode}, Node ${s.node} (${s.nodePath})`,
     `generation   ${s.generation ?? '-'}${s.codeLoadedAt ? `, code loaded ${time(s.codeLoadedAt)} (${duration(now - s.codeLoadedAt)} ago)` : ''}`,
     `workers      ${s.workersReady}/${s.workersWanted} ready${rss ? `, ${mib(rss)} resident in all` : ''}`,
   ];
@@ -19,6 +19,10 @@ export function formatStatus(s: Status): string {
   if (s.lastReload) {
     const r = s.lastReload;
     lines.push(`last reload  ${time(r.startedAt)}: ${r.ok ? `ok, generation ${r.generation} in ${secs(r.doneAt - r.startedAt)}` : `FAILED: ${r.error}`}`);
+  }
+  if (s.lastUpgrade) {
+    const u = s.lastUpgrade;
+    lines.push(`last upgrade ${time(u.startedAt)}: ${u.ok ? `ok, from manager ${u.from.pid} (hypnode ${u.from.hypnode}, Node ${u.from.node}) in ${secs(u.doneAt - u.startedAt)}` : `FAILED: ${u.error}`}`);
   }
   if (s.lastCrash) lines.push(`last crash   ${time(s.lastCrash.at)}: ${s.lastCrash.message}`);
   const newestFirst = [...s.workers].sort((a, b) => b.generation - a.generation || a.slot - b.slot || a.startedAt - b.startedAt);
@@ -36,7 +40,16 @@ export function formatReload(r: Extract<ReloadResult, { ok: true }>): string {
   ].join('\n');
 }
 
-const COUNT = /^generation \d+: \d+\/\d+ ready$/;
+export function formatUpgrade(u: Extract<UpgradeResult, { ok: true }>): string {
+  return [
+    `upgraded: manager ${u.from.pid} → ${u.to.pid}; hypnode ${u.from.hypnode} → ${u.to.hypnode}, Node ${u.from.node} → ${u.to.node} (${u.to.nodePath})`,
+    `  new workers ready     after ${secs(u.readyAt - u.startedAt)}`,
+    `  new manager serves    after ${secs(u.servingAt - u.startedAt)}`,
+    `  old manager exited    after ${secs(Date.now() - u.startedAt)}`,
+  ].join('\n');
+}
+
+const COUNT = /^(new manager: )?generation \d+: \d+\/\d+ ready$/;
 
 /**
  * Shows a reload's progress lines as they come. On a terminal each line gets the time since the

@@ -1,15 +1,16 @@
 #!/usr/bin/env node
-import { createRequire } from 'node:module';
 import { OperationError, UsageError } from '../errors.js';
 import { describeNativeAddon, NativeAddonError } from '../native.js';
 import { helpText, parseCli, type CliArgs } from './args.js';
-import { reload, reopenLogs, status, stop } from './commands/control.js';
+import { reload, reopenLogs, status, stop, upgrade } from './commands/control.js';
 import { start } from './commands/start.js';
 import { unit } from './commands/unit.js';
+import { HYPNODE_VERSION } from '../version.js';
 
 const COMMANDS: Record<CliArgs['command'], (args: CliArgs) => Promise<number>> = {
   start,
   reload,
+  upgrade,
   status,
   stop,
   'reopen-logs': reopenLogs,
@@ -19,8 +20,7 @@ const COMMANDS: Record<CliArgs['command'], (args: CliArgs) => Promise<number>> =
     return 0;
   },
   version: async () => {
-    const pkg = createRequire(import.meta.url)('../../../package.json') as { version: string };
-    process.stdout.write(`hypnode ${pkg.version} (node ${process.version}, ${process.platform}-${process.arch})\n${describeNativeAddon()}\n`);
+    process.stdout.write(`hypnode ${HYPNODE_VERSION} (node ${process.version}, ${process.platform}-${process.arch})\n${describeNativeAddon()}\n`);
     return 0;
   },
 };

@@ -17,7 +17,7 @@ export function sendCommand<C extends Command>(paths: InstancePaths, cmd: C, onP
 }
 
 /** Sends `cmd` and resolves with the final reply as soon as it arrives. */
-export function ask<C extends Command>(paths: InstancePaths, cmd: C, onProgress: (text: string) => void = () => {}): Promise<Answer<C>> {
+export function ask<C extends Command>(paths: InstancePaths, cmd: C, onProgress: (text: string) => void = () => {}, node?: string): Promise<Answer<C>> {
   return new Promise((resolve, reject) => {
     const socket = net.connect(paths.socket);
     let settled = false;
@@ -29,7 +29,7 @@ export function ask<C extends Command>(paths: InstancePaths, cmd: C, onProgress:
       reject(err);
     };
     socket.setEncoding('utf8');
-    socket.once('connect', () => socket.write(`${JSON.stringify({ cmd })}\n`));
+    socket.once('connect', () => socket.write(`${JSON.stringify({ cmd, node })}\n`));
     const reader = new LineReader(
       (line) => {
         const reply = JSON.parse(line) as Reply<C>;

@@ -13,11 +13,13 @@ import type { InstancePaths } from './paths.js';
 // left stale. Elsewhere there is no lock, and the control socket probe alone guards the start.
 
 export interface InstanceLock {
+  /** The lock socket's fd, for a successor manager to hold it on; null where there is no lock. */
+  readonly fd: number | null;
   release(): void;
 }
 
 export async function lockInstance(paths: InstancePaths): Promise<InstanceLock> {
-  if (process.platform !== 'linux') return { release() {} };
+  if (process.platform !== 'linux') return { fd: null, release() {} };
   const name = `\0hypnode-${createHash('sha256').update(paths.socket).digest('hex').slice(0, 32)}`;
   // Anyone may connect to an abstract socket: whoever does is told nothing and let go.
   const server = net.createServer((c) => c.destroy());
@@ -30,9 +32,24 @@ export async function lockInstance(paths: InstancePaths): Promise<InstanceLock> 
     if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
     throw new OperationError(await heldBy(name, paths));
   }
+  return held(server);
+}
+
+/** A lock handed over by a predecessor manager: listening again names this process its holder. */
+export async function adoptLock(fd: number): Promise<InstanceLock> {
+  const server = net.createServer((c) => c.destroy());
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ fd }, () => resolve());
+  });
+  return held(server);
+}
+
+function held(server: net.Server): InstanceLock {
   server.on('error', () => {}); // an accept that fails (out of fds) costs the lock nothing
   server.unref();
-  return { release: () => server.close() };
+  const fd = (server as unknown as { _handle: { fd: number } })._handle.fd;
+  return { fd, release: () => server.close() };
 }
 
 async function heldBy(name: string, paths: InstancePaths): Promise<string> {

@@ -1,10 +1,10 @@
-import { chmodSync, rmSync } from 'node:fs';
+import { chmodSync, linkSync, renameSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { OperationError } from '../errors.js';
-import { parseRequest, type Command, type FinalReply, type Reply } from '../protocol/control.js';
+import { parseRequest, type FinalReply, type Reply, type Request } from '../protocol/control.js';
 import { LineReader } from '../protocol/lines.js';
 import { answers } from '../sockets.js';
-import { lockInstance, type InstanceLock } from './instance-lock.js';
+import { adoptLock, lockInstance, type InstanceLock } from './instance-lock.js';
 import type { InstancePaths } from './paths.js';
 import { canCheckPeers, peerRefusal } from './peer.js';
 import { ensurePrivateDir } from './runtime-dir.js';
@@ -12,7 +12,7 @@ import { ensurePrivateDir } from './runtime-dir.js';
 // The manager's end of the control channel. Only the instance's owner (and root) can reach the
 // socket: its directory is private and the socket 0600; the peer's credentials are checked too.
 
-export type CommandHandler = (cmd: Command, progress: (text: string) => void) => Promise<FinalReply>;
+export type CommandHandler = (request: Request, progress: (text: string) => void) => Promise<FinalReply>;
 
 /**
  * A client has this long to send its request line after it connects. The CLI sends it at once;
@@ -21,7 +21,13 @@ export type CommandHandler = (cmd: Command, progress: (text: string) => void) =>
 const REQUEST_TIMEOUT_MS = 5000;
 const ACCEPT_WARNING_INTERVAL_MS = 10_000;
 
+/** After leave(), how long the answers still being written may take. */
+const LEAVE_WAIT_MS = 5000;
+
 export class ControlServer {
+  /** Resolves once leave() was called and every open connection has closed (or after a while). */
+  left: Promise<void> | null = null;
+
   private constructor(
     private readonly server: net.Server,
     private readonly lock: InstanceLock,
@@ -39,17 +45,8 @@ export class ControlServer {
       rmSync(paths.socket, { force: true });
       // Without the addon the peer check is off: loading it says so, once, as a warning.
       canCheckPeers();
-      const server = net.createServer((socket) => serve(socket, handle));
+      const server = commandServer(handle, warn);
       await listenPrivately(server, paths.socket);
-      // Out of file descriptors, libuv drops pending connections itself (it keeps a spare fd to
-      // accept and close them with); only when that fails too does an error come here. It must not
-      // bring the manager down, and a burst of them must not flood the log.
-      let warnedAt = -Infinity;
-      server.on('error', (err) => {
-        if (performance.now() - warnedAt < ACCEPT_WARNING_INTERVAL_MS) return;
-        warnedAt = performance.now();
-        warn(`control channel: a connection was dropped unanswered (${err.message}); more such are not logged for 10 s`);
-      });
       return new ControlServer(server, lock, paths);
     } catch (err) {
       lock.release();
@@ -57,11 +54,61 @@ export class ControlServer {
     }
   }
 
+  /** In a successor manager: the socket and lock its predecessor listened on, now its own. */
+  static async adopt(paths: InstancePaths, fds: { socketFd: number; lockFd: number | null }, handle: CommandHandler, warn: (text: string) => void): Promise<ControlServer> {
+    const lock = fds.lockFd === null ? { fd: null, release() {} } : await adoptLock(fds.lockFd);
+    const server = commandServer(handle, warn);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ fd: fds.socketFd }, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    return new ControlServer(server, lock, paths);
+  }
+
+  /** What a successor needs to go on answering here: the listening fds. */
+  get fds(): { socketFd: number; lockFd: number | null } {
+    const handle = (this.server as unknown as { _handle: { fd: number } | null })._handle;
+    if (!handle) throw new Error('the control socket is closed');
+    return { socketFd: handle.fd, lockFd: this.lock.fd };
+  }
+
   close(): void {
     this.server.close();
     rmSync(this.paths.socket, { force: true });
     this.lock.release();
   }
+
+  /**
+   * A successor answers from now on, on the same socket: stop accepting, and keep the path, which
+   * libuv removes when it closes a socket it bound. A second name keeps the socket file while it
+   * does, and is renamed back over it at once.
+   */
+  leave(): void {
+    const keep = `${this.paths.socket}.handover`;
+    rmSync(keep, { force: true });
+    linkSync(this.paths.socket, keep);
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    renameSync(keep, this.paths.socket);
+    this.lock.release();
+    this.left = Promise.race([closed, new Promise<void>((resolve) => setTimeout(resolve, LEAVE_WAIT_MS).unref())]);
+  }
+}
+
+function commandServer(handle: CommandHandler, warn: (text: string) => void): net.Server {
+  const server = net.createServer((socket) => serve(socket, handle));
+  // Out of file descriptors, libuv drops pending connections itself (it keeps a spare fd to
+  // accept and close them with); only when that fails too does an error come here. It must not
+  // bring the manager down, and a burst of them must not flood the log.
+  let warnedAt = -Infinity;
+  server.on('error', (err) => {
+    if (performance.now() - warnedAt < ACCEPT_WARNING_INTERVAL_MS) return;
+    warnedAt = performance.now();
+    warn(`control channel: a connection was dropped unanswered (${err.message}); more such are not logged for 10 s`);
+  });
+  return server;
 }
 
 /** Binds with a umask that makes the socket 0600 from the start, not only after a chmod. */
@@ -110,7 +157,7 @@ function serve(socket: net.Socket, handle: CommandHandler): void {
       socket.setTimeout(0);
       const request = parseRequest(line);
       if (typeof request === 'string') return finish({ ok: false, error: request });
-      handle(request.cmd, (text) => send({ progress: text })).then(finish, (err: Error) => finish({ ok: false, error: err.message }));
+      handle(request, (text) => send({ progress: text })).then(finish, (err: Error) => finish({ ok: false, error: err.message }));
     },
     () => finish({ ok: false, error: 'request too long' }),
   );

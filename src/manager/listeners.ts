@@ -40,6 +40,11 @@ export interface AdoptedSocket {
 export class ListenerRegistry {
   private readonly entries = new Map<string, Entry>();
   private readonly creating = new Map<string, Promise<Entry | ListenError>>();
+  /**
+   * Whether closing one of its own unix sockets removes its path. Not while another manager
+   * holds the same sockets: a successor before its upgrade commits, a predecessor after.
+   */
+  ownsPaths = true;
 
   /** Take sockets the manager was given (LISTEN_FDS), so that matching listen() calls land on them. */
   adopt(sockets: AdoptedSocket[]): void {
@@ -78,19 +83,19 @@ export class ListenerRegistry {
   prune(inUse: ReadonlySet<string>): void {
     for (const entry of this.entries.values()) {
       if (!inUse.has(entry.id) && entry.name === null) {
-        close(entry);
+        this.close(entry);
         this.entries.delete(entry.id);
       }
     }
   }
 
-  /** Every socket, and whether it came from systemd (for the fd store). */
-  list(): { id: string; fd: number; key: ListenKey; inherited: boolean }[] {
-    return [...this.entries.values()].map((e) => ({ id: e.id, fd: e.handle.fd, key: e.key, inherited: e.name !== null }));
+  /** Every socket, and the name systemd gave it (for the fd store and an upgrade), null if ours. */
+  list(): { id: string; fd: number; key: ListenKey; name: string | null; inherited: boolean }[] {
+    return [...this.entries.values()].map((e) => ({ id: e.id, fd: e.handle.fd, key: e.key, name: e.name, inherited: e.name !== null }));
   }
 
   closeAll(): void {
-    for (const entry of this.entries.values()) close(entry);
+    for (const entry of this.entries.values()) this.close(entry);
     this.entries.clear();
   }
 
@@ -114,6 +119,11 @@ export class ListenerRegistry {
     }
     return undefined;
   }
+
+  private close(entry: Entry): void {
+    entry.handle.close();
+    if (entry.key.kind === 'unix' && entry.name === null && this.ownsPaths) releaseSocketPath(entry.key.path);
+  }
 }
 
 function bind(key: ListenKey): SocketHandle | number {
@@ -129,11 +139,6 @@ function bind(key: ListenKey): SocketHandle | number {
     return held;
   }
   return handle;
-}
-
-function close(entry: Entry): void {
-  entry.handle.close();
-  if (entry.key.kind === 'unix' && entry.name === null) releaseSocketPath(entry.key.path);
 }
 
 async function normalize(key: ListenKey): Promise<ListenKey> {

@@ -32,6 +32,16 @@ function theLock(): number {
   return lockFd;
 }
 
+/** The lock, if one was made: a successor manager takes turns with this one's workers by it. */
+export function outputLockFd(): number | null {
+  return lockFd;
+}
+
+/** A successor manager uses its predecessor's lock: while both generations write, one lock. */
+export function adoptOutputLock(fd: number): void {
+  lockFd = fd;
+}
+
 export class Sink {
   private pending: Buffer[] = [];
   private pendingBytes = 0;

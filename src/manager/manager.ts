@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Deployment, Plan } from '../config/deployment.js';
 import { secs } from '../durations.js';
-import { servingWords, type GenerationStatus, type ManagerState, type ReloadResult, type Serving, type Status, type WorkerStatus } from '../protocol/status.js';
+import { servingWords, type GenerationStatus, type ManagerRuntime, type ManagerState, type ReloadResult, type Serving, type Status, type UpgradeResult, type WorkerStatus } from '../protocol/status.js';
 import { Generation, StartFailure } from './generation.js';
 import type { ListenerRegistry } from './listeners.js';
 import type { Logger } from './log.js';
@@ -12,8 +12,10 @@ import type { WorkerSpec } from './worker-process.js';
 
 // The long-lived manager: it owns the sockets and the generations, and moves traffic from one
 // generation to the next. Its PID never changes: a reload starts new workers, never a new manager.
+// Only an upgrade (see upgrade/) replaces it, by a successor that takes over everything it holds.
 //
 //   running ──stop()──▶ stopping ──▶ stopped
+//      └────retire()───▶ handed over (a successor serves)
 //
 // What `hypnode status` calls its state is read off the facts (see ManagerState), never kept
 // beside them.
@@ -33,20 +35,36 @@ export interface ManagerEvents {
   stopping: [];
   /** Something a status line shows has changed. */
   changed: [];
+  /** A worker died without being asked to: its exit, and the last it wrote. */
+  crash: [exit: WorkerExit, output: string];
+  'upgrade-start': [];
+  /** A failed upgrade: this manager serves on. */
+  'upgrade-end': [result: UpgradeResult];
+  /** Committed: the successor with this PID is the main process now (say so to systemd, then nothing more). */
+  'hand-over': [pid: number];
+}
+
+export interface ManagerOptions {
+  runtime: ManagerRuntime;
+  /** The number of the first generation: a successor goes on from its predecessor's. */
+  firstGeneration?: number;
 }
 
 export class Manager extends EventEmitter<ManagerEvents> {
   readonly startedAt = Date.now();
   /** Resolves once a stop has finished: every worker gone, every socket closed. */
   readonly stopped: Promise<void>;
-  private lifecycle: 'running' | 'stopping' | 'stopped' = 'running';
+  private lifecycle: 'running' | 'stopping' | 'stopped' | 'handed-over' = 'running';
   private stopMode: StopMode | null = null;
   private markStopped!: () => void;
   private current: Generation | null = null;
   private readonly generations = new Set<Generation>();
-  private nextGeneration = 1;
+  private nextGeneration: number;
   private everServed = false;
   private lastReload: ReloadResult | null = null;
+  lastUpgrade: UpgradeResult | null = null;
+  /** An upgrade of the manager runs: reloads wait for another day. */
+  private upgrading = false;
   private readonly reloads = new ReloadQueue(() => this.reloadOnce());
   private progress: ((text: string) => void)[] = [];
   /** Lines dropped by the workers of generations since gone. */
@@ -58,8 +76,10 @@ export class Manager extends EventEmitter<ManagerEvents> {
     private plan: Plan,
     private readonly registry: ListenerRegistry,
     private readonly log: Logger,
+    private readonly options: ManagerOptions,
   ) {
     super();
+    this.nextGeneration = options.firstGeneration ?? 1;
     this.stopped = new Promise((resolve) => (this.markStopped = resolve));
     log.setFormat(plan.settings.logFormat);
     // Workers count the lines they drop (a sink that took none): said in the log now and then.
@@ -75,22 +95,110 @@ export class Manager extends EventEmitter<ManagerEvents> {
     return this.plan.settings.name;
   }
 
-  /** Starts the first generation; resolves once it serves (crashing workers are retried with backoff). */
-  async start(): Promise<void> {
+  /** The settings the serving generation was started with. */
+  get settings(): Plan['settings'] {
+    return this.plan.settings;
+  }
+
+  /**
+   * Starts the first generation; resolves once it serves (crashing workers are retried with
+   * backoff). `standby`, in a successor: resolves once every worker is ready, or throws
+   * StartFailure as a reload would; goLive() then makes them accept.
+   */
+  async start(mode: 'first' | 'standby' = 'first'): Promise<void> {
     const first = this.newGeneration(this.plan);
     this.current = first;
     this.log.info(`starting generation ${first.id}: ${first.size} workers of ${first.release.app}`);
+    if (mode === 'standby') {
+      let shown = -1;
+      first.on('changed', () => {
+        const ready = first.workers.filter((w) => w.state === 'standby').length;
+        if (ready !== shown && first.state === 'starting') this.say(`generation ${first.id}: ${(shown = ready)}/${first.size} ready`);
+      });
+      return first.start('reload');
+    }
     await first.start('first');
     if (this.current !== first || this.lifecycle !== 'running') return; // a reload or a stop overtook it
     this.served(first);
   }
 
+  /** A successor's generation, standing by, takes every new connection. */
+  async goLive(): Promise<void> {
+    const gen = this.current!;
+    await gen.takeOver();
+    this.served(gen);
+  }
+
+  /** Progress lines go to `onProgress` too, until the returned function is called. */
+  listen(onProgress: (text: string) => void): () => void {
+    this.progress.push(onProgress);
+    return () => (this.progress = this.progress.filter((p) => p !== onProgress));
+  }
+
   reload(onProgress?: (text: string) => void): Promise<ReloadResult> {
     if (this.lifecycle !== 'running') return Promise.resolve(this.refused('hypnode is stopping'));
-    if (onProgress) this.progress.push(onProgress);
+    if (this.upgrading) return Promise.resolve(this.refused('the manager itself is being upgraded; reload once that is done'));
+    const unlisten = onProgress ? this.listen(onProgress) : () => {};
     const result = this.reloads.request();
-    if (onProgress) void result.finally(() => (this.progress = this.progress.filter((p) => p !== onProgress)));
+    void result.finally(unlisten);
     return result;
+  }
+
+  /**
+   * For an upgrade of the manager: no reload runs meanwhile. Returns why not, or null and holds
+   * off reloads until handBack() or retire().
+   */
+  beginUpgrade(): string | null {
+    if (this.lifecycle !== 'running') return 'hypnode is stopping';
+    if (this.upgrading) return 'an upgrade of the manager runs already';
+    if (this.reloads.busy) return 'a reload runs; upgrade once it is done';
+    if (!this.current || this.current.readyCount() === 0) return 'no generation serves: nothing to hand over';
+    this.upgrading = true;
+    this.emit('upgrade-start');
+    this.emit('changed');
+    return null;
+  }
+
+  /** The serving generation stops accepting (a successor does) and finishes its connections, kept until handBack() or retire(). */
+  async stepAside(): Promise<void> {
+    await this.current!.stopAccepting({ kind: 'replaced' }, true);
+  }
+
+  /** Resolves once the generation that stepped aside has finished every connection. */
+  drained(): Promise<void> {
+    return this.current!.drained();
+  }
+
+  /** The upgrade failed: the generation that stepped aside (if it did) serves again. */
+  async handBack(result: UpgradeResult): Promise<void> {
+    this.lastUpgrade = result;
+    const gen = this.current;
+    if (gen && gen.state === 'draining' && this.lifecycle === 'running') await gen.resume();
+    this.upgrading = false;
+    this.emit('upgrade-end', result);
+    this.emit('changed');
+  }
+
+  /** The number a successor's first generation takes. */
+  get nextGenerationId(): number {
+    return this.nextGeneration;
+  }
+
+  handOver(pid: number): void {
+    this.emit('hand-over', pid);
+  }
+
+  /** A successor serves everything: the workers exit, and so may this process. */
+  async retire(result: UpgradeResult): Promise<void> {
+    this.lastUpgrade = result;
+    this.lifecycle = 'handed-over';
+    await Promise.all([...this.generations].map((g) => g.releaseAll()));
+    this.log.info(`manager ${process.pid} exits: manager ${result.ok ? result.to.pid : '?'} serves`);
+    this.markStopped();
+  }
+
+  get handedOver(): boolean {
+    return this.lifecycle === 'handed-over';
   }
 
   /** Add (+1) or remove (-1) a worker of the serving generation, until the next reload. */
@@ -152,10 +260,11 @@ export class Manager extends EventEmitter<ManagerEvents> {
     const cur = this.current;
     return {
       pid: process.pid,
+      ...this.options.runtime,
       app: this.deployment.app,
       name: this.plan.settings.name,
       state: this.state(),
-      reloading: this.reloads.busy,
+      reloading: this.reloads.busy || this.upgrading,
       startedAt: this.startedAt,
       generation: cur?.id ?? null,
       codeLoadedAt: cur?.createdAt ?? null,
@@ -164,6 +273,7 @@ export class Manager extends EventEmitter<ManagerEvents> {
       workers,
       generations,
       lastReload: this.lastReload,
+      lastUpgrade: this.lastUpgrade,
       lastCrash: cur?.lastCrash ?? null,
       logLinesDropped: this.linesDropped(),
     };
@@ -181,6 +291,7 @@ export class Manager extends EventEmitter<ManagerEvents> {
   }
 
   private state(): ManagerState {
+    if (this.lifecycle === 'handed-over') return 'stopped';
     if (this.lifecycle !== 'running') return this.lifecycle;
     if ((this.current?.readyCount() ?? 0) > 0) return 'serving';
     return this.everServed || this.current?.lastCrash ? 'failing' : 'starting';
@@ -308,6 +419,7 @@ export class Manager extends EventEmitter<ManagerEvents> {
     };
     const gen = new Generation(id, settings.workers, { registry: this.registry, log: this.log, spec, release });
     gen.on('changed', () => this.emit('changed'));
+    gen.on('crash', (exit) => this.emit('crash', exit, gen.lastCrash?.output ?? ''));
     this.generations.add(gen);
     return gen;
   }

@@ -3,14 +3,16 @@ import { closeSync, openSync, readFileSync, renameSync, rmSync, writeSync } from
 import { basename, dirname, join } from 'node:path';
 import { OperationError } from '../errors.js';
 
-// Written once, atomically (a temporary file created exclusively, then renamed over the name):
-// a reader never sees a partial PID, a symlink planted at the name is replaced rather than
-// followed, and the PID in it is the manager's for its whole life, reloads included. The file is
+// Written atomically (a temporary file created exclusively, then renamed over the name): a
+// reader never sees a partial PID, a symlink planted at the name is replaced rather than
+// followed, and the PID in it is the manager's for its whole life, reloads included. An upgrade
+// of the manager rewrites it, the same way, to name the new one before the old exits. The file is
 // 0644 whatever the umask allows more of: readable by all, writable by its owner alone.
 
-export function writePidFile(path: string, pid = process.pid): void {
+/** `replacing`: the manager this one takes over from (an upgrade), whose PID the file may name. */
+export function writePidFile(path: string, pid = process.pid, replacing: number | null = null): void {
   const holder = runningManager(path, pid);
-  if (holder !== null) {
+  if (holder !== null && holder !== replacing) {
     throw new OperationError(`PID file ${path} names hypnode manager ${holder}, which is running: give this instance a PID file of its own`);
   }
   // A random name: in a directory others can write to, a guessable one could be taken first.

@@ -32,9 +32,14 @@ export function restoreSocketPath(path: string): void {
   }
 }
 
-/** Closing the socket removed the path (libuv unlinks what it bound); the keep link goes too. */
+/**
+ * The socket is closed: its path and keep link go. libuv has removed the path of a socket it
+ * bound already; one adopted from another process (an upgrade, the fd store) it leaves.
+ */
 export function releaseSocketPath(path: string): void {
-  if (inFilesystem(path)) rmSync(keepLinkPath(path), { force: true });
+  if (!inFilesystem(path)) return;
+  rmSync(path, { force: true });
+  rmSync(keepLinkPath(path), { force: true });
 }
 
 /**

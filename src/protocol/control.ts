@@ -1,4 +1,4 @@
-import type { ReloadResult, Serving, Status } from './status.js';
+import type { ReloadResult, Serving, Status, UpgradeResult } from './status.js';
 
 // The control channel speaks newline-delimited JSON over a unix socket: the client sends one
 // request line; the manager answers with progress lines and one final line, then closes.
@@ -11,13 +11,17 @@ export interface Results {
   stop: { pid: number };
   'stop-fast': { pid: number };
   'reopen-logs': { reopened: string[] };
+  /** The old manager's answer, once the new one serves everything: the client waits for it to exit. */
+  upgrade: Extract<UpgradeResult, { ok: true }>;
 }
 
 export type Command = keyof Results;
-export const COMMANDS: readonly Command[] = ['reload', 'status', 'stop', 'stop-fast', 'reopen-logs'];
+export const COMMANDS: readonly Command[] = ['reload', 'status', 'stop', 'stop-fast', 'reopen-logs', 'upgrade'];
 
 export interface Request {
   cmd: Command;
+  /** `upgrade`: the Node binary the new manager runs on (default: the one the old was started with). */
+  node?: string;
 }
 
 export type Failure = {
@@ -44,5 +48,7 @@ export function parseRequest(line: string): Request | string {
   if (typeof cmd !== 'string' || !(COMMANDS as readonly string[]).includes(cmd)) {
     return `unknown command; expected one of ${COMMANDS.join(', ')}`;
   }
-  return { cmd: cmd as Command };
+  const node = (data as { node?: unknown }).node;
+  if (node !== undefined && (typeof node !== 'string' || node === '')) return 'node must be a path';
+  return node === undefined ? { cmd: cmd as Command } : { cmd: cmd as Command, node };
 }

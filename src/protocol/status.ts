@@ -72,7 +72,34 @@ export type ReloadResult =
 
 export type Crash = { at: number; message: string; output: string };
 
-export interface Status {
+/** Which code and Node a manager runs, and where that Node is (the path it was started by). */
+export interface ManagerRuntime {
+  hypnode: string;
+  node: string;
+  nodePath: string;
+}
+
+/** An upgrade of the manager itself: `from` ran before, `to` after (or would have). */
+export type UpgradeResult =
+  | {
+      ok: true;
+      from: ManagerRuntime & { pid: number };
+      to: ManagerRuntime & { pid: number };
+      startedAt: number;
+      /** The new manager's workers were ready, served every new connection, and the old had drained. */
+      readyAt: number;
+      servingAt: number;
+      doneAt: number;
+    }
+  | {
+      ok: false;
+      from: ManagerRuntime & { pid: number };
+      startedAt: number;
+      error: string;
+      output: string;
+    };
+
+export interface Status extends ManagerRuntime {
   pid: number;
   /** The app's path as given to `hypnode start` (symlinks kept). */
   app: string;
@@ -87,6 +114,8 @@ export interface Status {
   workers: WorkerStatus[];
   generations: GenerationStatus[];
   lastReload: ReloadResult | null;
+  /** The last upgrade of the manager, as this manager knows it (its own start, if it began so). */
+  lastUpgrade: UpgradeResult | null;
   lastCrash: Crash | null;
   /** Lines of output dropped because the log's destination took none (a stalled pipe, a full disk). */
   logLinesDropped: number;

@@ -2,19 +2,24 @@ import { secs } from '../durations.js';
 import type { ListenerRegistry } from '../manager/listeners.js';
 import type { Manager } from '../manager/manager.js';
 import type { ListenKey } from '../protocol/listen-key.js';
-import type { ReloadResult } from '../protocol/status.js';
+import type { ReloadResult, UpgradeResult } from '../protocol/status.js';
 import type { SystemdNotifier } from './notify.js';
 
 // Tells systemd what the manager does, in sd_notify's words: READY=1 when the first generation
 // serves, RELOADING=1 and READY=1 around every reload, STOPPING=1, a STATUS= line a person wants
 // to read, EXTEND_TIMEOUT_USEC while a long start, reload or stop makes progress, and the
 // listening sockets into the fd store so that a restart or a crash of the manager refuses no
-// connection. Outside systemd the notifier is disabled and all of this is silent.
+// connection. An upgrade of the manager is a reload to systemd, ended by the old manager's
+// MAINPID= for the new one. Outside systemd the notifier is disabled and all of this is silent.
 
 /** How much more time each sign of progress buys a start, reload or stop. */
 const EXTEND_BY_USEC = 30_000_000;
 
-export function attachSystemd(manager: Manager, registry: ListenerRegistry, notifier: SystemdNotifier, warn: (text: string) => void): void {
+/**
+ * `successor`: this manager took over from another by an upgrade and is the main process now:
+ * systemd knows it is ready (its predecessor said so).
+ */
+export function attachSystemd(manager: Manager, registry: ListenerRegistry, notifier: SystemdNotifier, warn: (text: string) => void, successor = false): void {
   if (!notifier.enabled) return;
   notifier.startWatchdog();
   // A notification that cannot be sent (the socket out of the unit's reach, say) must not bring
@@ -76,6 +81,23 @@ export function attachSystemd(manager: Manager, registry: ListenerRegistry, noti
     storeSockets();
     notifier.ready(line());
   })());
+  manager.on('upgrade-start', tell(() => {
+    progress = -1;
+    notifier.reloading('upgrading the manager');
+  }));
+  manager.on('upgrade-end', (r: UpgradeResult) => tell(() => {
+    if (!r.ok) lastReload = `last upgrade ${new Date(r.startedAt).toISOString()} FAILED: ${r.error}`;
+    notifier.ready(line());
+  })());
+  manager.on('hand-over', (pid: number) => tell(() => notifier.handOver(pid, `manager ${pid} takes over (upgrade)`))());
+  if (successor) {
+    const s = manager.status();
+    if (s.lastUpgrade?.ok) lastReload = `upgraded ${new Date(s.lastUpgrade.doneAt).toISOString()} from manager ${s.lastUpgrade.from.pid}`;
+    tell(() => {
+      storeSockets();
+      notifier.status(line());
+    })();
+  }
   manager.on('stopping', tell(() => {
     progress = -Infinity;
     notifier.stopWatchdog();

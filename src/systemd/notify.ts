@@ -20,7 +20,7 @@ export class SystemdNotifier {
   readonly enabled: boolean;
   /** The watchdog period systemd expects pings within, when it is meant for this process. */
   readonly watchdogUsec: number | null;
-  private readonly socket: string | null;
+  private socket: string | null;
   private watchdog: NodeJS.Timeout | null = null;
 
   /**
@@ -73,8 +73,28 @@ export class SystemdNotifier {
 
   /** MAINPID=: another process is now the service's main process. */
   mainPid(pid: number): void {
-    if (!Number.isSafeInteger(pid) || pid <= 0) throw new RangeError(`not a PID: ${pid}`);
-    this.send([`MAINPID=${pid}`]);
+    this.send([mainPidField(pid)]);
+  }
+
+  /**
+   * An upgrade's last word: `pid` is the main process now, and ready (one datagram, which ends a
+   * reload systemd waits for as well: a READY=1 of the new process before it is main would be
+   * dropped). From then on systemd refuses this process's notifications, so none are sent.
+   */
+  handOver(pid: number, status?: string): void {
+    const fields = [mainPidField(pid), 'READY=1', ...statusField(status)];
+    this.stopWatchdog();
+    try {
+      this.send(fields);
+    } finally {
+      this.socket = null;
+    }
+  }
+
+  /** What a successor manager needs to speak to systemd as this one does, once it is the main process. */
+  successorEnv(): Record<string, string> {
+    if (this.socket === null) return {};
+    return { NOTIFY_SOCKET: this.socket, ...(this.watchdogUsec === null ? {} : { WATCHDOG_USEC: String(this.watchdogUsec) }) };
   }
 
   /**
@@ -148,6 +168,11 @@ function watchdogPeriod(usec: string | undefined, pid: string | undefined): numb
   if (pid !== undefined && pid !== String(process.pid)) return null;
   const period = usec !== undefined && /^\d+$/.test(usec) ? Number(usec) : 0;
   return period > 0 && Number.isSafeInteger(period) ? period : null;
+}
+
+function mainPidField(pid: number): string {
+  if (!Number.isSafeInteger(pid) || pid <= 0) throw new RangeError(`not a PID: ${pid}`);
+  return `MAINPID=${pid}`;
 }
 
 function statusField(text: string | undefined): string[] {

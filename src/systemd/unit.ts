@@ -53,7 +53,9 @@ Type=notify
 NotifyAccess=main
 ExecStart=${hypnode} start ${[o.app, ...o.startArgs, ...identityArgs(o)].map(quote).join(' ')}
 # Blocks until the new code serves and the old has drained; exits non-zero (and \`systemctl reload\`
-# fails, the old code still serving) when the new code cannot start. The manager's PID never changes.
+# fails, the old code still serving) when the new code cannot start. The manager's PID never changes
+# in a reload. \`hypnode upgrade APP\` replaces the manager itself (a new hypnode or Node): it tells
+# systemd MAINPID= first, so nothing restarts; as ExecReload=, it reloads the app's code as well.
 ExecReload=${hypnode} reload ${[o.app, ...identityArgs(o)].map(quote).join(' ')}
 WorkingDirectory=${quote(dirname(o.app))}
 # The directory by its name, symlinks kept (systemd passes none): every reload resolves it afresh,

@@ -15,6 +15,7 @@
 # the harness dies. Teardown stops every unit (exit.target), ends the manager, ends whatever is
 # still in the sandbox's cgroups by PID and removes them. With SD_CONSOLE set to a tty (a pty
 # slave), that tty is mounted over /dev/console, the only place the manager writes its log to.
+# With SD_ROOT set to another systemd's unpacked packages (dpkg -x), that systemd runs instead.
 set -euo pipefail
 
 if [[ "${1:-}" == "--inner" ]]; then
@@ -75,7 +76,13 @@ if [[ "${1:-}" == "--inner" ]]; then
   export XDG_RUNTIME_DIR=$DIR/xdg XDG_CONFIG_HOME=$DIR/config
   # The manager logs to /dev/console itself; its stdout and stderr, which units inherit (see
   # user.conf below), go through a pipe as under a real journal: a unit must not see a tty.
-  /lib/systemd/systemd --user --log-target=console --log-level=info --log-color=no </dev/null > >(cat >"$out") 2>&1 &
+  SYSTEMD=/lib/systemd/systemd
+  if [[ -n ${SD_ROOT:-} ]]; then
+    # Another systemd, unpacked from its Debian packages: its libraries over the machine's, here only.
+    mount --bind "$SD_ROOT/usr/lib/x86_64-linux-gnu/systemd" /usr/lib/x86_64-linux-gnu/systemd
+    SYSTEMD=$SD_ROOT/lib/systemd/systemd
+  fi
+  "$SYSTEMD" --user --log-target=console --log-level=info --log-color=no </dev/null > >(cat >"$out") 2>&1 &
   SD=$!
   up=
   for _ in $(seq 1 200); do

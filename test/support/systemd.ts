@@ -65,8 +65,9 @@ export function systemdSkipReason(): string | null {
 /**
  * Starts a sandboxed user manager; with `t`, it is stopped when the test ends, pass or fail.
  * `journal`: a journald of its own too, for StandardOutput=journal (read it with `journal`).
+ * `systemdRoot`: another systemd's unpacked packages (tools/systemd-backports.ts) to run instead.
  */
-export async function startUserManager(t?: TestContext, opts: { journal?: boolean } = {}): Promise<SystemdSandbox> {
+export async function startUserManager(t?: TestContext, opts: { journal?: boolean; systemdRoot?: string } = {}): Promise<SystemdSandbox> {
   const reason = systemdSkipReason();
   if (reason) throw new Error(`cannot run systemd here: ${reason}`);
   // Not under /tmp (a unit with PrivateTmp= would not see the manager's notify socket there; on a
@@ -75,7 +76,7 @@ export async function startUserManager(t?: TestContext, opts: { journal?: boolea
   chmodSync(dir, 0o755); // as /run is: a unit with User= reaches its runtime directory through it
   const log = join(dir, 'manager.log');
   // Its own session: a ^C at the terminal must not kill the sandbox before it can tear down.
-  const env = { ...process.env, ...(opts.journal ? { SD_SANDBOX_JOURNAL: '1' } : {}) };
+  const env = { ...process.env, ...(opts.journal ? { SD_SANDBOX_JOURNAL: '1' } : {}), ...(opts.systemdRoot ? { SD_ROOT: opts.systemdRoot } : {}) };
   const child = spawn('python3', [CONSOLE, log, '--', 'bash', SANDBOX, dir], { detached: true, stdio: ['pipe', 'pipe', 'pipe'], env });
   // Ending stdin is how the sandbox is told to stop; if it is gone already, that is fine too.
   child.stdin?.on('error', () => {});

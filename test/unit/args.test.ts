@@ -26,6 +26,14 @@ test('parseCli: misuse is a usage error naming the flag or command', () => {
   refused(['stop', 'app.js', '--json'], /--json goes with `hypnode status`/);
   refused(['status', 'app.js', '--log-file', 'x'], /--log-file goes with `hypnode start`/);
   refused(['start', 'app.js', '--user', 'x'], /go with `hypnode unit`/);
+  refused(['reload', 'app.js', '--node', '/usr/bin/node'], /--node goes with `hypnode upgrade`/);
+  refused(['upgrade', 'app.js', '--node', ''], /--node needs the path of a Node binary/);
+});
+
+test('parseCli: upgrade takes --node', () => {
+  const a = parseCli(['upgrade', 'app.js', '--node', '/opt/node24/bin/node']);
+  assert.deepEqual([a.command, a.app, a.node], ['upgrade', 'app.js', '/opt/node24/bin/node']);
+  assert.equal(parseCli(['upgrade', 'app.js']).node, null);
 });
 
 test('--help lists every setting with its variable, its default, and whether a reload changes it', () => {

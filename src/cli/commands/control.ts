@@ -1,13 +1,14 @@
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { ask, sendCommand } from '../../control/client.js';
 import { OperationError, UsageError } from '../../errors.js';
 import { servingWords } from '../../protocol/status.js';
 import type { CliArgs } from '../args.js';
-import { formatReload, formatStatus, progressPrinter } from '../format.js';
+import { formatReload, formatStatus, formatUpgrade, progressPrinter } from '../format.js';
 import { find } from '../instance.js';
 
-// The commands that talk to a running manager: reload, status, stop, reopen-logs.
+// The commands that talk to a running manager: reload, upgrade, status, stop, reopen-logs.
 
 /** How long `stop` waits, after the manager's last word, for its process to be gone. */
 const EXIT_WAIT_MS = 10_000;
@@ -22,6 +23,22 @@ export async function reload(args: CliArgs): Promise<number> {
     throw new OperationError(`reload failed: ${reply.error}; ${servingWords(reply.serving ?? null)}`);
   }
   process.stdout.write(`${formatReload(reply.result)}\n`);
+  return 0;
+}
+
+export async function upgrade(args: CliArgs): Promise<number> {
+  const { paths, configError } = await find(args);
+  if (configError) throw new UsageError(configError);
+  const node = args.node === null ? undefined : resolve(args.node);
+  const { reply, closed } = await ask(paths, 'upgrade', progressPrinter(process.stderr), node);
+  if (!reply.ok) {
+    if (reply.output?.trim()) process.stderr.write(`--- output of the new manager ---\n${reply.output.trimEnd()}\n---\n`);
+    throw new OperationError(`upgrade failed: ${reply.error}; the old manager serves on`);
+  }
+  // Returns once the old manager is gone: by then the PID file names the new one (Type=forking reads it next).
+  await closed;
+  if (!(await gone(reply.result.from.pid))) throw new OperationError(`the new manager ${reply.result.to.pid} serves, but the old one (pid ${reply.result.from.pid}) was still running ${EXIT_WAIT_MS / 1000}s later`);
+  process.stdout.write(`${formatUpgrade(reply.result)}\n`);
   return 0;
 }
 

@@ -1,46 +1,102 @@
 import { resolve } from 'node:path';
 import { Deployment } from '../../config/deployment.js';
-import { ControlServer } from '../../control/server.js';
+import { ControlServer, type CommandHandler } from '../../control/server.js';
 import { StartFailure } from '../../manager/generation.js';
 import { ListenerRegistry } from '../../manager/listeners.js';
 import { consoleLogger } from '../../manager/log.js';
+import { adoptOutputLock } from '../../manager/log-sink.js';
 import { Manager } from '../../manager/manager.js';
 import { reapOrphans } from '../../manager/orphan-reaper.js';
 import { removePidFile, writePidFile } from '../../manager/pid-file.js';
-import type { Command, FinalReply } from '../../protocol/control.js';
+import type { ManagerIdentity } from '../../protocol/upgrade.js';
 import { attachSystemd } from '../../systemd/attach.js';
 import { inheritedSockets } from '../../systemd/inherited.js';
 import { SystemdNotifier } from '../../systemd/notify.js';
+import { Handover } from '../../upgrade/handover.js';
+import { startedNode } from '../../upgrade/node-path.js';
+import { upgradeManager, type UpgradeContext } from '../../upgrade/upgrade.js';
+import { HYPNODE_VERSION } from '../../version.js';
 import type { CliArgs } from '../args.js';
 import { daemonize, takeDaemonReadyFd, tellDaemonParent } from '../daemon.js';
 import { locate } from '../instance.js';
 
-// `hypnode start`: this process becomes the manager and stays in the foreground until a stop.
+// `hypnode start`: this process becomes the manager and stays in the foreground until a stop,
+// or until an upgrade hands everything to a new manager. Started by such an upgrade (see
+// upgrade/handover), it takes over from the old manager instead of starting afresh.
 
 export async function start(args: CliArgs): Promise<number> {
-  const { app, settings, sources, paths } = await locate(args);
+  const handover = Handover.take();
+  try {
+    return await run(args, handover);
+  } catch (err) {
+    handover?.fail(err as Error);
+    throw err;
+  }
+}
+
+async function run(args: CliArgs, handover: Handover | null): Promise<number> {
+  const located = await locate(args);
+  const { app, settings, sources } = located;
+  // An upgrade keeps the instance where it was, whatever the config file now says.
+  const paths = handover?.handoff.paths ?? located.paths;
+  const pidFile = handover ? handover.handoff.pidFile : settings.pidFile;
   // The log file by its full name, as the shell meant it: logrotate renames it, a reopen finds it again.
   const logFile = args.logFile ? resolve(sources.cwd, args.logFile) : null;
   if (args.daemon) return daemonize(process.argv.slice(2), paths, logFile, settings.upgradeTimeout * 1000);
   const deployment = new Deployment(app, sources);
   const plan = deployment.planFor(settings);
   const daemonParent = takeDaemonReadyFd();
+  const self: ManagerIdentity = { pid: process.pid, hypnode: HYPNODE_VERSION, node: process.version, nodePath: startedNode() };
   // Before any worker exists: both take their variables out of the environment workers inherit.
   const notifier = new SystemdNotifier();
   const registry = new ListenerRegistry();
   registry.adopt(inheritedSockets());
+  if (handover) {
+    registry.adopt(handover.handoff.sockets);
+    // The old manager still holds these: until the commit, closing them must not remove their paths.
+    registry.ownsPaths = false;
+    if (handover.handoff.outputLockFd !== null) adoptOutputLock(handover.handoff.outputLockFd);
+  }
   const log = consoleLogger(logFile);
-  const manager = new Manager(deployment, plan, registry, log);
-  attachSystemd(manager, registry, notifier, (text) => log.warn(text));
+  const manager = new Manager(deployment, plan, registry, log, { runtime: { hypnode: self.hypnode, node: self.node, nodePath: self.nodePath }, firstGeneration: handover?.handoff.generation });
   const reaping = reapOrphans(() => manager.workerPids());
   if (reaping) log.warn(reaping);
-  const control = await ControlServer.listen(paths, (cmd, progress) => handle(manager, cmd, progress), (text) => log.warn(text));
-  if (settings.pidFile) writePidFile(settings.pidFile);
+
+  let control: ControlServer | null = null;
+  const context = (): UpgradeContext => ({
+    manager, registry, control: control!, self, startedNode: self.nodePath,
+    cli: process.argv[1]!, args: process.argv.slice(2), cwd: sources.cwd,
+    env: { ...process.env, ...notifier.successorEnv() }, pidFile,
+    probationMs: manager.settings.probation * 1000, timeoutMs: manager.settings.upgradeTimeout * 1000,
+  });
+  const handle: CommandHandler = async (request, progress) => {
+    switch (request.cmd) {
+      case 'reload': {
+        const result = await manager.reload(progress);
+        return result.ok ? { ok: true, result } : { ok: false, error: result.error, output: result.output, serving: result.serving };
+      }
+      case 'upgrade': {
+        const result = await upgradeManager(context(), request.node ?? null, progress);
+        return result.ok ? { ok: true, result } : { ok: false, error: result.error, output: result.output };
+      }
+      case 'status':
+        return { ok: true, result: manager.status() };
+      case 'stop':
+      case 'stop-fast':
+        progress(request.cmd === 'stop' ? 'draining every worker' : 'killing every worker');
+        await manager.stop(request.cmd === 'stop' ? 'graceful' : 'fast');
+        return { ok: true, result: { pid: process.pid } };
+      case 'reopen-logs':
+        return { ok: true, result: { reopened: manager.reopenLogs() } };
+    }
+  };
+  const warn = (text: string) => log.warn(text);
 
   let stopSignals = 0;
   const stopBySignal = () => void manager.stop(stopSignals++ === 0 ? 'graceful' : 'fast');
   process.on('SIGHUP', () => void manager.reload());
-  process.on('SIGUSR2', () => void manager.reload());
+  // nginx's binary upgrade signal; the result is in the log and in `hypnode status`.
+  process.on('SIGUSR2', () => void (control && upgradeManager(context(), null, (text) => log.info(text))));
   process.on('SIGTERM', stopBySignal);
   process.on('SIGINT', stopBySignal);
   process.on('SIGQUIT', () => void manager.stop('graceful'));
@@ -49,33 +105,49 @@ export async function start(args: CliArgs): Promise<number> {
   // logrotate's postrotate: `kill -USR1` (as for nginx). A listener also keeps node's inspector off it.
   process.on('SIGUSR1', () => manager.reopenLogs());
 
-  if (daemonParent !== null) manager.once('serving', () => tellDaemonParent(daemonParent));
-  manager.start().catch((err: unknown) => {
-    // Stopped before the first generation served: the stop finishes the job.
-    if (!(err instanceof StartFailure)) throw err;
-  });
+  if (handover) {
+    const { from } = handover.handoff;
+    log.info(`taking over from manager ${from.pid} (hypnode ${from.hypnode}, Node ${from.node}): hypnode ${self.hypnode}, Node ${self.node} (${self.nodePath})`);
+    const isMain = await handover.run(manager, self, {
+      commit: () => {
+        if (pidFile) writePidFile(pidFile, process.pid, from.pid);
+      },
+      main: async (result) => {
+        registry.ownsPaths = true;
+        manager.lastUpgrade = result;
+        control = await ControlServer.adopt(paths, handover.handoff.control, handle, warn);
+        attachSystemd(manager, registry, notifier, warn, true);
+        log.info(`manager ${process.pid} serves: the upgrade from manager ${from.pid} is done`);
+      },
+    });
+    if (!isMain) {
+      log.error('the upgrade failed: this new manager exits, the old one serves on');
+      await manager.stop('fast');
+      log.close();
+      return 1;
+    }
+  } else {
+    attachSystemd(manager, registry, notifier, warn);
+    control = await ControlServer.listen(paths, handle, warn);
+    log.info(`manager ${process.pid}: hypnode ${self.hypnode}, Node ${self.node} (${self.nodePath})`);
+    if (pidFile) writePidFile(pidFile);
+    if (daemonParent !== null) manager.once('serving', () => tellDaemonParent(daemonParent));
+    manager.start().catch((err: unknown) => {
+      // Stopped before the first generation served: the stop finishes the job.
+      if (!(err instanceof StartFailure)) throw err;
+    });
+  }
   await manager.stopped;
-  control.close();
-  if (settings.pidFile) removePidFile(settings.pidFile);
+  if (manager.handedOver) {
+    // The successor holds the sockets, the control socket and the PID file now: nothing to undo.
+    // The last answers (the upgrade's own) reach their clients first.
+    await control?.left;
+    log.close();
+    return 0;
+  }
+  control?.close();
+  if (pidFile) removePidFile(pidFile);
   log.close();
   // A manager stopped before its app ever served did not do its job: say so to whoever waits (a container runtime).
   return manager.hasServed ? 0 : 1;
-}
-
-async function handle(manager: Manager, cmd: Command, progress: (text: string) => void): Promise<FinalReply> {
-  switch (cmd) {
-    case 'reload': {
-      const result = await manager.reload(progress);
-      return result.ok ? { ok: true, result } : { ok: false, error: result.error, output: result.output, serving: result.serving };
-    }
-    case 'status':
-      return { ok: true, result: manager.status() };
-    case 'stop':
-    case 'stop-fast':
-      progress(cmd === 'stop' ? 'draining every worker' : 'killing every worker');
-      await manager.stop(cmd === 'stop' ? 'graceful' : 'fast');
-      return { ok: true, result: { pid: process.pid } };
-    case 'reopen-logs':
-      return { ok: true, result: { reopened: manager.reopenLogs() } };
-  }
 }

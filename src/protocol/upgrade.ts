@@ -1,0 +1,64 @@
+import type { ListenKey } from './listen-key.js';
+import type { WorkerExit } from '../manager/worker-exit.js';
+import type { InstancePaths } from '../control/paths.js';
+import type { UpgradeResult } from './status.js';
+
+// An upgrade of the manager itself: the old manager starts the new one and hands it everything it
+// holds. Both speak newline-delimited JSON over a socketpair (the new manager's fd 3), and the
+// old one passes what the new one needs to know in HYPNODE_UPGRADE:
+//
+//   new → old   started · progress* · ready | failed (its first generation is standing by)
+//   old → new   take                                  (accept: the old stops accepting next)
+//   new → old   accepting · crash*                    (a crash fails the upgrade until commit)
+//   old → new   commit | abort                        (the probation passed, the old drained)
+//   new → old   committed | failed                    (the PID file names the new manager)
+//   old → new   main                                  (systemd was told MAINPID=new READY=1; the
+//                                                      control socket is the new one's to answer)
+//
+// Until `commit` the old manager serves on untouched whatever the new one does: it only has to
+// resume its workers and close the channel, and a new manager that sees the channel close before
+// `commit` kills its workers and exits.
+
+export const UPGRADE_ENV = 'HYPNODE_UPGRADE';
+export const CHANNEL_FD = 3;
+
+/** Who a manager is, for the log and `hypnode status`. */
+export interface ManagerIdentity {
+  pid: number;
+  hypnode: string;
+  node: string;
+  nodePath: string;
+}
+
+export interface HandedSocket {
+  fd: number;
+  /** systemd's name for it (socket unit or fd store), null for the manager's own. */
+  name: string | null;
+  key: ListenKey;
+}
+
+export interface UpgradeHandoff {
+  from: ManagerIdentity;
+  startedAt: number;
+  /** The instance's control socket (as the old manager named it) and PID file. */
+  paths: InstancePaths;
+  pidFile: string | null;
+  /** The new manager's first generation takes the next number. */
+  generation: number;
+  sockets: HandedSocket[];
+  /** The control socket and the instance lock, listening. */
+  control: { socketFd: number; lockFd: number | null };
+  /** The lock writers of a shared pipe or socket take turns by (see manager/log-sink). */
+  outputLockFd: number | null;
+}
+
+export type FromNew =
+  | { started: ManagerIdentity }
+  | { progress: string }
+  | { ready: true }
+  | { failed: string; output: string }
+  | { accepting: true }
+  | { crash: WorkerExit; output: string }
+  | { committed: true };
+
+export type FromOld = { take: true } | { commit: true } | { abort: true } | { main: UpgradeResult };
