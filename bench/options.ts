@@ -7,7 +7,8 @@ export const USAGE = `usage: node dist/bench/run.js [--quick] [--only NAME,...] 
   --quick         smoke run (CI): one short wrk run and one reload per contender, scale with 2 workers
   --only NAMES    contenders to run, comma-separated; "scale" names the hypnode scale section,
                   "logging" the per-request logging section, "upgrade" the upgrade of the
-                  manager itself against systemctl restart (needs the systemd sandbox)
+                  manager itself against systemctl restart (needs the systemd sandbox), "pools"
+                  how a few keep-alive connections spread over 4 and 8 workers
   --reloads N     repetitions per contender, each with one reload under load (default 5)
   --duration S    seconds of each wrk run (default 5)
 
@@ -57,7 +58,7 @@ export function parsePlan(argv: string[], names: readonly string[]): Plan | 'hel
   if (values.help) return 'help';
   const quick = values.quick === true;
   const only = values.only === undefined ? null : values.only.split(',').map((n) => n.trim()).filter(Boolean);
-  const unknown = only?.filter((n) => n !== 'scale' && n !== 'logging' && n !== 'upgrade' && !names.includes(n)) ?? [];
+  const unknown = only?.filter((n) => n !== 'scale' && n !== 'logging' && n !== 'upgrade' && n !== 'pools' && !names.includes(n)) ?? [];
   if (unknown.length) throw new UsageError(`--only: unknown ${unknown.join(', ')} (known: ${[...names, 'scale', 'logging'].join(', ')})`);
   const repetitions = positive('--reloads', values.reloads, quick ? 1 : 5);
   return {

@@ -1,10 +1,12 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { batchSize } from '../src/manager/batch.js';
 import { FAILURE_KINDS } from '../tools/load.js';
 import type { Machine } from './machine.js';
 import type { Plan } from './options.js';
 import type { LoggingRun } from './logging.js';
 import type { UpgradeRun } from './upgrade.js';
+import type { PoolRun } from './pools.js';
 import type { ScalePoint } from './scale.js';
 import { max, median, ms } from './stats.js';
 import type { Trial } from './trial.js';
@@ -25,6 +27,7 @@ export interface Results {
   loggingSkipped: string[];
   upgrade: UpgradeRun[];
   upgradeSkipped: string[];
+  pools: PoolRun[];
 }
 
 export function writeJson(path: string, results: Results): void {
@@ -36,7 +39,7 @@ const NONE = '—';
 
 export function markdown(r: Results): string {
   const ran = r.contenders.filter((c) => !c.skipped).map((c) => ({ name: c.name, trials: r.trials.filter((t) => t.contender === c.name) }));
-  const sections = [header(r), throughput(ran), reloads(ran), brokenReloads(r.trials), scale(r), logging(r), upgrade(r), notes(r)].filter((s) => s.length);
+  const sections = [header(r), throughput(ran), reloads(ran), brokenReloads(r.trials), scale(r), logging(r), upgrade(r), pools(r), notes(r)].filter((s) => s.length);
   return `${sections.map((s) => s.join('\n')).join('\n\n')}\n`;
 }
 
@@ -189,23 +192,52 @@ function upgrade(r: Results): string[] {
   return lines;
 }
 
+function pools(r: Results): string[] {
+  const runs = (r.pools ?? []).filter((x) => !x.error);
+  if (!runs.length) return [];
+  const lines = [
+    '### A few keep-alive connections (a proxy\'s upstream pool): how they spread over the workers',
+    '',
+    row(['workers', 'connections', 'contender', 'connections per worker (a round)', 'busiest worker\'s share of requests', 'p99', 'req/s']),
+    row(['---:', '---:', '---', '---', '---:', '---:', '---:']),
+  ];
+  for (const workers of [...new Set(runs.map((x) => x.workers))]) {
+    for (const connections of [...new Set(runs.map((x) => x.connections))]) {
+      for (const name of [...new Set(runs.map((x) => x.contender))]) {
+        const mine = runs.filter((x) => x.workers === workers && x.connections === connections && x.contender === name);
+        if (!mine.length) continue;
+        const seconds = r.plan.wrkSeconds;
+        lines.push(row([String(workers), String(connections), name, mine[0]!.connectionsPerWorker.join('/'), `${((median(mine.map((x) => x.busiestShare)) ?? 0) * 100).toFixed(0)} %`, ms(median(mine.map((x) => x.p99Ms)) ?? 0), ((median(mine.map((x) => x.requests)) ?? 0) / seconds).toFixed(0)]));
+      }
+    }
+  }
+  for (const e of (r.pools ?? []).filter((x) => x.error)) lines.push('', `error, ${e.contender} ${e.workers} workers: ${firstLine(e.error!)}`);
+  return lines;
+}
+
 function scale(r: Results): string[] {
   if (!r.scale.length) return [];
   const lines = [
-    `### Scale: hypnode, each worker holding ${r.plan.scaleAllocMb} MB`,
+    `### Scale: hypnode, each worker holding ${r.plan.scaleAllocMb} MB; reloads under a light load`,
     '',
-    row(['workers', 'start → first answer', 'all workers booted', 'RSS, all processes', 'reload (median)', 'peak RSS during reload (worst)']),
-    row(Array<string>(6).fill('---:')),
+    row(['workers', 'reload batch', 'start → first answer', 'all workers booted', 'RSS, all processes', 'reload (median)', 'peak RSS during reload (worst)', 'peak / steady', 'goal (workers + batch) / workers', 'failed requests']),
+    row(['---:', '---:', ...Array<string>(8).fill('---:')]),
   ];
   for (const p of r.scale) {
+    const peak = max(p.reloads.map((x) => x.peakRssMb));
+    const batch = batchSize(p.batch === 'all' ? null : p.batch, p.workers);
     lines.push(
       row([
         String(p.workers),
+        p.batch ?? 'all',
         fmt(p.startupMs, ms),
         fmt(p.bootedMs, ms),
         fmt(p.steadyRssMb, megabytes),
         fmt(median(p.reloads.map((x) => x.ms)), ms),
-        fmt(max(p.reloads.map((x) => x.peakRssMb)), megabytes),
+        fmt(peak, megabytes),
+        peak !== null && p.steadyRssMb ? `${(peak / p.steadyRssMb).toFixed(2)}×` : NONE,
+        `${((p.workers + batch) / p.workers).toFixed(2)}×`,
+        String(p.reloads.reduce((n, x) => n + (x.failed ?? 0), 0)),
       ]),
     );
   }
@@ -218,7 +250,7 @@ function notes(r: Results): string[] {
     ...(r.scaleSkipped ? [`scale skipped: ${r.scaleSkipped}`] : []),
     ...r.trials.filter((t) => t.error).map((t) => `${t.contender}, round ${t.round + 1}: ${firstLine(t.error!)}`),
     ...r.trials.filter((t) => t.leftovers.length).map((t) => `${t.contender}, round ${t.round + 1}: outlived its stop: ${t.leftovers.join('; ')}`),
-    ...r.scale.filter((p) => p.error).map((p) => `scale, ${p.workers} workers: ${firstLine(p.error!)}`),
+    ...r.scale.filter((p) => p.error).map((p) => `scale, ${p.workers} workers, batch ${p.batch}: ${firstLine(p.error!)}`),
   ].map((n) => `- ${n}`);
 }
 

@@ -8,7 +8,8 @@ import { progress } from './progress.js';
 import { markdown, writeJson, type Results } from './report.js';
 import { runLogging } from './logging.js';
 import { runUpgrade } from './upgrade.js';
-import { runScale } from './scale.js';
+import { runPools } from './pools.js';
+import { runScale, scaleBatches } from './scale.js';
 import { runTrial, type Trial } from './trial.js';
 import { wrkAvailable, WRK } from './wrk.js';
 
@@ -52,11 +53,12 @@ try {
 
   const scaleSkipped = !selected('scale') ? null : hypnode.missing();
   const scale = [];
-  if (selected('scale') && !scaleSkipped) for (const workers of plan.scaleWorkers) scale.push(await runScale(workers, plan));
+  if (selected('scale') && !scaleSkipped) for (const workers of plan.scaleWorkers) for (const batch of scaleBatches(workers)) scale.push(await runScale(workers, batch, plan));
   else if (scaleSkipped) progress(`scale skipped: ${scaleSkipped}`);
 
   const logging = selected('logging') && !hypnode.missing() ? await runLogging(plan) : { runs: [], skipped: [] };
   const upgrade = selected('upgrade') && !hypnode.missing() ? await runUpgrade(plan) : { runs: [], skipped: [] };
+  const pools = selected('pools') ? await runPools(plan) : [];
 
   const results: Results = {
     startedAt,
@@ -70,6 +72,7 @@ try {
     logging: logging.runs,
     loggingSkipped: logging.skipped,
     upgrade: upgrade.runs,
+    pools,
     upgradeSkipped: upgrade.skipped,
   };
   writeJson(RESULTS, results);

@@ -1,6 +1,6 @@
 // The small API an app may use under hypnode. Every function is harmless when the app runs
 // without hypnode, so the same code runs under `node app.js` too.
-import { getBridge } from './worker/bridge.js';
+import { getBridge, type MetricsSource } from './worker/bridge.js';
 
 /** True when this process is a hypnode worker. */
 export function isWorker(): boolean {
@@ -44,6 +44,15 @@ export function holdReady(): () => void {
  */
 export function onDrain(listener: () => void): void {
   getBridge()?.onDrain(listener);
+}
+
+/**
+ * Serve this registry's metrics (prom-client's `register`, or a Registry of the app's) on the
+ * manager's `--admin` address, summed over every worker as prom-client's AggregatorRegistry does:
+ * one line in the app, no code in any primary. Harmless without hypnode.
+ */
+export function exposeMetrics(registry: MetricsSource): void {
+  getBridge()?.exposeMetrics(registry);
 }
 
 /** True once this worker has started to drain. */

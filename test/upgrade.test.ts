@@ -26,6 +26,9 @@ function startFrom(t: TestContext, runtime: Runnable, node: string, app: string,
 /** Every manager the test saw (old and new), and their workers, are ended after it. */
 function cleanupAll(t: TestContext, h: Hypnode, managers: Set<number>): void {
   t.after(async () => {
+    // A new manager the test did not get to see (it failed midway) is found by the control socket.
+    const now = await h.cli('status', '--json');
+    if (now.code === 0) managers.add((JSON.parse(now.stdout) as { pid: number }).pid);
     const last = [...managers].at(-1);
     if (last && alive(last) && last !== h.pid) process.kill(last, 'SIGTERM');
     await h.cleanup();
@@ -40,11 +43,21 @@ test('an upgrade to another Node and a newer hypnode build under load fails no r
   const pkg = join(runtime.cli, '..', '..', '..', '..', 'package.json');
   const port = await freePort();
   const pidFile = join(tempDir(t, 'hypnode-pid-'), 'app.pid');
-  const h = startFrom(t, runtime, process.execPath, app, ['--workers', '2', '--pid-file', pidFile, '--probation', '1'], { PORT: String(port) });
+  const admin = await freePort();
+  const h = startFrom(t, runtime, process.execPath, app, ['--workers', '2', '--pid-file', pidFile, '--probation', '1', '--admin', `127.0.0.1:${admin}`], { PORT: String(port) });
   const managers = new Set([h.pid]);
   cleanupAll(t, h, managers);
   const before = await h.waitServing();
   assert.equal(before.lastUpgrade, null);
+  // A load balancer's health check throughout: the admin socket is handed over, never closed.
+  const checks: number[] = [];
+  let checking = true;
+  const checker = (async () => {
+    while (checking) {
+      checks.push(await fetch(`http://127.0.0.1:${admin}/healthz`).then((r) => r.status, () => 0));
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  })();
 
   // A newer hypnode on disk: the same code under another version number.
   const manifest = JSON.parse(readFileSync(pkg, 'utf8')) as { version: string };
@@ -56,8 +69,12 @@ test('an upgrade to another Node and a newer hypnode build under load fails no r
   const upgradedAt = Date.now();
   await new Promise((r) => setTimeout(r, 500));
   const result = await load.stop();
+  checking = false;
+  await checker;
   assert.equal(r.code, 0, `upgrade failed: ${r.stderr}\n${h.output}`);
   assert.match(r.stdout, /upgraded: manager \d+ → \d+/);
+  assert.ok(checks.length > 10, `the health check ran (${checks.length})`);
+  assert.deepEqual(checks.filter((c) => c !== 200), [], '/healthz answered 200 throughout the upgrade');
   t.diagnostic(r.stdout);
 
   assert.deepEqual(result.failures, {}, 'no request may fail during an upgrade');
@@ -79,6 +96,8 @@ test('an upgrade to another Node and a newer hypnode build under load fails no r
   assert.ok(after.lastUpgrade?.ok && after.lastUpgrade.from.pid === h.pid, JSON.stringify(after.lastUpgrade));
   assert.equal(readFileSync(pidFile, 'utf8').trim(), String(after.pid), 'the PID file names the new manager');
   assert.match(h.output, /taking over from manager/);
+  const viaAdmin = (await (await fetch(`http://127.0.0.1:${admin}/status`)).json()) as { pid: number };
+  assert.equal(viaAdmin.pid, after.pid, 'the new manager answers on the admin socket');
 
   // The new manager is a manager like any other: it reloads, and stops cleanly.
   writeFileSync(join(dir, 'version.txt'), '3\n');

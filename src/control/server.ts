@@ -1,9 +1,9 @@
-import { chmodSync, linkSync, renameSync, rmSync } from 'node:fs';
+import { chmodSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { OperationError } from '../errors.js';
 import { parseRequest, type FinalReply, type Reply, type Request } from '../protocol/control.js';
 import { LineReader } from '../protocol/lines.js';
-import { answers } from '../sockets.js';
+import { answers, closeKeepingPath } from '../sockets.js';
 import { adoptLock, lockInstance, type InstanceLock } from './instance-lock.js';
 import type { InstancePaths } from './paths.js';
 import { canCheckPeers, peerRefusal } from './peer.js';
@@ -81,17 +81,9 @@ export class ControlServer {
     this.lock.release();
   }
 
-  /**
-   * A successor answers from now on, on the same socket: stop accepting, and keep the path, which
-   * libuv removes when it closes a socket it bound. A second name keeps the socket file while it
-   * does, and is renamed back over it at once.
-   */
+  /** A successor answers from now on, on the same socket: stop accepting, keeping the path. */
   leave(): void {
-    const keep = `${this.paths.socket}.handover`;
-    rmSync(keep, { force: true });
-    linkSync(this.paths.socket, keep);
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    renameSync(keep, this.paths.socket);
+    const closed = closeKeepingPath(this.server, this.paths.socket);
     this.lock.release();
     this.left = Promise.race([closed, new Promise<void>((resolve) => setTimeout(resolve, LEAVE_WAIT_MS).unref())]);
   }

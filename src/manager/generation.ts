@@ -1,3 +1,4 @@
+import { randomInt } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Release } from '../config/app-file.js';
 import { Backoff } from './backoff.js';
@@ -8,7 +9,9 @@ import { WorkerProcess, type WorkerSpec } from './worker-process.js';
 
 // A generation: the workers that run one load of the app's code, one per slot (0..size-1). It
 // starts them, keeps every slot filled (respawning crashed workers with backoff, replacing
-// recycled ones before they go), and drains them when a newer generation takes over.
+// recycled ones before they go, a few at a time), and drains them when a newer generation takes
+// over. In a batched reload (see manager/rollout) it starts with its first slots only and grows
+// batch by batch, while the older generation gives up the same slots.
 //
 //   starting ──▶ serving ──stopAccepting()──▶ draining ──release()/destroy()──▶ done
 //                   ▲                             │
@@ -37,6 +40,10 @@ export interface GenerationDeps {
   log: Logger;
   spec: WorkerSpec;
   release: Release;
+  /** The most workers replaced at once for --accepts or --max-rss. */
+  recycleAtOnce: number;
+  /** Each worker adds a random 0..acceptsJitter to the accepts limit. */
+  acceptsJitter: number;
 }
 
 interface Waiter {
@@ -44,7 +51,7 @@ interface Waiter {
   reject(err: StartFailure): void;
 }
 
-export class Generation extends EventEmitter<{ changed: []; crash: [exit: WorkerExit] }> {
+export class Generation extends EventEmitter<{ changed: []; crash: [exit: WorkerExit]; exit: [exit: WorkerExit, finalMetrics: unknown[] | null] }> {
   readonly createdAt = Date.now();
   readyAt: number | null = null;
   lastCrash: { at: number; message: string; output: string } | null = null;
@@ -58,6 +65,16 @@ export class Generation extends EventEmitter<{ changed: []; crash: [exit: Worker
   private waiter: Waiter | null = null;
   private droppedByGone = 0;
   private mode: StartMode = 'first';
+  /** Slots 0..active-1 are in play: all of them, but while a batched reload grows the generation. */
+  private active: number;
+  /** Workers that asked to be replaced while recycleAtOnce others were: their turn comes. */
+  private readonly recycleQueue = new Map<WorkerProcess, string>();
+  /** Slot ranges a newer generation took over (a batched reload): never filled again here. */
+  private yielded: [from: number, to: number][] = [];
+
+  get yieldCount(): number {
+    return this.yielded.length;
+  }
 
   constructor(
     readonly id: number,
@@ -65,6 +82,7 @@ export class Generation extends EventEmitter<{ changed: []; crash: [exit: Worker
     private readonly deps: GenerationDeps,
   ) {
     super();
+    this.active = target;
   }
 
   get state(): GenerationState {
@@ -88,22 +106,87 @@ export class Generation extends EventEmitter<{ changed: []; crash: [exit: Worker
     return this.workers.filter((w) => w.state === 'ready').length;
   }
 
-  /** Resolves once a worker in every slot is ready (and, in `first` mode, accepting). */
-  start(mode: StartMode): Promise<void> {
+  /**
+   * Resolves once a worker in every slot is ready (and, in `first` mode, accepting). `slots`: only
+   * the first ones (a batched reload's canary); grow() starts the others.
+   */
+  start(mode: StartMode, slots = this.target): Promise<void> {
     this.mode = mode;
+    this.active = Math.min(slots, this.target);
     this.accepting = mode === 'first';
     const started = new Promise<void>((resolve, reject) => (this.waiter = { resolve, reject }));
     if (mode === 'reload') {
       // Set before the workers' own deadlines (same length), so that it reports first.
       const timeoutMs = this.deps.spec.upgradeTimeoutMs;
-      const timer = setTimeout(() => this.failStart(`not ready within ${timeoutMs / 1000}s (${this.standbyCount()} of ${this.target} workers ready)`, this.outputs()), timeoutMs);
+      const timer = setTimeout(() => this.failStart(`not ready within ${timeoutMs / 1000}s (${this.standbyCount()} of ${this.active} workers ready)`, this.outputs()), timeoutMs);
       void started.then(
         () => clearTimeout(timer),
         () => clearTimeout(timer),
       );
     }
-    for (let slot = 0; slot < this.target; slot++) this.spawn(slot);
+    for (let slot = 0; slot < this.active; slot++) this.spawn(slot);
     return started;
+  }
+
+  /**
+   * A serving generation takes slots up to `upTo` too: they accept as soon as they are ready, and
+   * one that crashes is started again with backoff. Resolves once each of those slots serves;
+   * throws StartFailure if they do not within the upgrade timeout.
+   */
+  async grow(upTo: number): Promise<void> {
+    const from = this.active;
+    this.active = Math.min(upTo, this.target);
+    for (let slot = from; slot < this.active; slot++) if (!this.inSlot(slot)) this.spawn(slot);
+    const serves = (slot: number) => this.workers.some((w) => w.slot === slot && w.state === 'ready');
+    const all = () => Array.from({ length: this.active - from }, (_, i) => from + i).every(serves);
+    const deadline = Date.now() + this.deps.spec.upgradeTimeoutMs;
+    while (!all()) {
+      if (this.phase !== 'serving') throw new StartFailure(`generation ${this.id} was stopped before it was ready`, this.outputs());
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        const ready = Array.from({ length: this.active - from }, (_, i) => from + i).filter(serves).length;
+        throw new StartFailure(`${this.active - from - ready} of generation ${this.id}'s workers in slots ${from}-${this.active - 1} did not serve within ${this.deps.spec.upgradeTimeoutMs / 1000}s${this.lastCrash ? ` (last: ${this.lastCrash.message})` : ''}`, this.lastCrash?.output ?? this.outputs());
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.once('changed', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  /** Gives up the slots from `from` on: their workers (not yet serving, or retrying) are killed. For a batched reload that failed midway. */
+  shrink(from: number): void {
+    this.target = this.active = from;
+    for (const [slot, timer] of this.respawns) {
+      if (slot >= from) {
+        clearTimeout(timer);
+        this.respawns.delete(slot);
+      }
+    }
+    for (const w of this.workers) if (w.slot >= from) w.kill({ kind: 'superseded' });
+    this.emit('changed');
+  }
+
+  /**
+   * The workers in slots [from, to) stop accepting and finish their connections (a newer
+   * generation serves those slots now); `linger` as for stopAccepting. Resolves once they have
+   * finished (lingering) or exited.
+   */
+  async yieldSlots(from: number, to: number, linger: boolean): Promise<WorkerProcess[]> {
+    const leaving = this.workers.filter((w) => w.slot >= from && w.slot < to);
+    for (const [slot, timer] of this.respawns) {
+      if (slot >= from && slot < to) {
+        clearTimeout(timer);
+        this.respawns.delete(slot);
+      }
+    }
+    this.yielded.push([from, to]);
+    await Promise.all(leaving.map((w) => w.drain(w.state === 'starting' ? { kind: 'superseded' } : { kind: 'replaced' }, linger)));
+    this.emit('changed');
+    return leaving;
   }
 
   /** Every ready worker accepts (a reload's switch); resolves once they all do. */
@@ -140,13 +223,16 @@ export class Generation extends EventEmitter<{ changed: []; crash: [exit: Worker
 
   /**
    * The generation that replaced this one failed: serve again with every worker still here, and
-   * fill the slots of those the drain lost (the graceful timeout) as after a crash.
+   * fill the slots of those the drain lost (the graceful timeout) as after a crash. `keepYields`:
+   * how many of the slot ranges given up so far (yieldCount before the failed reload) stay given up.
    */
-  async resume(): Promise<void> {
+  async resume(keepYields = this.yielded.length): Promise<void> {
     this.phase = 'serving';
     this.accepting = true;
+    // The slots a failed reload took are this generation's again; those an earlier one took are not.
+    this.yielded = this.yielded.slice(0, keepYields);
     await Promise.all(this.workers.map((w) => w.resume()));
-    for (let slot = 0; slot < this.target; slot++) if (!this.inSlot(slot)) this.spawn(slot);
+    for (let slot = 0; slot < this.active; slot++) if (!this.inSlot(slot)) this.spawn(slot);
     this.emit('changed');
   }
 
@@ -162,7 +248,7 @@ export class Generation extends EventEmitter<{ changed: []; crash: [exit: Worker
   /** Workers in slots 0..size-1: more are started, those in slots above drain. Until the next reload. */
   resize(size: number): void {
     const before = this.target;
-    this.target = size;
+    this.target = this.active = size;
     for (let slot = before; slot < size; slot++) if (!this.inSlot(slot)) this.spawn(slot);
     for (const w of this.workers) if (w.slot >= size) void w.drain({ kind: 'fewer-workers' }, false);
     for (const [slot, timer] of this.respawns) {
@@ -200,13 +286,21 @@ export class Generation extends EventEmitter<{ changed: []; crash: [exit: Worker
     return this.workers.filter((w) => w.state === 'standby' || w.state === 'ready').length;
   }
 
+  /** A newer generation serves the slot now: it is not filled again here. */
+  private isYielded(slot: number): boolean {
+    return this.yielded.some(([from, to]) => slot >= from && slot < to);
+  }
+
   /** The slot has a worker that stays (or one on its way): not one draining, dying or being replaced. */
   private inSlot(slot: number): boolean {
     return this.respawns.has(slot) || this.workers.some((w) => w.slot === slot && w.live && w.state !== 'draining' && w.state !== 'drained' && !this.recycling.has(w));
   }
 
   private spawn(slot: number): WorkerProcess {
-    const w = new WorkerProcess(this.deps.spec, slot, this.deps.registry, this.deps.log);
+    const { spec, acceptsJitter } = this.deps;
+    // Workers started together must not reach --accepts together: each draws its own limit.
+    const accepts = spec.config.accepts > 0 && acceptsJitter > 0 ? spec.config.accepts + randomInt(acceptsJitter + 1) : spec.config.accepts;
+    const w = new WorkerProcess(accepts === spec.config.accepts ? spec : { ...spec, config: { ...spec.config, accepts } }, slot, this.deps.registry, this.deps.log);
     this.live.add(w);
     w.on('changed', () => this.emit('changed'));
     w.on('standby', () => this.onReady(w));
@@ -221,7 +315,7 @@ export class Generation extends EventEmitter<{ changed: []; crash: [exit: Worker
 
   private onReady(w: WorkerProcess): void {
     if (this.accepting) void w.accept();
-    if (this.phase === 'starting' && this.standbyCount() >= this.target) {
+    if (this.phase === 'starting' && this.standbyCount() >= this.active) {
       this.phase = 'serving';
       this.readyAt = Date.now();
       const waiter = this.waiter;
@@ -234,8 +328,10 @@ export class Generation extends EventEmitter<{ changed: []; crash: [exit: Worker
 
   private onExit(w: WorkerProcess, exit: WorkerExit): void {
     this.live.delete(w);
+    this.emit('exit', exit, w.finalMetrics);
     this.droppedByGone += w.stats.linesDropped;
-    this.recycling.delete(w);
+    if (this.recycling.delete(w)) this.nextRecycle();
+    this.recycleQueue.delete(w);
     this.emit('changed');
     if (wasRetired(exit) || this.phase === 'draining' || this.phase === 'done') return;
     if (this.phase === 'starting' && this.mode === 'reload') {
@@ -246,7 +342,7 @@ export class Generation extends EventEmitter<{ changed: []; crash: [exit: Worker
     this.lastCrash = { at: exit.exitedAt, message: describeExit(exit), output: w.output.text() };
     this.deps.log.warn(`${describeExit(exit)}; ${delay > 0 ? `starting another in ${delay} ms` : 'starting another'}`);
     this.emit('crash', exit);
-    if (exit.slot >= this.target || this.inSlot(exit.slot)) return;
+    if (exit.slot >= this.active || this.isYielded(exit.slot) || this.inSlot(exit.slot)) return;
     const timer = setTimeout(() => {
       this.respawns.delete(exit.slot);
       if (this.phase === 'starting' || this.phase === 'serving') this.spawn(exit.slot);
@@ -254,9 +350,17 @@ export class Generation extends EventEmitter<{ changed: []; crash: [exit: Worker
     this.respawns.set(exit.slot, timer);
   }
 
-  /** A worker asked to be replaced: start its successor in its slot first, then drain it. */
+  /**
+   * A worker asked to be replaced: start its successor in its slot first, then drain it. At most
+   * recycleAtOnce at a time: workers started together reach a limit together, and replacing them
+   * all at once would double the memory and leave few to serve while the successors boot.
+   */
   private recycle(old: WorkerProcess, reason: string): void {
     if (this.phase !== 'serving' || this.recycling.has(old) || old.state !== 'ready') return;
+    if (this.recycling.size >= this.deps.recycleAtOnce) {
+      this.recycleQueue.set(old, reason);
+      return;
+    }
     this.recycling.add(old);
     this.deps.log.info(`replacing worker ${old.pid} (generation ${this.id}): ${reason}`);
     const next = this.spawn(old.slot);
@@ -268,6 +372,14 @@ export class Generation extends EventEmitter<{ changed: []; crash: [exit: Worker
       // respawned with backoff like any crash.
       else if (old.state === 'ready') retire();
     });
+  }
+
+  /** One replacement ended: the next worker waiting for its turn, if it still serves. */
+  private nextRecycle(): void {
+    for (const [w, reason] of this.recycleQueue) {
+      this.recycleQueue.delete(w);
+      if (w.state === 'ready') return this.recycle(w, reason);
+    }
   }
 
   private failStart(message: string, output: string): void {

@@ -1,10 +1,12 @@
 import { EventEmitter } from 'node:events';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Deployment, Plan } from '../config/deployment.js';
 import { secs } from '../durations.js';
 import { servingWords, type GenerationStatus, type ManagerRuntime, type ManagerState, type ReloadResult, type Serving, type Status, type UpgradeResult, type WorkerStatus } from '../protocol/status.js';
 import { Generation, StartFailure } from './generation.js';
 import type { ListenerRegistry } from './listeners.js';
 import type { Logger } from './log.js';
+import { batchSize } from './batch.js';
 import { Probation } from './probation.js';
 import { ReloadQueue } from './reload-queue.js';
 import { describeExit, type WorkerExit } from './worker-exit.js';
@@ -37,6 +39,8 @@ export interface ManagerEvents {
   changed: [];
   /** A worker died without being asked to: its exit, and the last it wrote. */
   crash: [exit: WorkerExit, output: string];
+  /** Any worker ended, crashed or retired (see WorkerExit.endedBy); what its app's metrics held last, if it said. */
+  'worker-exit': [exit: WorkerExit, finalMetrics: unknown[] | null];
   'upgrade-start': [];
   /** A failed upgrade: this manager serves on. */
   'upgrade-end': [result: UpgradeResult];
@@ -56,6 +60,8 @@ export class Manager extends EventEmitter<ManagerEvents> {
   readonly stopped: Promise<void>;
   private lifecycle: 'running' | 'stopping' | 'stopped' | 'handed-over' = 'running';
   private stopMode: StopMode | null = null;
+  /** Cuts a --stop-delay short (a fast stop overtaking a graceful one). */
+  private stopDelay: AbortController | null = null;
   private markStopped!: () => void;
   private current: Generation | null = null;
   private readonly generations = new Set<Generation>();
@@ -65,6 +71,8 @@ export class Manager extends EventEmitter<ManagerEvents> {
   lastUpgrade: UpgradeResult | null = null;
   /** An upgrade of the manager runs: reloads wait for another day. */
   private upgrading = false;
+  /** The generations that stopped accepting for a successor manager. */
+  private steppedAside: Generation[] = [];
   private readonly reloads = new ReloadQueue(() => this.reloadOnce());
   private progress: ((text: string) => void)[] = [];
   /** Lines dropped by the workers of generations since gone. */
@@ -159,21 +167,22 @@ export class Manager extends EventEmitter<ManagerEvents> {
     return null;
   }
 
-  /** The serving generation stops accepting (a successor does) and finishes its connections, kept until handBack() or retire(). */
+  /** The serving generations stop accepting (a successor does) and finish their connections, kept until handBack() or retire(). */
   async stepAside(): Promise<void> {
-    await this.current!.stopAccepting({ kind: 'replaced' }, true);
+    this.steppedAside = this.servingGenerations();
+    for (const g of this.steppedAside) await g.stopAccepting({ kind: 'replaced' }, true);
   }
 
-  /** Resolves once the generation that stepped aside has finished every connection. */
-  drained(): Promise<void> {
-    return this.current!.drained();
+  /** Resolves once the generations that stepped aside have finished every connection. */
+  async drained(): Promise<void> {
+    await Promise.all(this.steppedAside.map((g) => g.drained()));
   }
 
   /** The upgrade failed: the generation that stepped aside (if it did) serves again. */
   async handBack(result: UpgradeResult): Promise<void> {
     this.lastUpgrade = result;
-    const gen = this.current;
-    if (gen && gen.state === 'draining' && this.lifecycle === 'running') await gen.resume();
+    if (this.lifecycle === 'running') for (const g of this.steppedAside) if (g.state === 'draining') await g.resume();
+    this.steppedAside = [];
     this.upgrading = false;
     this.emit('upgrade-end', result);
     this.emit('changed');
@@ -221,8 +230,11 @@ export class Manager extends EventEmitter<ManagerEvents> {
       this.stopMode = mode;
       this.emit('stopping');
       this.emit('changed');
-      this.log.info(mode === 'fast' ? 'stopping now: killing every worker' : 'stopping: draining every worker');
-      void Promise.all([...this.generations].map((g) => this.end(g, mode))).then(() => {
+      // A load balancer that checks /healthz sees the stop at once; the workers serve on meanwhile.
+      const delayMs = mode === 'graceful' ? this.plan.settings.stopDelay * 1000 : 0;
+      this.log.info(mode === 'fast' ? 'stopping now: killing every worker' : `stopping: ${delayMs ? `serving ${delayMs / 1000} s more (--stop-delay), then ` : ''}draining every worker`);
+      this.stopDelay = new AbortController();
+      void delay(delayMs, undefined, { signal: this.stopDelay.signal }).catch(() => {}).then(() => Promise.all([...this.generations].map((g) => this.end(g, this.stopMode!)))).then(() => {
         this.registry.closeAll();
         this.lifecycle = 'stopped';
         this.log.info('stopped');
@@ -230,10 +242,16 @@ export class Manager extends EventEmitter<ManagerEvents> {
       });
     } else if (mode === 'fast' && this.stopMode === 'graceful') {
       this.stopMode = 'fast';
+      this.stopDelay?.abort();
       this.log.info('stopping now: killing every worker');
       for (const g of this.generations) void g.destroy({ kind: 'fast-stop' });
     }
     return this.stopped;
+  }
+
+  /** The app's metrics of every live worker (see exposeMetrics), null for one that exposes none or did not answer. */
+  workerMetrics(timeoutMs: number): Promise<(unknown[] | null)[]> {
+    return Promise.all([...this.generations].flatMap((g) => g.workers.map((w) => w.metrics(timeoutMs))));
   }
 
   /** Every worker process alive (not yet reaped), of every generation. */
@@ -253,8 +271,8 @@ export class Manager extends EventEmitter<ManagerEvents> {
     for (const g of this.generations) {
       generations.push({ id: g.id, state: g.state, app: g.release.app, cwd: g.release.cwd, createdAt: g.createdAt, workersWanted: g.size, workersReady: g.readyCount() });
       for (const w of g.workers) {
-        const { requests, connections, rss, heapUsed } = w.stats;
-        workers.push({ pid: w.pid, generation: g.id, slot: w.slot, state: w.state, startedAt: w.startedAt, uptimeMs: now - w.startedAt, readyAt: w.readyAt, requests, connections, rss, heapUsed });
+        const { requests, connections, rss, heapUsed, loopDelay } = w.stats;
+        workers.push({ pid: w.pid, generation: g.id, slot: w.slot, state: w.state, startedAt: w.startedAt, uptimeMs: now - w.startedAt, readyAt: w.readyAt, requests, connections, rss, heapUsed, loopDelay, acceptsLimit: w.acceptsLimit });
       }
     }
     const cur = this.current;
@@ -293,6 +311,8 @@ export class Manager extends EventEmitter<ManagerEvents> {
   private state(): ManagerState {
     if (this.lifecycle === 'handed-over') return 'stopped';
     if (this.lifecycle !== 'running') return this.lifecycle;
+    // An upgrade's successor serves every new connection while this manager's workers drain.
+    if (this.steppedAside.length > 0) return 'serving';
     if ((this.current?.readyCount() ?? 0) > 0) return 'serving';
     return this.everServed || this.current?.lastCrash ? 'failing' : 'starting';
   }
@@ -321,63 +341,118 @@ export class Manager extends EventEmitter<ManagerEvents> {
   private async replace(startedAt: number): Promise<ReloadResult> {
     if (this.lifecycle !== 'running') return this.refused('hypnode is stopping');
     const plan = await this.deployment.next();
+    // Usually the current generation; after a batched reload that failed midway, two share the slots.
+    const olds = this.servingGenerations();
     const next = this.newGeneration(plan);
-    this.say(`starting generation ${next.id}: ${next.size} workers${next.release.app !== this.current?.release.app ? ` of ${next.release.app}` : ''}`);
+    const batch = batchSize(plan.settings.reloadBatch, next.size);
+    const batches = Math.ceil(next.size / batch);
+    const release = next.release.app !== this.current?.release.app ? ` of ${next.release.app}` : '';
+    this.say(`starting generation ${next.id}: ${next.size} workers${batches > 1 ? `, ${batch} at a time` : ''}${release}`);
+    // Without batches every new worker starts now; with them the first batch is a canary, started
+    // while every old worker still serves, that fails the reload exactly as a whole generation would.
+    await this.standBy(next, batches > 1 ? batch : next.size, batches > 1 ? `batch 1/${batches}` : `generation ${next.id}`);
+    if (this.lifecycle !== 'running') return this.refused('hypnode is stopping');
+    const readyAt = next.readyAt ?? Date.now();
+    const probation = new Probation(next, plan.settings.probation * 1000);
+    const previous = { current: this.current, plan: this.plan, yields: olds.map((o) => o.yieldCount) };
+    const names = olds.map((o) => o.id).join(' and ');
+    this.say(`generation ${next.id} ready in ${secs(readyAt - startedAt)}${olds.length ? `; generation ${names} ${batches > 1 ? `gives up slots 0-${batch - 1}` : 'stops accepting'}` : ''}`);
+    await next.takeOver();
+    this.current = next;
+    this.plan = plan;
+    this.log.setFormat(plan.settings.logFormat);
+    if (!this.everServed) this.served(next);
+    // The old workers of the canary's slots (all of them, without batches) drain, kept for the probation.
+    const leaving = batches > 1 ? Promise.all(olds.map((o) => o.yieldSlots(0, batch, probation.lasts))).then((ws) => ws.flat()) : null;
+    if (!leaving) for (const o of olds) await o.stopAccepting({ kind: 'replaced' }, probation.lasts);
+    let servingAt = Date.now();
+    if (olds.length && !leaving) this.say(`generation ${next.id} serves every new connection; draining generation ${names}`);
+    let drainedAt = servingAt;
+    const drained = (leaving ? leaving.then(() => {}) : Promise.all(olds.map((o) => o.drained()))).then(() => void (drainedAt = Date.now()));
+    const death = await probation.verdict(drained);
+    if (death) return this.rollBack(next, olds, previous, startedAt, death, plan.settings.probation);
+    if (leaving) {
+      for (const w of await leaving) w.release();
+      await Promise.all((await leaving).map((w) => w.exited));
+      const failure = await this.growInBatches(next, olds, batch, batches, startedAt);
+      if (failure) return failure;
+      servingAt = Date.now();
+      for (const o of olds) await o.stopAccepting({ kind: 'replaced' }, false);
+      await Promise.all(olds.map((o) => o.drained()));
+      drainedAt = Date.now();
+    }
+    for (const o of olds) {
+      await o.releaseAll();
+      this.forget(o);
+    }
+    this.prune();
+    return { ok: true, generation: next.id, startedAt, readyAt, servingAt, drainedAt, doneAt: Date.now() };
+  }
+
+  /** Starts `slots` workers of `next` and waits until each stands by; a failure discards it and throws. */
+  private async standBy(next: Generation, slots: number, label: string): Promise<void> {
     let shown = -1;
     const onChange = () => {
       const ready = next.workers.filter((w) => w.state === 'standby').length;
       if (ready === shown) return;
       shown = ready;
-      this.say(`generation ${next.id}: ${ready}/${next.size} ready`);
+      this.say(`${label}: ${ready}/${slots} ready`);
     };
     next.on('changed', onChange);
     try {
-      await next.start('reload');
+      await next.start('reload', slots);
     } catch (err) {
       await this.discard(next);
       throw err;
     } finally {
       next.off('changed', onChange);
     }
-    if (this.lifecycle !== 'running') return this.refused('hypnode is stopping');
-    const readyAt = next.readyAt ?? Date.now();
-    const probation = new Probation(next, plan.settings.probation * 1000);
-    const old = this.current;
-    const previousPlan = this.plan;
-    this.say(`generation ${next.id} ready in ${secs(readyAt - startedAt)}${old ? `; generation ${old.id} stops accepting` : ''}`);
-    await next.takeOver();
-    this.current = next;
-    this.plan = plan;
-    this.log.setFormat(plan.settings.logFormat);
-    if (!this.everServed) this.served(next);
-    if (old) await old.stopAccepting({ kind: 'replaced' }, probation.lasts);
-    const servingAt = Date.now();
-    if (old) this.say(`generation ${next.id} serves every new connection; draining generation ${old.id}`);
-    let drainedAt = servingAt;
-    const drained = old ? old.drained().then(() => void (drainedAt = Date.now())) : Promise.resolve();
-    const death = await probation.verdict(drained);
-    if (death) return this.rollBack(next, old, previousPlan, startedAt, death, plan.settings.probation);
-    if (old) {
-      await old.releaseAll();
-      this.forget(old);
-    }
-    this.prune();
-    return { ok: true, generation: next.id, startedAt, readyAt, servingAt, drainedAt, doneAt: Date.now() };
   }
 
-  /** A new worker died in its probation: the old generation serves again, the new one goes. */
-  private async rollBack(next: Generation, old: Generation | null, previousPlan: Plan, startedAt: number, death: WorkerExit, probationSecs: number): Promise<ReloadResult> {
+  /**
+   * The batches after the canary: each starts its slots in `next` (crashes retried with backoff
+   * until the upgrade timeout), then the old workers of those slots drain and exit, so that no more
+   * than a batch more than the steady state ever runs. Returns the failed result if a batch cannot
+   * serve: `next` keeps the slots it has, the old generations the others.
+   */
+  private async growInBatches(next: Generation, olds: Generation[], batch: number, batches: number, startedAt: number): Promise<ReloadResult | null> {
+    for (let i = 1; i < batches; i++) {
+      if (this.lifecycle !== 'running') return this.refused('hypnode is stopping');
+      const from = i * batch;
+      const to = Math.min(from + batch, next.size);
+      this.say(`batch ${i + 1}/${batches}: starting slots ${from}-${to - 1}`);
+      try {
+        await next.grow(to);
+      } catch (err) {
+        if (!(err instanceof StartFailure)) throw err;
+        next.shrink(from);
+        return this.failed(startedAt, next.id, err.message, err.output);
+      }
+      const leaving = (await Promise.all(olds.map((o) => o.yieldSlots(from, to, false)))).flat();
+      await Promise.all(leaving.map((w) => w.exited));
+      this.say(`batch ${i + 1}/${batches}: generation ${next.id} serves slots 0-${to - 1}`);
+    }
+    return null;
+  }
+
+  /** A new worker died in its probation: the old generations serve again, the new one goes. */
+  private async rollBack(next: Generation, olds: Generation[], previous: { current: Generation | null; plan: Plan; yields: number[] }, startedAt: number, death: WorkerExit, probationSecs: number): Promise<ReloadResult> {
     const error = `${describeExit(death)}, within its ${probationSecs} s probation`;
-    if (old && this.lifecycle === 'running') {
-      this.say(`${error}: generation ${old.id} accepts again`);
-      await old.resume();
-      this.current = old;
-      this.plan = previousPlan;
-      this.log.setFormat(previousPlan.settings.logFormat);
+    if (olds.length && this.lifecycle === 'running') {
+      this.say(`${error}: generation ${olds.map((o) => o.id).join(' and ')} accepts again`);
+      for (const [i, o] of olds.entries()) await o.resume(previous.yields[i]);
+      this.current = previous.current;
+      this.plan = previous.plan;
+      this.log.setFormat(previous.plan.settings.logFormat);
     }
     await next.stopAccepting({ kind: 'replaced' }, false);
     void next.drained().then(() => this.discard(next));
     return this.failed(startedAt, next.id, error, next.lastCrash?.output ?? '');
+  }
+
+  /** The generations whose workers serve (or may serve again): normally the current one alone. */
+  private servingGenerations(): Generation[] {
+    return [...this.generations].filter((g) => g.state === 'serving');
   }
 
   private async discard(g: Generation): Promise<void> {
@@ -417,9 +492,14 @@ export class Manager extends EventEmitter<ManagerEvents> {
       heartbeatTimeoutMs: settings.heartbeatTimeout * 1000,
       gracefulTimeoutMs: settings.gracefulTimeout * 1000,
     };
-    const gen = new Generation(id, settings.workers, { registry: this.registry, log: this.log, spec, release });
+    const gen = new Generation(id, settings.workers, {
+      registry: this.registry, log: this.log, spec, release,
+      recycleAtOnce: batchSize(settings.reloadBatch, settings.workers, 1),
+      acceptsJitter: settings.acceptsJitter,
+    });
     gen.on('changed', () => this.emit('changed'));
     gen.on('crash', (exit) => this.emit('crash', exit, gen.lastCrash?.output ?? ''));
+    gen.on('exit', (exit, finalMetrics) => this.emit('worker-exit', exit, finalMetrics));
     this.generations.add(gen);
     return gen;
   }
@@ -440,7 +520,9 @@ export class Manager extends EventEmitter<ManagerEvents> {
 
   private serving(): Serving | null {
     const cur = this.current;
-    return cur ? { generation: cur.id, ready: cur.readyCount(), wanted: cur.size } : null;
+    if (!cur) return null;
+    const others = this.servingGenerations().filter((g) => g !== cur).map((g) => ({ generation: g.id, ready: g.readyCount() }));
+    return { generation: cur.id, ready: cur.readyCount(), wanted: cur.size, ...(others.length ? { others } : {}) };
   }
 
   private failed(startedAt: number, attempted: number | null, error: string, output: string): ReloadResult {

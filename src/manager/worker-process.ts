@@ -59,7 +59,12 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
   private readonly child: ChildProcess;
   private current: WorkerState = 'starting';
   private readyTime: number | null = null;
-  private figures: WorkerStats = { rss: 0, heapUsed: 0, requests: 0, connections: 0, linesDropped: 0 };
+  private figures: WorkerStats = { rss: 0, heapUsed: 0, requests: 0, connections: 0, linesDropped: 0, loopDelay: 0 };
+  /** Scrapes waiting for the app's metrics, by request id. */
+  private readonly metricsWaiting = new Map<number, (metrics: unknown[] | null) => void>();
+  private nextMetricsId = 1;
+  /** What the app's registry held when the worker was done (it sends it before a deliberate exit). */
+  finalMetrics: unknown[] | null = null;
   private endedBy: EndReason | null = null;
   private listenError: string | null = null;
   private spawnError: string | null = null;
@@ -68,6 +73,11 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
   /** Waiting for the worker's word that it accepts (after accept() or resume()). */
   private onAccepting: (() => void) | null = null;
   private onStoppedAccepting: (() => void) | null = null;
+
+  /** The connections after which it asks to be replaced (--accepts, plus its jitter); 0: never. */
+  get acceptsLimit(): number {
+    return this.spec.config.accepts;
+  }
 
   constructor(
     private readonly spec: WorkerSpec,
@@ -289,7 +299,28 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
       case 'recycle':
         this.emit('recycle', msg.reason);
         return;
+      case 'metrics':
+        if (msg.id === 0) this.finalMetrics = msg.metrics;
+        else this.metricsWaiting.get(msg.id)?.(msg.metrics);
+        return;
     }
+  }
+
+  /** The app's metrics as prom-client's JSON; null if it exposes none, or does not answer within `timeoutMs`. */
+  metrics(timeoutMs: number): Promise<unknown[] | null> {
+    if (!this.child.connected) return Promise.resolve(null);
+    const id = this.nextMetricsId++;
+    return new Promise((resolve) => {
+      const done = (metrics: unknown[] | null) => {
+        clearTimeout(timer);
+        this.metricsWaiting.delete(id);
+        resolve(metrics);
+      };
+      const timer = setTimeout(() => done(null), timeoutMs);
+      this.metricsWaiting.set(id, done);
+      void this.exited.then(() => done(null));
+      this.send({ hypnode: 'metrics', id });
+    });
   }
 
   /** A heartbeat came (or the worker became ready): the next is due within the heartbeat timeout. */

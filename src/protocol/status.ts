@@ -27,6 +27,10 @@ export interface WorkerStatus {
   connections: number;
   rss: number;
   heapUsed: number;
+  /** The 99th percentile of its event loop delay over its last heartbeat interval, in seconds. */
+  loopDelay: number;
+  /** The connections after which it is replaced (--accepts plus its jitter), 0: never. */
+  acceptsLimit: number;
 }
 
 export interface GenerationStatus {
@@ -40,11 +44,13 @@ export interface GenerationStatus {
   workersReady: number;
 }
 
-/** What serves after a reload: the current generation's ready workers. */
+/** What serves after a reload: the current generation's ready workers (and, after a batched reload failed midway, older ones'). */
 export interface Serving {
   generation: number;
   ready: number;
   wanted: number;
+  /** Older generations that still serve the slots a batched reload did not reach. */
+  others?: { generation: number; ready: number }[];
 }
 
 export type ReloadResult =
@@ -123,6 +129,10 @@ export interface Status extends ManagerRuntime {
 
 /** What the operator must know after a failed reload: does the old code still serve? */
 export function servingWords(s: Serving | null): string {
+  if (s?.others?.length) {
+    const older = s.others.reduce((n, o) => n + o.ready, 0);
+    return `generation ${s.generation} serves ${s.ready} of ${s.ready + older} workers; generation ${s.others.map((o) => o.generation).join(' and ')} the other ${older}`;
+  }
   if (!s || s.ready === 0) return `nothing serves: generation ${s?.generation ?? '-'} has no ready worker`;
   return `the old code keeps serving (generation ${s.generation}, ${s.ready}/${s.wanted} workers ready)`;
 }

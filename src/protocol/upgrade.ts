@@ -50,6 +50,8 @@ export interface UpgradeHandoff {
   control: { socketFd: number; lockFd: number | null };
   /** The lock writers of a shared pipe or socket take turns by (see manager/log-sink). */
   outputLockFd: number | null;
+  /** The --admin socket, listening, and the address it was bound to. */
+  admin: { fd: number; address: string } | null;
 }
 
 export type FromNew =

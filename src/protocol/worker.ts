@@ -13,6 +13,8 @@ export interface WorkerStats {
   requests: number;
   /** Connections open now. */
   connections: number;
+  /** The 99th percentile of its event loop's delay since the last heartbeat, in seconds. */
+  loopDelay: number;
 }
 
 export type WorkerToManager =
@@ -29,7 +31,9 @@ export type WorkerToManager =
   /** A lingering drain ended: no connection is left, and the worker waits for `exit` or `resume`. */
   | { hypnode: 'drained' }
   /** The worker asks to be replaced gracefully (accepts limit, memory ceiling). */
-  | { hypnode: 'recycle'; reason: string };
+  | { hypnode: 'recycle'; reason: string }
+  /** The app's prom-client metrics (getMetricsAsJSON()), or null when it exposes none. */
+  | { hypnode: 'metrics'; id: number; metrics: unknown[] | null };
 
 export type ManagerToWorker =
   | { hypnode: 'listen-reply'; id: number; error: null | { code: string; message: string } }
@@ -46,7 +50,9 @@ export type ManagerToWorker =
   /** --log-file was renamed: open it again by its name. */
   | { hypnode: 'reopen-output' }
   /** What the worker wrote through the manager is written: it may write straight to the sinks now. */
-  | { hypnode: 'write-directly' };
+  | { hypnode: 'write-directly' }
+  /** A scrape: the app's metrics, if it exposes them (exposeMetrics() from 'hypnode'). */
+  | { hypnode: 'metrics'; id: number };
 
 /** Where a worker writes its output itself once ready (see worker/output.ts). */
 export interface OutputStream {

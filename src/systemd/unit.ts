@@ -63,9 +63,10 @@ WorkingDirectory=${quote(dirname(o.app))}
 Environment=${quote(`PWD=${dirname(o.app)}`)}
 # SIGTERM to the manager only: it drains the workers; whatever is left after TimeoutStopSec is killed.
 KillMode=mixed
-# A reload may take the upgrade timeout to start new workers, the probation, and the graceful timeout to drain.
+# A reload may take the upgrade timeout to start new workers, the probation, and the graceful timeout to drain;
+# a stop, the stop delay (a load balancer's time to notice /healthz) and the graceful timeout.
 TimeoutStartSec=${upgrade + probation + graceful + 30}
-TimeoutStopSec=${graceful + 15}
+TimeoutStopSec=${graceful + Math.ceil(o.settings.stopDelay) + 15}
 # The manager pings the watchdog from its own event loop; a hung manager is restarted.
 WatchdogSec=30
 # A crashed manager is restarted; its listening sockets wait in the fd store meanwhile, so clients

@@ -31,7 +31,7 @@ export class Handover {
     delete env[UPGRADE_ENV];
     if (!raw) return null;
     const handoff = JSON.parse(raw) as UpgradeHandoff;
-    const fds = [...handoff.sockets.map((s) => s.fd), handoff.control.socketFd, handoff.control.lockFd, handoff.outputLockFd];
+    const fds = [...handoff.sockets.map((s) => s.fd), handoff.control.socketFd, handoff.control.lockFd, handoff.outputLockFd, handoff.admin?.fd ?? null];
     // Workers must not inherit them; without the addon they do (harmless, but they hold them open).
     for (const fd of [CHANNEL_FD, ...fds]) if (fd !== null) tryCloexec(fd);
     return new Handover(handoff, new UpgradeChannel(new net.Socket({ fd: CHANNEL_FD, readable: true, writable: true })));

@@ -48,6 +48,7 @@ export class Successor {
       sockets: handoff.sockets.map((s) => ({ ...s, fd: pass(s.fd) })),
       control: { socketFd: pass(handoff.control.socketFd), lockFd: handoff.control.lockFd === null ? null : pass(handoff.control.lockFd) },
       outputLockFd: handoff.outputLockFd === null ? null : pass(handoff.outputLockFd),
+      admin: handoff.admin === null ? null : { ...handoff.admin, fd: pass(handoff.admin.fd) },
     };
     const child = spawn('/bin/sh', ['-c', '"$@" &', 'sh', spec.node, ...spec.execArgv, spec.cli, ...spec.args], {
       cwd: spec.cwd,

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import type { AdminServer } from '../admin/server.js';
 import type { ControlServer } from '../control/server.js';
 import { secs } from '../durations.js';
 import type { ListenerRegistry } from '../manager/listeners.js';
@@ -22,6 +23,7 @@ export interface UpgradeContext {
   manager: Manager;
   registry: ListenerRegistry;
   control: ControlServer;
+  admin: AdminServer | null;
   self: ManagerIdentity;
   /** The Node this manager was started by: the default for the new one. */
   startedNode: string;
@@ -78,6 +80,7 @@ export async function upgradeManager(ctx: UpgradeContext, nodeArg: string | null
         sockets: ctx.registry.list().map(({ fd, name, key }) => ({ fd, name, key })),
         control: ctx.control.fds,
         outputLockFd: outputLockFd(),
+        admin: ctx.admin ? { fd: ctx.admin.fd, address: ctx.admin.address } : null,
       },
     });
     const s = successor;
@@ -121,6 +124,7 @@ export async function upgradeManager(ctx: UpgradeContext, nodeArg: string | null
     await step((m) => ('committed' in m ? true : undefined), BOOT_ALLOWANCE_MS, 'before it took the PID file');
     // From here on the new manager is the one: nothing is taken back.
     ctx.control.leave();
+    ctx.admin?.leave();
     const result: UpgradeResult = { ok: true, from: self, to: { ...s.identity!, ...runtime }, startedAt, readyAt, servingAt, doneAt: Date.now() };
     manager.handOver(pid);
     s.send({ main: result });

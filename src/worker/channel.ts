@@ -13,6 +13,14 @@ export function sendToManager(msg: WorkerToManager): void {
   if (process.connected && process.send) process.send(msg);
 }
 
+/** Resolves once `msg` is handed to the kernel (or could not be sent): before a deliberate exit. */
+export function sendAndFlush(msg: WorkerToManager): Promise<void> {
+  return new Promise((resolve) => {
+    if (!process.connected || !process.send) return resolve();
+    process.send(msg, undefined, {}, () => resolve());
+  });
+}
+
 export function onManagerMessage(handler: Handler): void {
   handlers.add(handler);
 }

@@ -2,10 +2,11 @@
 // app's listen() calls from the manager's sockets, reports readiness and heartbeats, and drains
 // the app's connections when the manager (or SIGTERM, or the manager's death) says so.
 import type net from 'node:net';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { exitWhenOrphaned, leaveForegroundGroup, NativeAddonError } from '../native.js';
 import { WORKER_CONFIG_ENV, type WorkerConfig } from '../protocol/worker.js';
-import { installBridge } from './bridge.js';
-import { onManagerMessage, sendToManager, startChannel, holdChannel } from './channel.js';
+import { installBridge, type MetricsSource } from './bridge.js';
+import { onManagerMessage, sendAndFlush, sendToManager, startChannel, holdChannel } from './channel.js';
 import { ConnectionTracker } from './drain.js';
 import { interceptListen, resumeAccepting, startAccepting, stopAccepting } from './listen-intercept.js';
 import { writeDirectly, type DirectOutput } from './output.js';
@@ -16,6 +17,8 @@ import { probeServers } from './ready-probe.js';
 const ORPHAN_DEADLINE_MS = 1000;
 /** How much later the addon's thread ends an orphan whose event loop is stuck. */
 const STUCK_ORPHAN_GRACE_MS = 500;
+/** How long a worker on its way out waits for its app's registry before it exits without. */
+const FINAL_METRICS_MS = 500;
 
 const config = JSON.parse(process.env[WORKER_CONFIG_ENV] ?? '{}') as WorkerConfig;
 delete process.env[WORKER_CONFIG_ENV];
@@ -33,6 +36,11 @@ function recycle(reason: string): void {
 
 const servers = new Set<net.Server>();
 let output: DirectOutput | null = null;
+/** The app's metrics registry, once it called exposeMetrics(). */
+let metricsSource: MetricsSource | null = null;
+// Sampled every 20 ms: the delay the app's own callbacks see, reported with each heartbeat.
+const loopDelays = monitorEventLoopDelay({ resolution: 20 });
+loopDelays.enable();
 const tracker = new ConnectionTracker(config.idleCloseAfter, (accepted) => {
   if (config.accepts > 0 && accepted >= config.accepts) recycle(`accepted ${accepted} connections`);
 });
@@ -94,7 +102,7 @@ function drain(linger: boolean): void {
     },
     () => sendToManager({ hypnode: 'stopped-accepting' }),
     () => {
-      if (!lingerWhenDrained) return process.exit(0);
+      if (!lingerWhenDrained) return void exitDone();
       drainState = 'lingering';
       sendToManager({ hypnode: 'drained' });
     },
@@ -126,11 +134,15 @@ installBridge({
   ready: () => readiness.said(),
   holdReady: () => readiness.hold(),
   onDrain: (listener) => void drainListeners.push(listener),
+  exposeMetrics: (source) => void (metricsSource = source),
 });
 
 const heartbeat = setInterval(() => {
   const mem = process.memoryUsage();
-  sendToManager({ hypnode: 'heartbeat', stats: { rss: mem.rss, heapUsed: mem.heapUsed, requests: tracker.requests, connections: tracker.open, linesDropped: output?.dropped ?? 0 } });
+  // Nanoseconds; 0 before the histogram has a sample.
+  const loopDelay = loopDelays.count > 0 ? loopDelays.percentile(99) / 1e9 : 0;
+  loopDelays.reset();
+  sendToManager({ hypnode: 'heartbeat', stats: { rss: mem.rss, heapUsed: mem.heapUsed, requests: tracker.requests, connections: tracker.open, linesDropped: output?.dropped ?? 0, loopDelay } });
   if (config.maxRss > 0 && mem.rss > config.maxRss * 1024 * 1024) recycle(`resident memory ${Math.round(mem.rss / 1048576)} MiB above ${config.maxRss} MiB`);
 }, config.heartbeatInterval * 1000);
 heartbeat.unref();
@@ -146,11 +158,13 @@ onManagerMessage((msg) => {
     case 'resume':
       return void resume();
     case 'exit':
-      return process.exit(0);
+      return void exitDone();
     case 'reopen-output':
       return output?.reopen();
     case 'write-directly':
       return output?.release();
+    case 'metrics':
+      return void sendMetrics(msg.id);
   }
 });
 // systemd's KillMode=control-group sends SIGTERM to every worker along with the manager: drain.
@@ -164,6 +178,31 @@ process.on('disconnect', () => {
 // loop would outlive its manager for good (outside systemd, whose control group ends it anyway).
 withAddon(() => exitWhenOrphaned(config.managerPid, ORPHAN_DEADLINE_MS + STUCK_ORPHAN_GRACE_MS));
 startChannel();
+
+async function appMetrics(): Promise<unknown[] | null> {
+  try {
+    return metricsSource ? await metricsSource.getMetricsAsJSON() : null;
+  } catch {
+    // A registry that fails to collect counts as none this time: the scrape goes on without it.
+    return null;
+  }
+}
+
+async function sendMetrics(id: number): Promise<void> {
+  sendToManager({ hypnode: 'metrics', id, metrics: await appMetrics() });
+}
+
+/**
+ * The worker is done (drained, or released): its counters' last values go to the manager (id 0),
+ * which keeps them in the sums it serves, so that a reload is no counter reset. Then it exits.
+ */
+async function exitDone(): Promise<void> {
+  if (metricsSource) {
+    const metrics = await Promise.race([appMetrics(), new Promise<null>((r) => setTimeout(r, FINAL_METRICS_MS, null))]);
+    if (metrics) await sendAndFlush({ hypnode: 'metrics', id: 0, metrics });
+  }
+  process.exit(0);
+}
 
 /** Runs what needs the native addon; without it (not built, not Linux) the worker does without. */
 function withAddon(call: () => void): void {

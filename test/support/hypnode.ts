@@ -11,7 +11,7 @@ import type { Status } from '../../src/protocol/status.js';
 // own (its control socket too), and is stopped, with every worker it ever had, when the test ends.
 
 export const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
-const EXAMPLES = fileURLToPath(new URL('../../../examples/', import.meta.url));
+export const EXAMPLES = fileURLToPath(new URL('../../../examples/', import.meta.url));
 
 export interface CliResult {
   code: number | null;

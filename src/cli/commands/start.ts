@@ -1,4 +1,6 @@
+import { closeSync } from 'node:fs';
 import { resolve } from 'node:path';
+import type { AdminServer } from '../../admin/server.js';
 import { Deployment } from '../../config/deployment.js';
 import { ControlServer, type CommandHandler } from '../../control/server.js';
 import { StartFailure } from '../../manager/generation.js';
@@ -63,8 +65,9 @@ async function run(args: CliArgs, handover: Handover | null): Promise<number> {
   if (reaping) log.warn(reaping);
 
   let control: ControlServer | null = null;
+  let admin: AdminServer | null = null;
   const context = (): UpgradeContext => ({
-    manager, registry, control: control!, self, startedNode: self.nodePath,
+    manager, registry, control: control!, admin, self, startedNode: self.nodePath,
     cli: process.argv[1]!, args: process.argv.slice(2), cwd: sources.cwd,
     env: { ...process.env, ...notifier.successorEnv() }, pidFile,
     probationMs: manager.settings.probation * 1000, timeoutMs: manager.settings.upgradeTimeout * 1000,
@@ -116,6 +119,7 @@ async function run(args: CliArgs, handover: Handover | null): Promise<number> {
         registry.ownsPaths = true;
         manager.lastUpgrade = result;
         control = await ControlServer.adopt(paths, handover.handoff.control, handle, warn);
+        admin = await adoptAdmin(settings.admin, handover.handoff.admin, manager);
         attachSystemd(manager, registry, notifier, warn, true);
         log.info(`manager ${process.pid} serves: the upgrade from manager ${from.pid} is done`);
       },
@@ -129,6 +133,12 @@ async function run(args: CliArgs, handover: Handover | null): Promise<number> {
   } else {
     attachSystemd(manager, registry, notifier, warn);
     control = await ControlServer.listen(paths, handle, warn);
+    try {
+      admin = await adoptAdmin(settings.admin, null, manager);
+    } catch (err) {
+      control.close();
+      throw err;
+    }
     log.info(`manager ${process.pid}: hypnode ${self.hypnode}, Node ${self.node} (${self.nodePath})`);
     if (pidFile) writePidFile(pidFile);
     if (daemonParent !== null) manager.once('serving', () => tellDaemonParent(daemonParent));
@@ -146,8 +156,20 @@ async function run(args: CliArgs, handover: Handover | null): Promise<number> {
     return 0;
   }
   control?.close();
+  admin?.close();
   if (pidFile) removePidFile(pidFile);
   log.close();
   // A manager stopped before its app ever served did not do its job: say so to whoever waits (a container runtime).
   return manager.hasServed ? 0 : 1;
+}
+
+/**
+ * --admin, if set; a successor goes on with its predecessor's socket unless the address changed
+ * (the config file's). Loaded only then: prom-client stays out of a manager that serves no metrics.
+ */
+async function adoptAdmin(address: string | null, handed: { fd: number; address: string } | null, manager: Manager): Promise<AdminServer | null> {
+  if (handed && handed.address !== address) closeSync(handed.fd);
+  if (!address) return null;
+  const { AdminServer } = await import('../../admin/server.js');
+  return AdminServer.listen(address, manager, handed?.address === address ? handed.fd : null);
 }
