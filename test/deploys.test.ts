@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { startLoad } from '../tools/load.js';
 import { freePort, startHypnode, tempDir, waitFor } from './support/hypnode.js';
@@ -116,14 +116,16 @@ function slotApp(t: TestContext): string {
   const dir = tempDir(t);
   writeFileSync(
     join(dir, 'app.mjs'),
-    `import http from 'node:http';
+    `import { writeFileSync } from 'node:fs';
+import http from 'node:http';
 import { workerIndex, onDrain } from '${INDEX}';
 // The scheduled job runs on slot 0 only, and stops when its worker drains.
 const job = workerIndex() === 0 ? setInterval(() => {}, 1000) : null;
 onDrain(() => job && clearInterval(job));
-http.createServer((req, res) => res.end(JSON.stringify({
-  index: workerIndex(), env: process.env.HYPNODE_WORKER_INDEX, pm2: process.env.NODE_APP_INSTANCE, job: job !== null,
-}))).listen(Number(process.env.PORT), '127.0.0.1');
+const me = JSON.stringify({ index: workerIndex(), env: process.env.HYPNODE_WORKER_INDEX, pm2: process.env.NODE_APP_INSTANCE, job: job !== null });
+// Each worker says who it is in a file of its own: which worker a connection reaches is the kernel's choice.
+writeFileSync(new URL(\`./worker-\${process.pid}.json\`, import.meta.url), me);
+http.createServer((req, res) => res.end(me)).listen(Number(process.env.PORT), '127.0.0.1');
 `,
   );
   return join(dir, 'app.mjs');
@@ -131,19 +133,17 @@ http.createServer((req, res) => res.end(JSON.stringify({
 
 test('each worker has a slot 0..N-1 (HYPNODE_WORKER_INDEX, NODE_APP_INSTANCE, workerIndex()); a replacement takes the slot it replaces', async (t) => {
   const port = await freePort();
-  const h = await startHypnode(t, slotApp(t), ['--workers', '3'], { env: { PORT: String(port) } });
-  const slots = (await h.status()).workers.map((w) => w.slot).sort();
-  assert.deepEqual(slots, [0, 1, 2]);
-  const seen = new Map<number, { index: number; env: string; pm2: string; job: boolean }>();
-  await waitFor('every slot to answer', async () => {
-    const reply = JSON.parse(await body(port)) as { index: number; env: string; pm2: string; job: boolean };
-    seen.set(reply.index, reply);
-    return seen.size === 3;
-  });
-  for (const [index, reply] of seen) {
-    assert.equal(reply.env, String(index));
-    assert.equal(reply.pm2, String(index));
-    assert.equal(reply.job, index === 0, 'the job runs on slot 0 alone');
+  const app = slotApp(t);
+  const h = await startHypnode(t, app, ['--workers', '3'], { env: { PORT: String(port) } });
+  const workers = (await h.status()).workers;
+  assert.deepEqual(workers.map((w) => w.slot).sort(), [0, 1, 2]);
+  assert.equal(JSON.parse(await body(port)).env !== undefined, true, 'the app answers');
+  for (const w of workers) {
+    const reply = JSON.parse(readFileSync(join(dirname(app), `worker-${w.pid}.json`), 'utf8')) as { index: number; env: string; pm2: string; job: boolean };
+    assert.equal(reply.index, w.slot, `worker ${w.pid}: workerIndex() is its slot`);
+    assert.equal(reply.env, String(w.slot));
+    assert.equal(reply.pm2, String(w.slot));
+    assert.equal(reply.job, w.slot === 0, 'the job runs on slot 0 alone');
   }
 
   const victim = (await h.status()).workers.find((w) => w.slot === 1)!;
