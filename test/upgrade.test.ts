@@ -109,7 +109,7 @@ test('an upgrade to another Node and a newer hypnode build under load fails no r
   assert.ok(!existsSync(pidFile), 'the new manager removed its PID file');
 });
 
-test('an upgrade that cannot start (no such Node, a build that throws, new workers that crash) fails with the error and leaves the old manager serving', async (t) => {
+test('an upgrade that cannot start (no such Node, a build that throws, new workers that crash) fails with the error and leaves the old manager serving; USR2 upgrades too', async (t) => {
   const { app } = exampleApp(t, 'hello');
   const runtime = copyRuntime(tempDir(t, 'hypnode-copy-'), process.execPath);
   const port = await freePort();
@@ -149,10 +149,15 @@ test('an upgrade that cannot start (no such Node, a build that throws, new worke
   assert.equal(readFileSync(pidFile, 'utf8').trim(), String(h.pid));
   assert.ok(!/taking over from manager/.test(h.output) || /the upgrade failed: this new manager exits/.test(h.output), h.output);
 
-  // And a good upgrade still works afterwards.
-  const ok = await h.cli('upgrade');
-  assert.equal(ok.code, 0, ok.stderr);
-  managers.add((await h.status()).pid);
+  // And a good upgrade still works afterwards, asked for by signal (USR2) this time.
+  process.kill(h.pid, 'SIGUSR2');
+  const upgraded = await waitFor('the new manager to answer', async () => {
+    const s = await h.status().catch(() => null);
+    return s && s.pid !== h.pid ? s : null;
+  }, 30_000);
+  managers.add(upgraded.pid);
+  assert.ok(upgraded.lastUpgrade?.ok, JSON.stringify(upgraded.lastUpgrade));
+  assert.equal(await h.exited, 0, 'the old manager exited once the new one served');
 });
 
 function execVersion(node: string): string {

@@ -99,7 +99,12 @@ async function run(args: CliArgs, handover: Handover | null): Promise<number> {
   const stopBySignal = () => void manager.stop(stopSignals++ === 0 ? 'graceful' : 'fast');
   process.on('SIGHUP', () => void manager.reload());
   // nginx's binary upgrade signal; the result is in the log and in `hypnode status`.
-  process.on('SIGUSR2', () => void (control && upgradeManager(context(), null, (text) => log.info(text))));
+  process.on('SIGUSR2', () => {
+    if (!control) return;
+    void upgradeManager(context(), null, (text) => log.info(text)).then((r) => {
+      if (!r.ok) log.error(`upgrade (SIGUSR2) failed: ${r.error}; this manager serves on`);
+    });
+  });
   process.on('SIGTERM', stopBySignal);
   process.on('SIGINT', stopBySignal);
   process.on('SIGQUIT', () => void manager.stop('graceful'));
