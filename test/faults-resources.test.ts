@@ -123,9 +123,21 @@ test('a manager with no file descriptor left sheds control connections without s
   const { app } = faultApp(t);
   const port = await freePort();
   const h = await startHypnode(t, app, ['--workers', '1'], { env: { PORT: String(port) } });
-  // RLIMIT_NOFILE bounds fd numbers: at the lowest free one, no accept() can succeed.
-  let lowest = 0;
-  while (existsSync(`/proc/${h.pid}/fd/${lowest}`)) lowest++;
+  // RLIMIT_NOFILE bounds fd numbers: at the lowest free one, no accept() can succeed. The control
+  // connections of the status calls before close a moment after their answer, freeing lower fds:
+  // the lowest free fd is taken once it holds still.
+  const lowestFree = () => {
+    let fd = 0;
+    while (existsSync(`/proc/${h.pid}/fd/${fd}`)) fd++;
+    return fd;
+  };
+  let lowest = lowestFree();
+  for (;;) {
+    await sleep(300);
+    const again = lowestFree();
+    if (again === lowest) break;
+    lowest = again;
+  }
   limitFds(h.pid, lowest);
   const before = cpuMs(h.pid);
   const refused = await Promise.all(Array.from({ length: 5 }, () => ask(h, 'status').then(() => 'answered', (err: Error) => err.message)));
