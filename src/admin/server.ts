@@ -98,7 +98,12 @@ async function answer(req: http.IncomingMessage, res: http.ServerResponse, manag
   }
 }
 
+/**
+ * A connection per request: a scraper or checker never has an idle keep-alive connection for the
+ * manager to close under it (an upgrade hands the socket to a new manager, and the old one's
+ * connections end with it), and these requests come seconds apart.
+ */
 function send(res: http.ServerResponse, status: number, type: string, body: string): void {
-  res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
+  res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store', connection: 'close' });
   res.end(body);
 }
