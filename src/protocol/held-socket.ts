@@ -1,5 +1,5 @@
-import { lstatSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { lstatSync, readFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 
 // A unix socket the manager binds gets a second name, a hard link beside it: the mark by which a
 // worker's unlink guard (worker/unlink-guard.ts) and a later start (manager/socket-path.ts) know
@@ -16,6 +16,21 @@ export function isHeldSocket(path: string): boolean {
     if (!socket.isSocket()) return false;
     const keep = lstatSync(keepLinkPath(path));
     return keep.ino === socket.ino && keep.dev === socket.dev;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * True when `path` is a socket file that a live socket is bound to (Linux lists those in
+ * /proc/net/unix): no stale file left by a crash. The manager binds a path a moment before it
+ * gives it its keep link, and a worker starting meanwhile must not take the name away either.
+ */
+export function isLiveSocket(path: string): boolean {
+  try {
+    if (!lstatSync(path).isSocket()) return false;
+    const bound = ` ${resolve(path)}`;
+    return readFileSync('/proc/net/unix', 'latin1').split('\n').some((line) => line.endsWith(bound));
   } catch {
     return false;
   }

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { isHeldSocket } from '../protocol/held-socket.js';
+import { isHeldSocket, isLiveSocket } from '../protocol/held-socket.js';
 
 // Apps that listen on a unix socket path commonly remove the file first (a stale socket from a
 // crash would make bind() fail) and again when their server closes. Under hypnode the socket
@@ -9,7 +9,9 @@ import { isHeldSocket } from '../protocol/held-socket.js';
 // or by an old one as it drains, would take the live socket's name away: clients would get
 // ENOENT until the manager stopped. So the manager gives each unix socket it binds a second name,
 // a hard link beside it, and in a worker removing a path that is the same inode as its link does
-// nothing: the app's intent, "no stale socket in my way", already holds.
+// nothing: the app's intent, "no stale socket in my way", already holds. So does removing a
+// socket that a live socket is bound to (the manager's, in the moment between its bind and its
+// keep link, while another worker starts): only a stale file is in anyone's way.
 
 type Fn = (...args: unknown[]) => unknown;
 
@@ -17,7 +19,7 @@ type Fn = (...args: unknown[]) => unknown;
 export function guardHeldSockets(): void {
   const held = (path: unknown) => {
     const p = typeof path === 'string' ? path : path instanceof URL ? fileURLToPath(path) : Buffer.isBuffer(path) ? path.toString() : null;
-    return p !== null && isHeldSocket(p);
+    return p !== null && (isHeldSocket(p) || isLiveSocket(p));
   };
   const patch = (target: object, name: string, skipped: (args: unknown[]) => unknown) => {
     const original = (target as Record<string, Fn>)[name]!;
