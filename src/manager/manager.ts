@@ -117,14 +117,7 @@ export class Manager extends EventEmitter<ManagerEvents> {
     const first = this.newGeneration(this.plan);
     this.current = first;
     this.log.info(`starting generation ${first.id}: ${first.size} workers of ${first.release.app}`);
-    if (mode === 'standby') {
-      let shown = -1;
-      first.on('changed', () => {
-        const ready = first.workers.filter((w) => w.state === 'standby').length;
-        if (ready !== shown && first.state === 'starting') this.say(`generation ${first.id}: ${(shown = ready)}/${first.size} ready`);
-      });
-      return first.start('reload');
-    }
+    if (mode === 'standby') return this.standBy(first, first.size, `generation ${first.id}`);
     await first.start('first');
     if (this.current !== first || this.lifecycle !== 'running') return; // a reload or a stop overtook it
     this.served(first);
@@ -483,6 +476,8 @@ export class Manager extends EventEmitter<ManagerEvents> {
         readyPath: settings.readyPath === 'off' ? null : settings.readyPath,
         accepts: settings.accepts,
         maxRss: settings.maxRss,
+        // Sampling the event loop wakes every worker 50 times a second: only for --admin's metrics.
+        loopDelay: settings.admin !== null,
         idleCloseAfter: IDLE_CLOSE_AFTER_MS,
         managerPid: process.pid,
         output: output?.config ?? null,

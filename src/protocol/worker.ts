@@ -13,7 +13,7 @@ export interface WorkerStats {
   requests: number;
   /** Connections open now. */
   connections: number;
-  /** The 99th percentile of its event loop's delay since the last heartbeat, in seconds. */
+  /** The 99th percentile of its event loop's delay since the last heartbeat, in seconds (0 when not measured). */
   loopDelay: number;
 }
 
@@ -88,6 +88,8 @@ export interface WorkerConfig {
   readyPath: string | null;
   accepts: number;
   maxRss: number;
+  /** Measure the event loop's delay (for --admin's metrics). */
+  loopDelay: boolean;
   idleCloseAfter: number;
   /** The worker's parent: when another process becomes its parent, the manager is dead. */
   managerPid: number;

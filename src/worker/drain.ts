@@ -63,6 +63,10 @@ export class ConnectionTracker {
       if (tracker.idle.size > 0) tracker.idle.delete(this);
       if (tracker.drained) tracker.checkDrained();
     }
+    function secureClosed(this: HttpSocket): void {
+      tracker.tlsSockets.delete(this);
+      tracker.idle.delete(this);
+    }
     server.on('connection', (socket: HttpSocket) => {
       if (probeSockets.has(socket)) return;
       this.onAccept(++this.accepted);
@@ -72,10 +76,7 @@ export class ConnectionTracker {
     if (overTls) {
       server.on('secureConnection', (socket: HttpSocket) => {
         this.tlsSockets.add(socket);
-        socket.once('close', () => {
-          this.tlsSockets.delete(socket);
-          this.idle.delete(socket);
-        });
+        socket.on('close', secureClosed);
       });
     }
     // http's close() drops idle keep-alive connections at once (closeIdleConnections, node 19+):

@@ -39,8 +39,8 @@ let output: DirectOutput | null = null;
 /** The app's metrics registry, once it called exposeMetrics(). */
 let metricsSource: MetricsSource | null = null;
 // Sampled every 20 ms: the delay the app's own callbacks see, reported with each heartbeat.
-const loopDelays = monitorEventLoopDelay({ resolution: 20 });
-loopDelays.enable();
+const loopDelays = config.loopDelay ? monitorEventLoopDelay({ resolution: 20 }) : null;
+loopDelays?.enable();
 const tracker = new ConnectionTracker(config.idleCloseAfter, (accepted) => {
   if (config.accepts > 0 && accepted >= config.accepts) recycle(`accepted ${accepted} connections`);
 });
@@ -140,8 +140,8 @@ installBridge({
 const heartbeat = setInterval(() => {
   const mem = process.memoryUsage();
   // Nanoseconds; 0 before the histogram has a sample.
-  const loopDelay = loopDelays.count > 0 ? loopDelays.percentile(99) / 1e9 : 0;
-  loopDelays.reset();
+  const loopDelay = loopDelays && loopDelays.count > 0 ? loopDelays.percentile(99) / 1e9 : 0;
+  loopDelays?.reset();
   sendToManager({ hypnode: 'heartbeat', stats: { rss: mem.rss, heapUsed: mem.heapUsed, requests: tracker.requests, connections: tracker.open, linesDropped: output?.dropped ?? 0, loopDelay } });
   if (config.maxRss > 0 && mem.rss > config.maxRss * 1024 * 1024) recycle(`resident memory ${Math.round(mem.rss / 1048576)} MiB above ${config.maxRss} MiB`);
 }, config.heartbeatInterval * 1000);
