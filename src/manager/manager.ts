@@ -24,6 +24,8 @@ import type { WorkerSpec } from './worker-process.js';
 
 /** A keep-alive connection idle this long while its worker drains is closed (see worker/drain). */
 const IDLE_CLOSE_AFTER_MS = 1000;
+/** The lines of the app's last output a start that gave up says in the log. */
+const LAST_WORDS_LINES = 10;
 /** How often dropped worker output is said in the log, at most. */
 const DROP_REPORT_MS = 10_000;
 
@@ -110,16 +112,26 @@ export class Manager extends EventEmitter<ManagerEvents> {
 
   /**
    * Starts the first generation; resolves once it serves (crashing workers are retried with
-   * backoff). `standby`, in a successor: resolves once every worker is ready, or throws
-   * StartFailure as a reload would; goLive() then makes them accept.
+   * backoff), or once a reload or a stop overtook it. Throws StartFailure if it gave up
+   * (--start-tries): the manager then stops. `standby`, in a successor: resolves once every
+   * worker is ready, or throws StartFailure as a reload would; goLive() then makes them accept.
    */
   async start(mode: 'first' | 'standby' = 'first'): Promise<void> {
     const first = this.newGeneration(this.plan);
     this.current = first;
     this.log.info(`starting generation ${first.id}: ${first.size} workers of ${first.release.app}`);
     if (mode === 'standby') return this.standBy(first, first.size, `generation ${first.id}`);
-    await first.start('first');
-    if (this.current !== first || this.lifecycle !== 'running') return; // a reload or a stop overtook it
+    const overtaken = () => this.current !== first || this.lifecycle !== 'running';
+    try {
+      await first.start('first');
+    } catch (err) {
+      if (!(err instanceof StartFailure)) throw err;
+      if (overtaken()) return;
+      this.log.error(`the app cannot start: ${err.message}; stopping${lastWords(err.output)}`);
+      await this.stop('fast');
+      throw err;
+    }
+    if (overtaken()) return;
     this.served(first);
   }
 
@@ -445,7 +457,7 @@ export class Manager extends EventEmitter<ManagerEvents> {
 
   /** The generations whose workers serve (or may serve again): normally the current one alone. */
   private servingGenerations(): Generation[] {
-    return [...this.generations].filter((g) => g.state === 'serving');
+    return [...this.generations].filter((g) => g.inService);
   }
 
   private async discard(g: Generation): Promise<void> {
@@ -491,6 +503,7 @@ export class Manager extends EventEmitter<ManagerEvents> {
       registry: this.registry, log: this.log, spec, release,
       recycleAtOnce: batchSize(settings.reloadBatch, settings.workers, 1),
       acceptsJitter: settings.acceptsJitter,
+      startTries: settings.startTries,
     });
     gen.on('changed', () => this.emit('changed'));
     gen.on('crash', (exit) => this.emit('crash', exit, gen.lastCrash?.output ?? ''));
@@ -532,4 +545,10 @@ export class Manager extends EventEmitter<ManagerEvents> {
     this.log.info(text);
     for (const p of this.progress) p(text);
   }
+}
+
+/** The last lines the app wrote, indented below a message (nothing if it wrote none). */
+function lastWords(output: string): string {
+  const lines = output.trimEnd().split('\n').slice(-LAST_WORDS_LINES);
+  return lines.join('').trim() === '' ? '' : `; its last output:\n${lines.map((l) => `  ${l}`).join('\n')}`;
 }
