@@ -2,38 +2,18 @@ import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { bootCrashApp } from './support/boot-crash.js';
 import { quickStatus } from './support/faults.js';
-import { freePort, startHypnode, tempDir, waitFor } from './support/hypnode.js';
+import { freePort, startHypnode, waitFor } from './support/hypnode.js';
 import { get } from './support/http.js';
 
 // Issue #22, point 1: after a reload that exits 0, only the new generation's workers exist and
 // serve, whatever the old one was doing: here a first generation that never served, crashing at
 // boot and backing off, with a respawn pending when the reload comes.
 
-/** Crashes at boot while a file `broken` lies beside it; answers with its version and pid. */
-const APP = `
-import { existsSync, readFileSync } from 'node:fs';
-import http from 'node:http';
-const here = (name) => new URL('./' + name, import.meta.url);
-if (existsSync(here('broken'))) {
-  console.error('FATAL: broken at boot');
-  process.exit(1);
-}
-const version = readFileSync(here('version.txt'), 'utf8').trim();
-http.createServer((req, res) => {
-  res.setHeader('x-version', version);
-  res.setHeader('x-pid', String(process.pid));
-  res.end('version ' + version + '\\n');
-}).listen(Number(process.env.PORT), '127.0.0.1');
-`;
-
 for (const batched of [false, true]) {
   test(`a reload that exits 0 leaves no worker of a generation that never served, even past its longest pending backoff${batched ? ' (batched)' : ''}`, async (t) => {
-    const dir = tempDir(t, 'hypnode-stray-');
-    const app = join(dir, 'app.mjs');
-    writeFileSync(app, APP);
-    writeFileSync(join(dir, 'version.txt'), '1\n');
-    writeFileSync(join(dir, 'broken'), '');
+    const { dir, app } = bootCrashApp(t);
     const port = await freePort();
     const h = await startHypnode(t, app, ['--workers', '2', '--start-tries', '0', '--probation', '0.5', ...(batched ? ['--reload-batch', '1'] : [])], { env: { PORT: String(port) }, wait: false });
     const backoffs = () => [...h.output.matchAll(/\(generation 1\)[^\n]*starting another in (\d+) ms/g)].map((m) => Number(m[1]));

@@ -34,6 +34,8 @@ export type StopMode = 'graceful' | 'fast';
 export interface ManagerEvents {
   /** The first generation serves: the moment to tell systemd READY=1. */
   serving: [generation: number];
+  /** The first start gave up (--start-tries): a stop follows. The app's last output is in `failure`. */
+  'start-failed': [failure: StartFailure];
   'reload-start': [];
   'reload-end': [result: ReloadResult];
   stopping: [];
@@ -128,6 +130,7 @@ export class Manager extends EventEmitter<ManagerEvents> {
       if (!(err instanceof StartFailure)) throw err;
       if (overtaken()) return;
       this.log.error(`the app cannot start: ${err.message}; stopping${lastWords(err.output)}`);
+      this.emit('start-failed', err);
       await this.stop('fast');
       throw err;
     }
