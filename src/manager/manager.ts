@@ -69,6 +69,7 @@ export class Manager extends EventEmitter<ManagerEvents> {
   private markStopped!: () => void;
   private current: Generation | null = null;
   private readonly generations = new Set<Generation>();
+  private readonly discarded = new WeakMap<Generation, Promise<void>>();
   private nextGeneration: number;
   private everServed = false;
   private lastReload: ReloadResult | null = null;
@@ -393,6 +394,11 @@ export class Manager extends EventEmitter<ManagerEvents> {
       await o.releaseAll();
       this.forget(o);
     }
+    // One that an earlier, failed reload left draining is gone too before this one is done.
+    await Promise.all([...this.generations].filter((g) => g !== next && (g.state === 'draining' || g.state === 'done')).map(async (g) => {
+      await g.drained();
+      await this.discard(g);
+    }));
     this.prune();
     return { ok: true, generation: next.id, startedAt, readyAt, servingAt, drainedAt, doneAt: Date.now() };
   }
@@ -463,10 +469,17 @@ export class Manager extends EventEmitter<ManagerEvents> {
     return [...this.generations].filter((g) => g.inService);
   }
 
-  private async discard(g: Generation): Promise<void> {
-    await g.destroy({ kind: 'superseded' });
-    this.forget(g);
-    this.prune();
+  /** Kills what is left of `g` and forgets it: once, however often asked. */
+  private discard(g: Generation): Promise<void> {
+    let gone = this.discarded.get(g);
+    if (!gone) {
+      gone = g.destroy({ kind: 'superseded' }).then(() => {
+        this.forget(g);
+        this.prune();
+      });
+      this.discarded.set(g, gone);
+    }
+    return gone;
   }
 
   private forget(g: Generation): void {
