@@ -2,6 +2,7 @@ import { randomInt } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Release } from '../config/app-file.js';
 import { Backoff } from './backoff.js';
+import { Deadline } from './deadline.js';
 import type { ListenerRegistry } from './listeners.js';
 import type { Logger } from './log.js';
 import { StartTries } from './start-tries.js';
@@ -132,10 +133,10 @@ export class Generation extends EventEmitter<{ changed: []; crash: [exit: Worker
     if (mode === 'reload') {
       // Set before the workers' own deadlines (same length), so that it reports first.
       const timeoutMs = this.deps.spec.upgradeTimeoutMs;
-      const timer = setTimeout(() => this.failStart(`not ready within ${timeoutMs / 1000}s (${this.standbyCount()} of ${this.active} workers ready)`, this.outputs()), timeoutMs);
+      const timer = new Deadline(timeoutMs, () => this.failStart(`not ready within ${timeoutMs / 1000}s (${this.standbyCount()} of ${this.active} workers ready)`, this.outputs()));
       void started.then(
-        () => clearTimeout(timer),
-        () => clearTimeout(timer),
+        () => timer.cancel(),
+        () => timer.cancel(),
       );
     }
     for (let slot = 0; slot < this.active; slot++) this.spawn(slot);
