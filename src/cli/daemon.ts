@@ -38,7 +38,7 @@ export function daemonize(argv: string[], paths: InstancePaths, logFile: string 
     }, timeoutMs);
     pipe.on('data', (d: Buffer) => {
       said += d.toString();
-      if (said.includes('ready')) {
+      if (said.startsWith('ready\n')) {
         clearTimeout(timer);
         child.unref();
         pipe.removeAllListeners();
@@ -47,9 +47,11 @@ export function daemonize(argv: string[], paths: InstancePaths, logFile: string 
         resolve(0);
       }
     });
-    child.once('exit', (code, signal) => {
+    // 'close', not 'exit': what a manager that gave up said on the pipe (why) is read by then.
+    child.once('close', (code, signal) => {
       clearTimeout(timer);
-      reject(new OperationError(`the manager exited (${signal ?? `code ${code}`}) before it served`));
+      const why = said.startsWith('failed: ') ? `: ${said.slice('failed: '.length).trimEnd()}` : '';
+      reject(new OperationError(`the manager exited (${signal ?? `code ${code}`}) before it served${why}`));
     });
   });
 }
@@ -79,10 +81,10 @@ export function takeDaemonReadyFd(): number | null {
   return Number.isInteger(fd) && fd >= 3 ? fd : null;
 }
 
-/** Tells the waiting parent that the first generation serves. */
-export function tellDaemonParent(fd: number): void {
+/** Tells the waiting parent that the first generation serves, or (`failed: ...`) why it never will. */
+export function tellDaemonParent(fd: number, word = 'ready\n'): void {
   try {
-    writeSync(fd, 'ready\n');
+    writeSync(fd, word);
     closeSync(fd);
   } catch {
     // The parent is gone (killed while waiting): nothing to tell.

@@ -46,6 +46,10 @@ const TABLE = {
     shown: '/', effect: 'reload', doc: 'the path of the readiness probe each HTTP server must answer below 500 before its worker is ready ("off": listening is ready)' }),
   probation: def({ flag: 'probation', env: 'HYPNODE_PROBATION', kind: 'seconds', schema: z.number().finite().min(0), default: () => 2,
     shown: '2', effect: 'reload', doc: 'seconds after a reload switches traffic in which a new worker that dies fails the reload, and the old workers serve again (0: none)' }),
+  startTries: def({ flag: 'start-tries', env: 'HYPNODE_START_TRIES', kind: 'int', schema: z.number().int().min(0),
+    // Under systemd a start that cannot succeed must fail, so that `systemctl start` says why in seconds.
+    default: () => (process.env.NOTIFY_SOCKET ? 3 : 0), shown: '3 under systemd, else 0 (forever)', effect: 'start',
+    doc: 'on the first start, give up (exit 1 with the app\'s last output) once a worker slot\'s worker died before it was ready this many times; 0: retry forever with backoff' }),
   accepts: def({ flag: 'accepts', env: 'HYPNODE_ACCEPTS', kind: 'int', schema: z.number().int().min(0), default: () => 0,
     shown: '0 (never)', effect: 'reload', doc: 'replace a worker gracefully after it accepted this many connections' }),
   acceptsJitter: def({ flag: 'accepts-jitter', env: 'HYPNODE_ACCEPTS_JITTER', kind: 'int', schema: z.number().int().min(0), default: () => 0,

@@ -2,8 +2,10 @@ import { randomInt } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Release } from '../config/app-file.js';
 import { Backoff } from './backoff.js';
+import { Deadline } from './deadline.js';
 import type { ListenerRegistry } from './listeners.js';
 import type { Logger } from './log.js';
+import { StartTries } from './start-tries.js';
 import { describeExit, wasRetired, type EndReason, type WorkerExit } from './worker-exit.js';
 import { WorkerProcess, type WorkerSpec } from './worker-process.js';
 
@@ -20,7 +22,8 @@ import { WorkerProcess, type WorkerSpec } from './worker-process.js';
 export type GenerationState = 'starting' | 'serving' | 'draining' | 'done';
 
 /**
- * `first`: each worker accepts once ready, and crashes are retried until every slot serves.
+ * `first`: each worker accepts once ready, and crashes are retried until every slot serves (or
+ * a slot's workers died before they were ready `startTries` times: the start fails).
  * `reload`: workers wait for takeOver(), and the first that fails fails the start.
  */
 export type StartMode = 'first' | 'reload';
@@ -44,6 +47,8 @@ export interface GenerationDeps {
   recycleAtOnce: number;
   /** Each worker adds a random 0..acceptsJitter to the accepts limit. */
   acceptsJitter: number;
+  /** In `first` mode: the deaths before ready a slot may have before the start fails (0: no limit). */
+  startTries: number;
 }
 
 interface Waiter {
@@ -62,6 +67,7 @@ export class Generation extends EventEmitter<{ changed: []; crash: [exit: Worker
   private readonly respawns = new Map<number, NodeJS.Timeout>();
   private readonly recycling = new Set<WorkerProcess>();
   private readonly backoff = new Backoff();
+  private readonly startTries: StartTries;
   private waiter: Waiter | null = null;
   private droppedByGone = 0;
   private mode: StartMode = 'first';
@@ -83,6 +89,7 @@ export class Generation extends EventEmitter<{ changed: []; crash: [exit: Worker
   ) {
     super();
     this.active = target;
+    this.startTries = new StartTries(deps.startTries);
   }
 
   get state(): GenerationState {
@@ -99,6 +106,14 @@ export class Generation extends EventEmitter<{ changed: []; crash: [exit: Worker
 
   get workers(): readonly WorkerProcess[] {
     return [...this.live];
+  }
+
+  /**
+   * Its workers serve, or will as soon as they are ready: serving, or the first generation still
+   * starting (whose ready workers accept while crashed ones are retried). A reload must end it.
+   */
+  get inService(): boolean {
+    return this.phase === 'serving' || (this.phase === 'starting' && this.accepting);
   }
 
   /** Workers that serve: ready and accepting. */
@@ -118,10 +133,10 @@ export class Generation extends EventEmitter<{ changed: []; crash: [exit: Worker
     if (mode === 'reload') {
       // Set before the workers' own deadlines (same length), so that it reports first.
       const timeoutMs = this.deps.spec.upgradeTimeoutMs;
-      const timer = setTimeout(() => this.failStart(`not ready within ${timeoutMs / 1000}s (${this.standbyCount()} of ${this.active} workers ready)`, this.outputs()), timeoutMs);
+      const timer = new Deadline(timeoutMs, () => this.failStart(`not ready within ${timeoutMs / 1000}s (${this.standbyCount()} of ${this.active} workers ready)`, this.outputs()));
       void started.then(
-        () => clearTimeout(timer),
-        () => clearTimeout(timer),
+        () => timer.cancel(),
+        () => timer.cancel(),
       );
     }
     for (let slot = 0; slot < this.active; slot++) this.spawn(slot);
@@ -338,8 +353,13 @@ export class Generation extends EventEmitter<{ changed: []; crash: [exit: Worker
       this.failStart(describeExit(exit), w.output.text());
       return;
     }
-    const delay = this.backoff.failed(exit.readyAt);
     this.lastCrash = { at: exit.exitedAt, message: describeExit(exit), output: w.output.text() };
+    if (this.phase === 'starting' && exit.readyAt === null && this.startTries.used(exit.slot)) {
+      this.emit('crash', exit);
+      this.failStart(`${describeExit(exit)}; giving up after ${this.startTries.limit} tries (--start-tries)`, this.lastCrash.output);
+      return;
+    }
+    const delay = this.backoff.failed(exit.readyAt);
     this.deps.log.warn(`${describeExit(exit)}; ${delay > 0 ? `starting another in ${delay} ms` : 'starting another'}`);
     this.emit('crash', exit);
     if (exit.slot >= this.active || this.isYielded(exit.slot) || this.inSlot(exit.slot)) return;

@@ -24,6 +24,8 @@ import type { WorkerSpec } from './worker-process.js';
 
 /** A keep-alive connection idle this long while its worker drains is closed (see worker/drain). */
 const IDLE_CLOSE_AFTER_MS = 1000;
+/** The lines of the app's last output a start that gave up says in the log. */
+const LAST_WORDS_LINES = 10;
 /** How often dropped worker output is said in the log, at most. */
 const DROP_REPORT_MS = 10_000;
 
@@ -32,6 +34,8 @@ export type StopMode = 'graceful' | 'fast';
 export interface ManagerEvents {
   /** The first generation serves: the moment to tell systemd READY=1. */
   serving: [generation: number];
+  /** The first start gave up (--start-tries): a stop follows. The app's last output is in `failure`. */
+  'start-failed': [failure: StartFailure];
   'reload-start': [];
   'reload-end': [result: ReloadResult];
   stopping: [];
@@ -65,6 +69,7 @@ export class Manager extends EventEmitter<ManagerEvents> {
   private markStopped!: () => void;
   private current: Generation | null = null;
   private readonly generations = new Set<Generation>();
+  private readonly discarded = new WeakMap<Generation, Promise<void>>();
   private nextGeneration: number;
   private everServed = false;
   private lastReload: ReloadResult | null = null;
@@ -110,16 +115,27 @@ export class Manager extends EventEmitter<ManagerEvents> {
 
   /**
    * Starts the first generation; resolves once it serves (crashing workers are retried with
-   * backoff). `standby`, in a successor: resolves once every worker is ready, or throws
-   * StartFailure as a reload would; goLive() then makes them accept.
+   * backoff), or once a reload or a stop overtook it. Throws StartFailure if it gave up
+   * (--start-tries): the manager then stops. `standby`, in a successor: resolves once every
+   * worker is ready, or throws StartFailure as a reload would; goLive() then makes them accept.
    */
   async start(mode: 'first' | 'standby' = 'first'): Promise<void> {
     const first = this.newGeneration(this.plan);
     this.current = first;
     this.log.info(`starting generation ${first.id}: ${first.size} workers of ${first.release.app}`);
     if (mode === 'standby') return this.standBy(first, first.size, `generation ${first.id}`);
-    await first.start('first');
-    if (this.current !== first || this.lifecycle !== 'running') return; // a reload or a stop overtook it
+    const overtaken = () => this.current !== first || this.lifecycle !== 'running';
+    try {
+      await first.start('first');
+    } catch (err) {
+      if (!(err instanceof StartFailure)) throw err;
+      if (overtaken()) return;
+      this.log.error(`the app cannot start: ${err.message}; stopping${lastWords(err.output)}`);
+      this.emit('start-failed', err);
+      await this.stop('fast');
+      throw err;
+    }
+    if (overtaken()) return;
     this.served(first);
   }
 
@@ -378,6 +394,11 @@ export class Manager extends EventEmitter<ManagerEvents> {
       await o.releaseAll();
       this.forget(o);
     }
+    // One that an earlier, failed reload left draining is gone too before this one is done.
+    await Promise.all([...this.generations].filter((g) => g !== next && (g.state === 'draining' || g.state === 'done')).map(async (g) => {
+      await g.drained();
+      await this.discard(g);
+    }));
     this.prune();
     return { ok: true, generation: next.id, startedAt, readyAt, servingAt, drainedAt, doneAt: Date.now() };
   }
@@ -445,13 +466,20 @@ export class Manager extends EventEmitter<ManagerEvents> {
 
   /** The generations whose workers serve (or may serve again): normally the current one alone. */
   private servingGenerations(): Generation[] {
-    return [...this.generations].filter((g) => g.state === 'serving');
+    return [...this.generations].filter((g) => g.inService);
   }
 
-  private async discard(g: Generation): Promise<void> {
-    await g.destroy({ kind: 'superseded' });
-    this.forget(g);
-    this.prune();
+  /** Kills what is left of `g` and forgets it: once, however often asked. */
+  private discard(g: Generation): Promise<void> {
+    let gone = this.discarded.get(g);
+    if (!gone) {
+      gone = g.destroy({ kind: 'superseded' }).then(() => {
+        this.forget(g);
+        this.prune();
+      });
+      this.discarded.set(g, gone);
+    }
+    return gone;
   }
 
   private forget(g: Generation): void {
@@ -491,6 +519,7 @@ export class Manager extends EventEmitter<ManagerEvents> {
       registry: this.registry, log: this.log, spec, release,
       recycleAtOnce: batchSize(settings.reloadBatch, settings.workers, 1),
       acceptsJitter: settings.acceptsJitter,
+      startTries: settings.startTries,
     });
     gen.on('changed', () => this.emit('changed'));
     gen.on('crash', (exit) => this.emit('crash', exit, gen.lastCrash?.output ?? ''));
@@ -532,4 +561,10 @@ export class Manager extends EventEmitter<ManagerEvents> {
     this.log.info(text);
     for (const p of this.progress) p(text);
   }
+}
+
+/** The last lines the app wrote, indented below a message (nothing if it wrote none). */
+function lastWords(output: string): string {
+  const lines = output.trimEnd().split('\n').slice(-LAST_WORDS_LINES);
+  return lines.join('').trim() === '' ? '' : `; its last output:\n${lines.map((l) => `  ${l}`).join('\n')}`;
 }

@@ -4,6 +4,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { listenKeyId } from '../protocol/listen-key.js';
 import type { WorkerState } from '../protocol/status.js';
 import { isWorkerMessage, WORKER_CONFIG_ENV, WORKER_INDEX_ENV, type ManagerToWorker, type WorkerConfig, type WorkerStats } from '../protocol/worker.js';
+import { Deadline } from './deadline.js';
 import type { ListenerRegistry } from './listeners.js';
 import type { Logger } from './log.js';
 import { OutputTail } from './output-tail.js';
@@ -68,8 +69,8 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
   private endedBy: EndReason | null = null;
   private listenError: string | null = null;
   private spawnError: string | null = null;
-  private deadline: NodeJS.Timeout | null = null;
-  private heartbeat: NodeJS.Timeout | null = null;
+  private deadline: Deadline | null = null;
+  private heartbeat: Deadline | null = null;
   /** Waiting for the worker's word that it accepts (after accept() or resume()). */
   private onAccepting: (() => void) | null = null;
   private onStoppedAccepting: (() => void) | null = null;
@@ -146,7 +147,7 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
       });
     });
     this.child.on('message', (msg: unknown) => this.onMessage(msg, registry));
-    this.deadline = setTimeout(() => this.kill({ kind: 'upgrade-timeout', afterMs: spec.upgradeTimeoutMs }), spec.upgradeTimeoutMs);
+    this.deadline = new Deadline(spec.upgradeTimeoutMs, () => this.kill({ kind: 'upgrade-timeout', afterMs: spec.upgradeTimeoutMs }));
   }
 
   get state(): WorkerState {
@@ -189,7 +190,7 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
     this.current = 'draining';
     this.emit('changed');
     this.clearDeadline();
-    this.deadline = setTimeout(() => this.kill({ kind: 'graceful-timeout', afterMs: this.spec.gracefulTimeoutMs }), this.spec.gracefulTimeoutMs);
+    this.deadline = new Deadline(this.spec.gracefulTimeoutMs, () => this.kill({ kind: 'graceful-timeout', afterMs: this.spec.gracefulTimeoutMs }));
     if (!this.child.connected) {
       this.signal('SIGTERM');
       return Promise.resolve();
@@ -325,9 +326,9 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
 
   /** A heartbeat came (or the worker became ready): the next is due within the heartbeat timeout. */
   private beat(): void {
-    if (this.heartbeat) clearTimeout(this.heartbeat);
+    this.heartbeat?.cancel();
     const since = Date.now();
-    this.heartbeat = setTimeout(() => this.kill({ kind: 'heartbeat-timeout', silentMs: Date.now() - since }), this.spec.heartbeatTimeoutMs);
+    this.heartbeat = new Deadline(this.spec.heartbeatTimeoutMs, () => this.kill({ kind: 'heartbeat-timeout', silentMs: Date.now() - since }));
   }
 
   private send(msg: ManagerToWorker): void {
@@ -343,13 +344,13 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
   }
 
   private clearDeadline(): void {
-    if (this.deadline) clearTimeout(this.deadline);
+    this.deadline?.cancel();
     this.deadline = null;
   }
 
   private clearTimers(): void {
     this.clearDeadline();
-    if (this.heartbeat) clearTimeout(this.heartbeat);
+    this.heartbeat?.cancel();
     this.heartbeat = null;
   }
 }

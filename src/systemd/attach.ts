@@ -1,4 +1,5 @@
 import { secs } from '../durations.js';
+import type { StartFailure } from '../manager/generation.js';
 import type { ListenerRegistry } from '../manager/listeners.js';
 import type { Manager } from '../manager/manager.js';
 import type { ListenKey } from '../protocol/listen-key.js';
@@ -37,7 +38,10 @@ export function attachSystemd(manager: Manager, registry: ListenerRegistry, noti
   };
   let lastReload = 'no reload yet';
   let progress = -1;
+  /** Why the first start gave up: the status systemd keeps showing once the manager is gone. */
+  let gaveUp: string | null = null;
   const line = () => {
+    if (gaveUp) return gaveUp;
     const s = manager.status();
     const failing = s.state === 'failing' ? ' (FAILING: no worker serves)' : '';
     return `generation ${s.generation ?? '-'}: ${s.workersReady}/${s.workersWanted} workers ready${failing}; ${lastReload}`;
@@ -70,6 +74,11 @@ export function attachSystemd(manager: Manager, registry: ListenerRegistry, noti
     storeSockets();
     notifier.ready(line());
   }));
+  manager.on('start-failed', (f: StartFailure) => tell(() => {
+    const words = f.output.trimEnd().split('\n').at(-1)?.trim();
+    gaveUp = `FAILED to start: ${f.message}${words ? `: ${words}` : ''}`;
+    notifier.status(gaveUp);
+  })());
   manager.on('reload-start', tell(() => {
     progress = -1;
     notifier.reloading();

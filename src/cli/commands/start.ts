@@ -148,8 +148,9 @@ async function run(args: CliArgs, handover: Handover | null): Promise<number> {
     if (pidFile) writePidFile(pidFile);
     if (daemonParent !== null) manager.once('serving', () => tellDaemonParent(daemonParent));
     manager.start().catch((err: unknown) => {
-      // Stopped before the first generation served: the stop finishes the job.
+      // Given up (--start-tries): the manager stops, and a waiting --daemon parent hears why.
       if (!(err instanceof StartFailure)) throw err;
+      if (daemonParent !== null) tellDaemonParent(daemonParent, `failed: ${err.message}\n${err.output}`);
     });
   }
   await manager.stopped;

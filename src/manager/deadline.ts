@@ -1,0 +1,28 @@
+// A deadline for a worker, judged by what the worker sent, not by the manager's clock alone.
+// When the manager itself did not run for a while (SIGSTOP, a cgroup freezer, a paused VM, heavy
+// swapping), its timers are overdue the moment it runs again, and the event loop runs them before
+// it reads the messages (heartbeats, "ready", "drained") that the workers sent meanwhile and that
+// wait in their pipes. So the verdict waits one more turn of the event loop, in which those pipes
+// are read: a message that settles the matter cancels the deadline before it passes.
+
+export class Deadline {
+  private timer: NodeJS.Timeout | null;
+  private verdict: NodeJS.Immediate | null = null;
+
+  constructor(ms: number, passed: () => void) {
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.verdict = setImmediate(() => {
+        this.verdict = null;
+        passed();
+      });
+    }, ms);
+  }
+
+  cancel(): void {
+    if (this.timer) clearTimeout(this.timer);
+    if (this.verdict) clearImmediate(this.verdict);
+    this.timer = null;
+    this.verdict = null;
+  }
+}
