@@ -33,6 +33,7 @@ interface Addon {
   unixSocketPath(fd: number): string | null;
   socketInfo(fd: number): SocketInfo;
   setCloexec(fd: number): void;
+  tryLock(fd: number): boolean;
   exitWhenOrphaned(parent: number, graceMs: number): void;
   leaveForegroundGroup(): void;
   reapChild(pid: number): boolean;
@@ -232,6 +233,11 @@ export function socketInfo(fd: number): SocketInfo {
 /** Sets FD_CLOEXEC, so that processes spawned later do not inherit the fd. */
 export function setCloexec(fd: number): void {
   load().setCloexec(fd);
+}
+
+/** Takes flock(LOCK_EX) on the open file `fd` without waiting: false when another holds it. */
+export function tryLock(fd: number): boolean {
+  return load().tryLock(fd);
 }
 
 /**
