@@ -1,4 +1,4 @@
-import type { GenerationStatus, ManagerState, Status, WorkerStatus } from '../protocol/status.js';
+import type { GenerationStatus, Status } from '../protocol/status.js';
 
 // What --admin's /status serves: the instance's shape and numbers, for anyone who can reach the
 // address (on loopback: every local user). What only the control socket's users may read stays
@@ -6,30 +6,22 @@ import type { GenerationStatus, ManagerState, Status, WorkerStatus } from '../pr
 // error a key), and the paths of the code. Built field by field, so that a field added to the
 // full status is not served here until someone decides it may be.
 
-export interface StatusSummary {
-  pid: number;
-  hypnode: string;
-  node: string;
-  name: string | null;
-  state: ManagerState;
-  reloading: boolean;
-  startedAt: number;
-  generation: number | null;
-  codeLoadedAt: number | null;
-  workersWanted: number;
-  workersReady: number;
-  workers: WorkerStatus[];
+/** Fields kept as they are: numbers, states, versions. */
+type Plain = 'pid' | 'hypnode' | 'node' | 'name' | 'state' | 'reloading' | 'startedAt' | 'generation' | 'codeLoadedAt' | 'workersWanted' | 'workersReady' | 'workers' | 'logLinesDropped';
+
+export interface StatusSummary extends Pick<Status, Plain> {
   generations: Omit<GenerationStatus, 'app' | 'cwd'>[];
   lastReload: { ok: boolean; generation: number; attempted: number | null; startedAt: number; doneAt: number | null } | null;
-  lastUpgrade: { ok: boolean; from: { pid: number; hypnode: string; node: string }; to: { pid: number; hypnode: string; node: string } | null; startedAt: number; doneAt: number | null } | null;
+  lastUpgrade: { ok: boolean; from: Runtime; to: Runtime | null; startedAt: number; doneAt: number | null } | null;
   lastCrash: { at: number } | null;
-  logLinesDropped: number;
 }
+
+type Runtime = { pid: number; hypnode: string; node: string };
 
 export function statusSummary(s: Status): StatusSummary {
   const r = s.lastReload;
   const u = s.lastUpgrade;
-  const runtime = (m: { pid: number; hypnode: string; node: string }) => ({ pid: m.pid, hypnode: m.hypnode, node: m.node });
+  const runtime = (m: Runtime): Runtime => ({ pid: m.pid, hypnode: m.hypnode, node: m.node });
   return {
     pid: s.pid,
     hypnode: s.hypnode,
