@@ -43,8 +43,9 @@ export async function lockInstance(paths: InstancePaths): Promise<InstanceLock> 
       locked = tryLock(fd);
     } catch (err) {
       closeSync(fd);
-      if (err instanceof NativeAddonError) return NO_LOCK;
-      throw err;
+      if (!(err instanceof NativeAddonError)) throw err;
+      unlinkSync(path);
+      return NO_LOCK;
     }
     if (!locked) {
       closeSync(fd);
