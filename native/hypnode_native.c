@@ -5,6 +5,7 @@
 //   unixSocketPath(fd)                getsockname() path of an AF_UNIX socket
 //   socketInfo(fd)                    family, type, listening state and address of any socket fd
 //   setCloexec(fd)                    FD_CLOEXEC, as sd_listen_fds() sets it on inherited fds
+//   tryLock(fd)                       flock(LOCK_EX | LOCK_NB): false when another holds the lock
 //   exitWhenOrphaned(parent, graceMs) a thread that ends the process once `parent` is gone
 //   leaveForegroundGroup()            setpgid(0, 0): a process group of its own, same session
 //   reapChild(pid)                    waitpid(pid, WNOHANG), for orphans adopted as PID 1
@@ -31,6 +32,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -397,6 +399,21 @@ static napi_value set_cloexec(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// tryLock(fd): the start lock, a file in the private runtime directory. flock() belongs to the
+// open file, not the process: a successor manager handed the fd holds the same lock, and the
+// kernel frees it when the last holder ends, however it ends.
+static napi_value try_lock(napi_env env, napi_callback_info info) {
+  int fd = id_argument(env, info, "file descriptor");
+  if (fd < 0) return NULL;
+  int rc;
+  do rc = flock(fd, LOCK_EX | LOCK_NB);
+  while (rc != 0 && errno == EINTR);
+  if (rc != 0 && errno != EWOULDBLOCK) return throw_errno(env, errno, "flock", NULL);
+  napi_value result;
+  napi_get_boolean(env, rc == 0, &result);
+  return result;
+}
+
 // exitWhenOrphaned(parent, graceMs): a worker notices its manager's death on its event loop (the
 // IPC channel closes) and finishes its requests; a worker whose loop is stuck (an endless loop in
 // the app) never would. This thread does not need the loop: once the process's parent is no longer
@@ -742,6 +759,7 @@ NAPI_MODULE_INIT() {
     { "unixSocketPath", NULL, unix_socket_path, NULL, NULL, NULL, napi_enumerable, NULL },
     { "socketInfo", NULL, socket_info, NULL, NULL, NULL, napi_enumerable, NULL },
     { "setCloexec", NULL, set_cloexec, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "tryLock", NULL, try_lock, NULL, NULL, NULL, napi_enumerable, NULL },
     { "exitWhenOrphaned", NULL, exit_when_orphaned, NULL, NULL, NULL, napi_enumerable, NULL },
     { "leaveForegroundGroup", NULL, leave_foreground_group, NULL, NULL, NULL, napi_enumerable, NULL },
     { "reapChild", NULL, reap_child, NULL, NULL, NULL, napi_enumerable, NULL },

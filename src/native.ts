@@ -33,6 +33,7 @@ interface Addon {
   unixSocketPath(fd: number): string | null;
   socketInfo(fd: number): SocketInfo;
   setCloexec(fd: number): void;
+  tryLock(fd: number): boolean;
   exitWhenOrphaned(parent: number, graceMs: number): void;
   leaveForegroundGroup(): void;
   reapChild(pid: number): boolean;
@@ -168,7 +169,7 @@ export function loadNative(): void {
   } catch (err) {
     if (err instanceof NativeAddonError && !warned) {
       warned = true;
-      process.emitWarning(`${err.message}. Without it hypnode runs, but the control socket is guarded by its file modes only, a worker whose event loop is stuck outlives a manager that died, a terminal's Ctrl-C reaches the workers too, and systemd's Type=notify cannot be used.`, { code: 'HYPNODE_NATIVE_MISSING' });
+      process.emitWarning(`${err.message}. Without it hypnode runs, but the control socket is guarded by its file modes only, two starts of one instance at the same moment are not kept apart, a worker whose event loop is stuck outlives a manager that died, a terminal's Ctrl-C reaches the workers too, and systemd's Type=notify cannot be used.`, { code: 'HYPNODE_NATIVE_MISSING' });
     }
     throw err;
   }
@@ -232,6 +233,11 @@ export function socketInfo(fd: number): SocketInfo {
 /** Sets FD_CLOEXEC, so that processes spawned later do not inherit the fd. */
 export function setCloexec(fd: number): void {
   load().setCloexec(fd);
+}
+
+/** Takes flock(LOCK_EX) on the open file `fd` without waiting: false when another holds it. */
+export function tryLock(fd: number): boolean {
+  return load().tryLock(fd);
 }
 
 /**

@@ -82,6 +82,11 @@ const cloexec = () => (parseInt(/flags:\\s*(\\d+)/.exec(fs.readFileSync('/proc/s
 native.setCloexec(3);
 out.cloexec = cloexec();
 try { native.setCloexec(1000000); } catch (e) { out.cloexecError = [e.code, e.syscall]; }
+// The start lock: one open file holds it, another open file of the same file cannot take it.
+const lockA = fs.openSync(tmp + '/start.lock', 'w');
+const lockB = fs.openSync(tmp + '/start.lock', 'r');
+out.flock = [native.tryLock(lockA), native.tryLock(lockB), native.tryLock(lockA)];
+try { native.tryLock(1000000); } catch (e) { out.flockError = [e.code, e.syscall]; }
 // Read by another program: qemu-user fakes a guest's own /proc/self/stat (with pgrp 0).
 const pgrp = () => Number(execFileSync('cat', ['/proc/' + process.pid + '/stat'], { encoding: 'utf8' }).split(') ')[1].split(' ')[2]);
 out.pgrp = [pgrp()];
@@ -127,6 +132,8 @@ interface Exercised {
   fileError: string;
   cloexec: boolean;
   cloexecError: [string, string];
+  flock: boolean[];
+  flockError: [string, string];
   pgrp: [number, number];
   reap: [boolean, boolean];
   lines: string[];
@@ -180,6 +187,8 @@ async function exercise(t: TestContext, node: string, runner: string[], dir: str
   // that the call reaches fcntl: the fd keeps the flag, and a bad fd is an EBADF from fcntl.
   assert.equal(out.cloexec, true, 'fd 3 is close-on-exec after setCloexec');
   assert.deepEqual(out.cloexecError, ['EBADF', 'fcntl']);
+  assert.deepEqual(out.flock, [true, false, true], 'tryLock: taken, refused to another open file, held');
+  assert.deepEqual(out.flockError, ['EBADF', 'flock']);
   assert.notEqual(out.pgrp[0], out.pid);
   assert.equal(out.pgrp[1], out.pid, 'leaveForegroundGroup made it lead a process group of its own');
   assert.deepEqual(out.reap, [false, true], 'reapChild: not a child of its own; a child that exited, reaped');
@@ -278,8 +287,8 @@ test('the linux-x64 musl prebuild links musl alone and loads under musl: its mod
   const r = await run(join(dir, 'host'), [file]);
   assert.equal(r.code, 0, r.stdout + r.stderr);
   assert.deepEqual(JSON.parse(r.stdout), {
-    defined: 13,
-    names: 'notify,peerCredentials,unixSocketPath,socketInfo,setCloexec,exitWhenOrphaned,leaveForegroundGroup,reapChild,outputLock,writeLines,writeText,setNonBlocking,journalStream',
+    defined: 14,
+    names: 'notify,peerCredentials,unixSocketPath,socketInfo,setCloexec,tryLock,exitWhenOrphaned,leaveForegroundGroup,reapChild,outputLock,writeLines,writeText,setNonBlocking,journalStream',
     exports: true,
   });
   // And glibc's loader refuses it: the musl build is no glibc build in disguise.

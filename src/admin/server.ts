@@ -4,11 +4,13 @@ import { OperationError } from '../errors.js';
 import { closeKeepingPath } from '../sockets.js';
 import type { Manager } from '../manager/manager.js';
 import { ManagerMetrics } from './metrics.js';
+import { statusSummary } from './status-summary.js';
 
 // --admin: the manager's own HTTP endpoint, never on the app's ports, for what watches the
 // instance from outside: Prometheus (/metrics), a load balancer's health check (/healthz), and
-// anything that wants `hypnode status --json` without a shell (/status). Loopback unless the
-// operator writes another address; a unix socket is made 0660.
+// anything that wants the instance's figures without a shell (/status, a summary: whoever reaches
+// the address may read it). Loopback unless the operator writes another address; a unix socket
+// is made 0660.
 
 export interface AdminAddress {
   host: string | null;
@@ -89,7 +91,7 @@ async function answer(req: http.IncomingMessage, res: http.ServerResponse, manag
         return send(res, state === 'serving' ? 200 : 503, 'text/plain', `${state}\n`);
       }
       case '/status':
-        return send(res, 200, 'application/json', `${JSON.stringify(manager.status())}\n`);
+        return send(res, 200, 'application/json', `${JSON.stringify(statusSummary(manager.status()))}\n`);
       default:
         return send(res, 404, 'text/plain', 'not found: /metrics, /healthz or /status\n');
     }

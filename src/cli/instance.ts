@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { appPath, logicalCwd } from '../config/app-file.js';
 import { resolveLeniently, resolveSettings, type Resolved, type SettingSources } from '../config/resolve.js';
+import { trustDir } from '../control/manager-trust.js';
 import { candidateDirs, instancePaths, runtimeDir, type InstancePaths } from '../control/paths.js';
 import type { CliArgs } from './args.js';
 
@@ -35,7 +36,9 @@ export async function find(args: CliArgs): Promise<Instance & { configError: str
   const sources = sourcesOf(args, false);
   const resolved = await resolveLeniently(sources);
   const { name, runtimeDir: configured } = resolved.settings;
-  const where = candidateDirs(configured).map((dir) => instancePaths(sources.appPath, name, dir));
-  const paths = where.find((p) => existsSync(p.socket)) ?? where[0]!;
+  const where = candidateDirs(configured).map((dir) => ({ ...instancePaths(sources.appPath, name, dir), named: configured !== null }));
+  // A socket in a directory another user made (/tmp/hypnode-UID first) must not hide the real one.
+  const found = where.filter((p) => existsSync(p.socket));
+  const paths = found.find((p) => !('refusal' in trustDir(p))) ?? found[0] ?? where[0]!;
   return { app: sources.appPath, sources, paths, ...resolved };
 }

@@ -5,7 +5,9 @@ import { UsageError } from '../errors.js';
 // `--env-file PATH`: the dotenv format node's own --env-file reads, parsed by node itself
 // (util.parseEnv), read again on every reload, so that changing a variable is a file edit and a
 // reload. Node's parser says nothing of a line it cannot read (it even joins it to the next
-// key), so each file is checked line by line first: a bad line fails the reload, naming it.
+// key), so each file is checked line by line first: a bad line fails the reload, naming it by
+// its number and never quoting it: a line that is not KEY=VALUE may be a secret (a pasted key),
+// and the error is logged and shown in `hypnode status`.
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
 
@@ -34,8 +36,8 @@ function checkLines(text: string, path: string): void {
     if (line === '' || line.startsWith('#')) continue;
     const where = `env file ${path}, line ${i + 1}`;
     const m = /^(?:export\s+)?([^=]*?)\s*=\s*(.*)$/.exec(line);
-    if (!m) throw new UsageError(`${where}: expected KEY=VALUE, got "${clip(line)}"`);
-    if (!NAME.test(m[1]!)) throw new UsageError(`${where}: "${clip(m[1]!)}" is not a variable name (letters, digits, _ . -, not starting with a digit)`);
+    if (!m) throw new UsageError(`${where}: expected KEY=VALUE, found no "=" (the line is not shown: it may be a secret)`);
+    if (!NAME.test(m[1]!)) throw new UsageError(`${where}: what stands before "=" is not a variable name (letters, digits, _ . -, not starting with a digit; the line is not shown: it may be a secret)`);
     const quote = m[2]![0];
     if (quote !== '"' && quote !== "'" && quote !== '`') continue;
     // A quoted value may span lines: it ends at the next same quote.
@@ -47,8 +49,4 @@ function checkLines(text: string, path: string): void {
     }
     i = end;
   }
-}
-
-function clip(text: string): string {
-  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }

@@ -89,7 +89,7 @@ async function readConfigFile(path: string): Promise<Partial<Settings>> {
     try {
       data = JSON.parse(text);
     } catch (err) {
-      throw new UsageError(`config file ${path} is not valid JSON: ${(err as Error).message}`);
+      throw new UsageError(`config file ${path} is not valid JSON: ${jsonSyntaxError(text, err as Error)}`);
     }
   } else {
     try {
@@ -109,11 +109,45 @@ async function readConfigFile(path: string): Promise<Partial<Settings>> {
   }
   const out: Partial<Record<SettingKey, unknown>> = {};
   for (const [key, value] of Object.entries(data) as [SettingKey, unknown][]) {
-    const valid = validateOne(key, value, `config file ${path}: key "${key}"`);
+    // A list or a map may hold secrets (the workers' env, the app's arguments): its value is not quoted.
+    const kind = SETTINGS.find((s) => s.key === key)?.kind;
+    const valid = validateOne(key, value, `config file ${path}: key "${key}"`, kind !== 'map' && kind !== 'list');
     // Paths in the file are the file's own: relative to where it is.
-    out[key] = SETTINGS.find((s) => s.key === key)?.kind === 'paths' ? (valid as string[]).map((p) => resolve(dirname(path), p)) : valid;
+    out[key] = kind === 'paths' ? (valid as string[]).map((p) => resolve(dirname(path), p)) : valid;
   }
   return out as Partial<Settings>;
+}
+
+/**
+ * Why JSON.parse failed, and where (line and column), without the text around the error that
+ * V8 quotes for an unexpected token: a config file may hold secrets (the workers' env).
+ */
+function jsonSyntaxError(text: string, err: Error): string {
+  const reason = err.message.replace(/ in JSON at position \d+.*$/s, '').replace(/,? (?:\.\.\.)?".*"(?:\.\.\.)? is not valid JSON$/s, '').replace(/^(Unexpected token) '.*'$/s, '$1');
+  const at = /at position (\d+)/.exec(err.message);
+  const before = text.slice(0, at ? Number(at[1]) : firstFailingPrefix(text) - 1).split('\n');
+  return `line ${before.length}, column ${before.at(-1)!.length + 1}: ${reason}`;
+}
+
+/** The shortest prefix of `text` that fails otherwise than by ending early: its last character is the error's. */
+function firstFailingPrefix(text: string): number {
+  const failsThere = (n: number) => {
+    try {
+      JSON.parse(text.slice(0, n));
+      return false;
+    } catch (err) {
+      const at = /at position (\d+)/.exec((err as Error).message);
+      return at ? Number(at[1]) < n : !/end of JSON input/.test((err as Error).message);
+    }
+  };
+  let lo = 1;
+  let hi = text.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (failsThere(mid)) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
 }
 
 function parseLayer(s: SettingDoc, raw: string | boolean | string[], where: string, cwd: string): unknown {
@@ -162,12 +196,13 @@ export function parseSeconds(text: string, where: string): number {
   return m[2] === 'ms' ? n / 1000 : m[2] === 'm' ? n * 60 : n;
 }
 
-function validateOne(key: SettingKey, value: unknown, where: string): unknown {
+function validateOne(key: SettingKey, value: unknown, where: string, quote = true): unknown {
   const schema = settingsSchema.shape[key] as z.ZodType;
   const result = schema.safeParse(value);
   if (!result.success) {
     const issue = result.error.issues[0];
-    throw new UsageError(`${where}: ${issue?.message ?? 'invalid value'} (got ${JSON.stringify(value)})`);
+    const at = issue?.path.length ? ` at ${issue.path.map(String).join('.')}` : '';
+    throw new UsageError(`${where}${at}: ${issue?.message ?? 'invalid value'}${quote ? ` (got ${JSON.stringify(value)})` : ''}`);
   }
   return result.data;
 }

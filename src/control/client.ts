@@ -2,6 +2,7 @@ import net from 'node:net';
 import { OperationError } from '../errors.js';
 import type { Command, FinalReply, Reply } from '../protocol/control.js';
 import { LineReader, MAX_REPLY_BYTES } from '../protocol/lines.js';
+import { managerRefusal, trustDir } from './manager-trust.js';
 import type { InstancePaths } from './paths.js';
 
 // The CLI's end of the control channel.
@@ -19,6 +20,8 @@ export function sendCommand<C extends Command>(paths: InstancePaths, cmd: C, onP
 /** Sends `cmd` and resolves with the final reply as soon as it arrives. */
 export function ask<C extends Command>(paths: InstancePaths, cmd: C, onProgress: (text: string) => void = () => {}, node?: string): Promise<Answer<C>> {
   return new Promise((resolve, reject) => {
+    const trust = trustDir(paths);
+    if ('refusal' in trust) return reject(new OperationError(trust.refusal));
     const socket = net.connect(paths.socket);
     let settled = false;
     const closed = new Promise<void>((done) => socket.once('close', () => done()));
@@ -29,7 +32,11 @@ export function ask<C extends Command>(paths: InstancePaths, cmd: C, onProgress:
       reject(err);
     };
     socket.setEncoding('utf8');
-    socket.once('connect', () => socket.write(`${JSON.stringify({ cmd, node })}\n`));
+    socket.once('connect', () => {
+      const refusal = managerRefusal(socket, paths, trust.uids);
+      if (refusal) return fail(new OperationError(refusal));
+      socket.write(`${JSON.stringify({ cmd, node })}\n`);
+    });
     const reader = new LineReader(
       (line) => {
         const reply = JSON.parse(line) as Reply<C>;

@@ -1,73 +1,107 @@
-import { createHash } from 'node:crypto';
-import net from 'node:net';
+import { closeSync, constants, fstatSync, ftruncateSync, lstatSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { setTimeout as delay } from 'node:timers/promises';
 import { OperationError } from '../errors.js';
-import { peerCredentials } from '../native.js';
-import { fdOf } from '../sockets.js';
+import { NativeAddonError, tryLock } from '../native.js';
 import type { InstancePaths } from './paths.js';
 
 // Two `hypnode start` of one instance at the same moment must not both win, and a control socket
-// left by a manager that was killed must be replaced by exactly one of them. A lock file cannot
-// do that safely (a stale one would need the same check-then-remove race), so the lock is a unix
-// socket in Linux's abstract namespace, named after the control socket: the kernel lets one
-// process bind the name, and frees it when that process ends, however it ends. Nothing is ever
-// left stale. Elsewhere there is no lock, and the control socket probe alone guards the start.
+// left by a manager that was killed must be replaced by exactly one of them. The lock is a file
+// beside the control socket, in the runtime directory only its owner may write to (another user
+// can neither take it nor make it first), locked with flock(): the kernel frees the lock when its
+// holder ends, however it ends, so a file left behind is never a stale lock. It holds the
+// holder's PID, for the message of a start that lost. Without the native addon (or off Linux)
+// there is no lock, and the control socket probe alone guards the start.
 
 export interface InstanceLock {
-  /** The lock socket's fd, for a successor manager to hold it on; null where there is no lock. */
+  /** The lock file's fd, for a successor manager to hold it on; null where there is no lock. */
   readonly fd: number | null;
+  /** Frees the lock and removes its file (the manager stops). */
   release(): void;
+  /** Lets go of this process's hold: a successor manager holds the lock by the same open file. */
+  handOver(): void;
 }
 
+const NO_LOCK: InstanceLock = { fd: null, release() {}, handOver() {} };
+
+/** How long a start that lost waits for the winner to write its PID into the lock file. */
+const HOLDER_PID_WAIT_MS = 1000;
+
+/** The lock file of the instance whose control socket is `paths.socket`. */
+export function lockPath(paths: InstancePaths): string {
+  return paths.socket.replace(/\.sock$/, '.lock');
+}
+
+/** Takes the start lock; its runtime directory must be private already (ensurePrivateDir). */
 export async function lockInstance(paths: InstancePaths): Promise<InstanceLock> {
-  if (process.platform !== 'linux') return { fd: null, release() {} };
-  const name = `\0hypnode-${createHash('sha256').update(paths.socket).digest('hex').slice(0, 32)}`;
-  // Anyone may connect to an abstract socket: whoever does is told nothing and let go.
-  const server = net.createServer((c) => c.destroy());
+  const path = lockPath(paths);
+  // A stopping manager removes the file while it holds the lock: whoever locked the removed file
+  // meanwhile holds nothing, and tries the new one.
+  for (;;) {
+    const fd = openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
+    let locked: boolean;
+    try {
+      locked = tryLock(fd);
+    } catch (err) {
+      closeSync(fd);
+      if (!(err instanceof NativeAddonError)) throw err;
+      unlinkSync(path);
+      return NO_LOCK;
+    }
+    if (!locked) {
+      closeSync(fd);
+      throw new OperationError(await heldBy(path, paths));
+    }
+    if (sameFile(fd, path)) {
+      writePid(fd);
+      return held(fd, path);
+    }
+    closeSync(fd);
+  }
+}
+
+/** A lock handed over by a predecessor manager: the fd holds it already. */
+export function adoptLock(fd: number, paths: InstancePaths): InstanceLock {
+  // A predecessor of an older hypnode hands over the abstract socket it locked with: held by its fd as well.
+  if (!fstatSync(fd).isFile()) return { fd, release: () => closeSync(fd), handOver: () => closeSync(fd) };
+  writePid(fd);
+  return held(fd, lockPath(paths));
+}
+
+function held(fd: number, path: string): InstanceLock {
+  return {
+    fd,
+    release() {
+      if (sameFile(fd, path)) unlinkSync(path);
+      closeSync(fd);
+    },
+    handOver: () => closeSync(fd),
+  };
+}
+
+function sameFile(fd: number, path: string): boolean {
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(name, () => resolve());
-    });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
-    throw new OperationError(await heldBy(name, paths));
+    return lstatSync(path).ino === fstatSync(fd).ino;
+  } catch {
+    return false;
   }
-  return held(server);
 }
 
-/** A lock handed over by a predecessor manager: listening again names this process its holder. */
-export async function adoptLock(fd: number): Promise<InstanceLock> {
-  const server = net.createServer((c) => c.destroy());
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ fd }, () => resolve());
-  });
-  return held(server);
+function writePid(fd: number): void {
+  ftruncateSync(fd, 0);
+  writeSync(fd, `${process.pid}\n`, 0);
 }
 
-function held(server: net.Server): InstanceLock {
-  server.on('error', () => {}); // an accept that fails (out of fds) costs the lock nothing
-  server.unref();
-  const fd = (server as unknown as { _handle: { fd: number } })._handle.fd;
-  return { fd, release: () => server.close() };
-}
-
-async function heldBy(name: string, paths: InstancePaths): Promise<string> {
-  const holder = await new Promise<{ pid: number; uid: number } | null>((resolve) => {
-    const c = net.connect(name, () => {
-      try {
-        resolve(peerCredentials(fdOf(c)));
-      } catch {
-        resolve(null); // no addon: the holder goes unnamed
-      } finally {
-        c.destroy();
-      }
-    });
-    c.once('error', () => resolve(null));
-  });
-  const own = process.geteuid?.() ?? 0;
-  if (holder && holder.uid !== own && holder.uid !== 0) {
-    return `cannot start ${paths.label}: its start lock (abstract socket @${name.slice(1)}) is held by another user (uid ${holder.uid}, pid ${holder.pid})`;
+async function heldBy(path: string, paths: InstancePaths): Promise<string> {
+  const deadline = performance.now() + HOLDER_PID_WAIT_MS;
+  let pid = '';
+  for (;;) {
+    try {
+      pid = readFileSync(path, 'utf8').trim();
+    } catch {
+      // removed by a manager that stopped meanwhile
+    }
+    if (pid || performance.now() > deadline) break;
+    await delay(20);
   }
-  return `hypnode is already running or starting for ${paths.label}${holder ? ` (manager pid ${holder.pid})` : ''}`;
+  return `hypnode is already running or starting for ${paths.label}${/^\d+$/.test(pid) ? ` (manager pid ${pid})` : ''}`;
 }

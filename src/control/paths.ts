@@ -49,6 +49,8 @@ export interface InstancePaths {
   dir: string;
   socket: string;
   label: string;
+  /** The directory was named (--runtime-dir, its variable, the config file), not found: its owner is the instance's user. */
+  named?: boolean;
 }
 
 /** Longest path a unix socket address can hold on Linux (108 bytes with the trailing NUL). */

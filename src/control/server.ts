@@ -56,7 +56,7 @@ export class ControlServer {
 
   /** In a successor manager: the socket and lock its predecessor listened on, now its own. */
   static async adopt(paths: InstancePaths, fds: { socketFd: number; lockFd: number | null }, handle: CommandHandler, warn: (text: string) => void): Promise<ControlServer> {
-    const lock = fds.lockFd === null ? { fd: null, release() {} } : await adoptLock(fds.lockFd);
+    const lock = fds.lockFd === null ? { fd: null, release() {}, handOver() {} } : adoptLock(fds.lockFd, paths);
     const server = commandServer(handle, warn);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -84,7 +84,7 @@ export class ControlServer {
   /** A successor answers from now on, on the same socket: stop accepting, keeping the path. */
   leave(): void {
     const closed = closeKeepingPath(this.server, this.paths.socket);
-    this.lock.release();
+    this.lock.handOver();
     this.left = Promise.race([closed, new Promise<void>((resolve) => setTimeout(resolve, LEAVE_WAIT_MS).unref())]);
   }
 }

@@ -72,7 +72,8 @@ export function faultApp(t: TestContext, version = '1'): { dir: string; app: str
 }
 
 export function controlPaths(h: Hypnode): InstancePaths {
-  return instancePaths(h.app, null, h.env.HYPNODE_RUNTIME_DIR!);
+  // Named, as HYPNODE_RUNTIME_DIR names it to the CLI: its owner may be the instance's user.
+  return { ...instancePaths(h.app, null, h.env.HYPNODE_RUNTIME_DIR!), named: true };
 }
 
 /** One command over the control socket, as the CLI sends it. */

@@ -18,8 +18,11 @@ test('env files: node\'s dotenv format, later files winning; a bad line or a mis
     writeFileSync(a, text);
     assert.throws(() => readEnvFiles([a]), (err: Error) => message.test(err.message) && err.message.includes(a));
   };
-  bad('A=1\nno equals here\n', /line 2: expected KEY=VALUE, got "no equals here"/);
-  bad('A=1\n1BAD=x\n', /line 2: "1BAD" is not a variable name/);
+  bad('A=1\nno equals here\n', /line 2: expected KEY=VALUE, found no "="/);
+  bad('A=1\n1BAD=x\n', /line 2: what stands before "=" is not a variable name/);
+  // A pasted secret is named by its line, never quoted.
+  bad('A=1\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC+/x\n', /line 2: expected KEY=VALUE, found no "="/);
+  bad('A=1\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC+/x==\n', /^(?!.*MIIEvQ).*line 2: what stands before "=" is not a variable name/);
   bad('A="never closed\nB=2\n', /line 1: the " quote opened here is never closed/);
   assert.throws(() => readEnvFiles([join(d, 'missing.env')]), /env file .*missing\.env cannot be read: ENOENT/);
 });

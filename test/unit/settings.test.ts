@@ -45,6 +45,23 @@ test('settings: errors name the file and key, the variable or the flag', async (
   await assert.rejects(resolveSettings(sources(d, { flags: { heartbeatInterval: '5', heartbeatTimeout: '2' } })), /heartbeatTimeout \(2s\) must be longer than heartbeatInterval \(5s\)/);
 });
 
+test('settings: an error in a config file names the key, or the line and column, never a secret value', async (t) => {
+  const d = dir(t);
+  const secret = 'postgres://app:s3cretPassw0rd@db/app';
+  const rejects = async (text: string, message: RegExp) => {
+    writeFileSync(join(d, 'hypnode.config.json'), text);
+    await assert.rejects(resolveSettings(sources(d)), (err: Error) => {
+      assert.match(err.message, message);
+      assert.ok(!err.message.includes('s3cret'), `the value is not quoted: ${err.message}`);
+      return true;
+    });
+  };
+  await rejects(`{\n  "workers": 2,\n  "env": {"DATABASE_URL": ${secret}"}\n}`, /is not valid JSON: line 3, column 27: Unexpected token$/);
+  await rejects(`{\n  "env": {"DATABASE_URL": "${secret}",}\n}`, /is not valid JSON: line 2, column \d+: Expected double-quoted property name$/);
+  await rejects(`{"env": {"DATABASE_URL": "${secret}", "PORT": 80}}`, /key "env" at PORT: .*expected string, received number$/);
+  await rejects(`{"args": ["--password=${secret}", 7]}`, /key "args" at 1: .*expected string, received number$/);
+});
+
 test('settings: a config file that does not parse leaves flags and environment, and says why', async (t) => {
   const d = dir(t);
   writeFileSync(join(d, 'hypnode.config.json'), '{"name": ');

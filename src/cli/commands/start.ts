@@ -2,6 +2,7 @@ import { closeSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { AdminServer } from '../../admin/server.js';
 import { Deployment } from '../../config/deployment.js';
+import { exposureWarnings } from '../../config/file-exposure.js';
 import { ControlServer, type CommandHandler } from '../../control/server.js';
 import { StartFailure } from '../../manager/generation.js';
 import { ListenerRegistry } from '../../manager/listeners.js';
@@ -63,6 +64,7 @@ async function run(args: CliArgs, handover: Handover | null): Promise<number> {
   const manager = new Manager(deployment, plan, registry, log, { runtime: { hypnode: self.hypnode, node: self.node, nodePath: self.nodePath }, firstGeneration: handover?.handoff.generation });
   const reaping = reapOrphans(() => manager.workerPids());
   if (reaping) log.warn(reaping);
+  for (const warning of exposureWarnings(located)) log.warn(warning);
 
   let control: ControlServer | null = null;
   let admin: AdminServer | null = null;
