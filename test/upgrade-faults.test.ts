@@ -1,0 +1,162 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test, type TestContext } from 'node:test';
+import { startLoad } from '../tools/load.js';
+import { alive, CLI, freePort, startHypnode, tempDir, waitFor, type Hypnode } from './support/hypnode.js';
+import { get } from './support/http.js';
+
+// Issue #22, point 3, outside systemd: the old manager killed (kill -9) at each point of an
+// upgrade once the new one's workers stand by. The new manager finishes the takeover alone (PID
+// file, control socket, --admin), under load with no failed request; afterwards exactly one
+// manager runs, and status, reload and stop work. And point 7: no `.handover` file is left.
+
+/** hello's app, plus /hold?ms=N: an old worker busy with it keeps the old generation draining. */
+const APP = `import { readFileSync } from 'node:fs';
+import http from 'node:http';
+const version = readFileSync(new URL('./version.txt', import.meta.url), 'utf8').trim();
+http.createServer((req, res) => {
+  const reply = () => {
+    res.setHeader('x-version', version);
+    res.setHeader('x-pid', String(process.pid));
+    res.end('hello\\n');
+  };
+  const hold = /^\\/hold\\?ms=(\\d+)$/.exec(req.url ?? '');
+  setTimeout(reply, hold ? Number(hold[1]) : req.url === '/slow' ? 300 : 0);
+}).listen(Number(process.env.PORT));
+`;
+
+export function faultsApp(t: TestContext): { dir: string; app: string } {
+  const dir = tempDir(t, 'hypnode-faults-');
+  writeFileSync(join(dir, 'app.mjs'), APP);
+  writeFileSync(join(dir, 'version.txt'), '1\n');
+  return { dir, app: join(dir, 'app.mjs') };
+}
+
+/** The running `hypnode start` processes for `app`, found in /proc: the old manager, the new one, or both. */
+export function managersOf(app: string): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      const state = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (/^[ZX]/.test(state.slice(state.lastIndexOf(')') + 2))) continue;
+      if (argv.includes('start') && argv.includes(app)) found.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
+
+/** `hypnode upgrade` running, its output so far readable while it runs. */
+function upgrading(h: Hypnode): { output: () => string; done: Promise<number | null> } {
+  let output = '';
+  const proc = spawn(process.execPath, [CLI, 'upgrade', h.app], { env: { ...process.env, ...h.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  proc.stdout.setEncoding('utf8').on('data', (d: string) => (output += d));
+  proc.stderr.setEncoding('utf8').on('data', (d: string) => (output += d));
+  return { output: () => output, done: new Promise((resolve) => proc.on('exit', (code) => resolve(code))) };
+}
+
+type Point = 'standing by' | 'probation' | 'drain';
+
+async function killOldManager(t: TestContext, point: Point): Promise<void> {
+  const { dir, app } = faultsApp(t);
+  const port = await freePort();
+  const pidFile = join(tempDir(t, 'hypnode-pid-'), 'app.pid');
+  const probation = point === 'probation' ? '30' : '1';
+  const h = await startHypnode(t, app, ['--workers', '2', '--pid-file', pidFile, '--probation', probation], { env: { PORT: String(port) } });
+  const before = await h.status();
+  let successor = 0;
+  t.after(async () => {
+    if (successor && alive(successor)) process.kill(successor, 'SIGTERM');
+    await waitFor('the new manager to exit', () => (successor && alive(successor) ? null : true), 10_000).catch(() => {});
+    for (const pid of [successor, ...h.seenPids]) if (pid && alive(pid)) process.kill(pid, 'SIGKILL');
+  });
+  const load = startLoad({ port, durationMs: 60_000, maxRequests: 100_000, keepAliveClients: 3, newConnectionClients: 3, slowEvery: 20 });
+  // A request the old generation holds past the point the old manager dies at: it keeps it draining.
+  const held = point === 'drain' ? get(port, '/hold?ms=600000', 60_000).catch(() => null) : null;
+  await new Promise((r) => setTimeout(r, 300));
+  writeFileSync(join(dir, 'version.txt'), '2\n');
+  const up = upgrading(h);
+  const newPid = () => {
+    const named = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8')) : 0;
+    return named && named !== h.pid ? named : null;
+  };
+  if (point === 'standing by') {
+    // Frozen as soon as it started the new manager, the old one never hears it stand by, nor tells it to take the traffic.
+    await waitFor('the upgrade to start a new manager', () => /starting a new manager/.test(up.output()) || null, 30_000);
+    process.kill(h.pid, 'SIGSTOP');
+    successor = await waitFor('the new manager to stand by (it claims the PID file)', newPid, 60_000);
+  } else {
+    await waitFor('the new manager to take the traffic', () => /serves every new connection/.test(up.output()) || null, 60_000);
+    successor = newPid()!;
+    // Drained old workers are kept (an upgrade that fails yet resumes them) until the commit.
+    const drained = async () => (await h.status()).workers.filter((w) => w.generation === before.generation).every((w) => w.state === 'drained');
+    if (point === 'probation') await waitFor('the old workers to drain', async () => (await drained()) || null, 30_000);
+    else assert.equal(await drained(), false, 'an old worker still drains');
+  }
+  process.kill(h.pid, 'SIGKILL');
+  await h.exited;
+  assert.notEqual(await up.done, 0, 'the upgrade command lost its manager');
+
+  const after = await waitFor('the new manager to answer', async () => {
+    const s = await h.status().catch(() => null);
+    return s?.pid === successor && s.state === 'serving' ? s : null;
+  }, 30_000);
+  await new Promise((r) => setTimeout(r, 500));
+  const result = await load.stop();
+  t.diagnostic(`${result.total} requests, ${JSON.stringify(result.failures)} failed; held request: ${held ? ((await held)?.status ?? 'cut') : '-'}`);
+  assert.deepEqual(result.failures, {}, `no request may fail when the old manager dies ${point}`);
+  assert.ok(result.versions['2'], `the new code answered: ${JSON.stringify(result.versions)}`);
+  assert.match(h.output, new RegExp(`the old manager ${h.pid} died during the upgrade, [^:]*: this manager completes the takeover by itself`));
+  assert.equal(after.generation, (before.generation ?? 0) + 1);
+  await waitFor('the old workers to exit', () => (before.workers.some((w) => alive(w.pid)) ? null : true), 10_000);
+  assert.deepEqual(managersOf(app), [successor], 'exactly one manager runs');
+  assert.equal(readFileSync(pidFile, 'utf8').trim(), String(successor));
+
+  writeFileSync(join(dir, 'version.txt'), '3\n');
+  const reload = await h.cli('reload');
+  assert.equal(reload.code, 0, reload.stderr);
+  assert.equal((await get(port)).version, '3');
+  const stop = await h.cli('stop');
+  assert.equal(stop.code, 0, stop.stderr);
+  await waitFor('the new manager to exit', () => (alive(successor) ? null : true), 30_000);
+  assert.ok(!existsSync(pidFile), 'the new manager removed its PID file');
+}
+
+test('the old manager killed while the new one stands by (before it takes the traffic): the new one takes over alone, no request fails', async (t) => {
+  await killOldManager(t, 'standing by');
+});
+
+test('the old manager killed during the probation, its workers drained: the new one takes over alone, no request fails', async (t) => {
+  await killOldManager(t, 'probation');
+});
+
+test('the old manager killed while its workers drain: the new one takes over alone, no request fails', async (t) => {
+  await killOldManager(t, 'drain');
+});
+
+test('two upgrades leave no .handover file beside the control socket or a unix --admin socket', async (t) => {
+  const { app } = faultsApp(t);
+  const port = await freePort();
+  const adminDir = tempDir(t, 'hypnode-admin-');
+  const h = await startHypnode(t, app, ['--workers', '1', '--probation', '0', '--admin', join(adminDir, 'admin.sock')], { env: { PORT: String(port) } });
+  const managers = [h.pid];
+  t.after(async () => {
+    for (const pid of managers.slice(1)) if (alive(pid)) process.kill(pid, 'SIGTERM');
+    await waitFor('the managers to exit', () => (managers.some(alive) ? null : true), 10_000).catch(() => {});
+    for (const pid of [...managers, ...h.seenPids]) if (alive(pid)) process.kill(pid, 'SIGKILL');
+  });
+  for (let i = 0; i < 2; i++) {
+    const r = await h.cli('upgrade');
+    assert.equal(r.code, 0, r.stderr);
+    managers.push((await h.status()).pid);
+  }
+  const left = [...readdirSync(h.env.HYPNODE_RUNTIME_DIR!), ...readdirSync(adminDir)].filter((f) => f.endsWith('.handover'));
+  assert.deepEqual(left, []);
+  const stop = await h.cli('stop');
+  assert.equal(stop.code, 0, stop.stderr);
+});
