@@ -1,64 +1,16 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { startLoad } from '../tools/load.js';
-import { alive, CLI, freePort, startHypnode, tempDir, waitFor, type Hypnode } from './support/hypnode.js';
+import { alive, freePort, startHypnode, tempDir, waitFor } from './support/hypnode.js';
 import { get } from './support/http.js';
+import { faultsApp, managersOf, upgrading } from './support/upgrade-faults.js';
 
 // Issue #22, point 3, outside systemd: the old manager killed (kill -9) at each point of an
 // upgrade once the new one's workers stand by. The new manager finishes the takeover alone (PID
 // file, control socket, --admin), under load with no failed request; afterwards exactly one
 // manager runs, and status, reload and stop work. And point 7: no `.handover` file is left.
-
-/** hello's app, plus /hold?ms=N: an old worker busy with it keeps the old generation draining. */
-const APP = `import { readFileSync } from 'node:fs';
-import http from 'node:http';
-const version = readFileSync(new URL('./version.txt', import.meta.url), 'utf8').trim();
-http.createServer((req, res) => {
-  const reply = () => {
-    res.setHeader('x-version', version);
-    res.setHeader('x-pid', String(process.pid));
-    res.end('hello\\n');
-  };
-  const hold = /^\\/hold\\?ms=(\\d+)$/.exec(req.url ?? '');
-  setTimeout(reply, hold ? Number(hold[1]) : req.url === '/slow' ? 300 : 0);
-}).listen(Number(process.env.PORT));
-`;
-
-export function faultsApp(t: TestContext): { dir: string; app: string } {
-  const dir = tempDir(t, 'hypnode-faults-');
-  writeFileSync(join(dir, 'app.mjs'), APP);
-  writeFileSync(join(dir, 'version.txt'), '1\n');
-  return { dir, app: join(dir, 'app.mjs') };
-}
-
-/** The running `hypnode start` processes for `app`, found in /proc: the old manager, the new one, or both. */
-export function managersOf(app: string): number[] {
-  const found: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-      const state = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      if (/^[ZX]/.test(state.slice(state.lastIndexOf(')') + 2))) continue;
-      if (argv.includes('start') && argv.includes(app)) found.push(Number(entry));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return found;
-}
-
-/** `hypnode upgrade` running, its output so far readable while it runs. */
-function upgrading(h: Hypnode): { output: () => string; done: Promise<number | null> } {
-  let output = '';
-  const proc = spawn(process.execPath, [CLI, 'upgrade', h.app], { env: { ...process.env, ...h.env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  proc.stdout.setEncoding('utf8').on('data', (d: string) => (output += d));
-  proc.stderr.setEncoding('utf8').on('data', (d: string) => (output += d));
-  return { output: () => output, done: new Promise((resolve) => proc.on('exit', (code) => resolve(code))) };
-}
 
 type Point = 'standing by' | 'probation' | 'drain';
 
@@ -80,7 +32,7 @@ async function killOldManager(t: TestContext, point: Point): Promise<void> {
   const held = point === 'drain' ? get(port, '/hold?ms=600000', 60_000).catch(() => null) : null;
   await new Promise((r) => setTimeout(r, 300));
   writeFileSync(join(dir, 'version.txt'), '2\n');
-  const up = upgrading(h);
+  const up = upgrading([h.app], h.env);
   const newPid = () => {
     const named = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8')) : 0;
     return named && named !== h.pid ? named : null;
