@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import type { Status } from '../src/protocol/status.js';
@@ -7,7 +7,7 @@ import { startLoad } from '../tools/load.js';
 import { alive, freePort, runCli, tempDir, waitFor } from './support/hypnode.js';
 import { get } from './support/http.js';
 import { startUserManager, systemdSkipReason } from './support/systemd.js';
-import { faultsApp, managersOf, upgrading } from './support/upgrade-faults.js';
+import { faultsApp, managersOf, reachPoint, upgrading, type Point } from './support/upgrade-faults.js';
 
 // Issue #22, point 3, under a real systemd and the unit `hypnode unit` writes: the old manager
 // (systemd's main process) killed with SIGKILL at each point of an upgrade once the new one's
@@ -18,8 +18,6 @@ import { faultsApp, managersOf, upgrading } from './support/upgrade-faults.js';
 const skip = systemdSkipReason() ?? false;
 const SERVICE = 'hypnode-app.service';
 const SHOW = ['MainPID', 'NRestarts', 'ActiveState', 'SubState', 'Result'];
-
-type Point = 'standing by' | 'probation' | 'drain';
 
 async function killOldManager(t: TestContext, point: Point): Promise<void> {
   const sb = await startUserManager(t);
@@ -46,22 +44,7 @@ async function killOldManager(t: TestContext, point: Point): Promise<void> {
   await new Promise((r) => setTimeout(r, 300));
   writeFileSync(join(dir, 'version.txt'), '2\n');
   const up = upgrading([app, '--runtime-dir', runtime]);
-  const newPid = () => {
-    const named = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8')) : 0;
-    return named && named !== before.pid ? named : null;
-  };
-  let successor: number;
-  if (point === 'standing by') {
-    await waitFor('the upgrade to start a new manager', () => /starting a new manager/.test(up.output()) || null, 30_000);
-    process.kill(before.pid, 'SIGSTOP');
-    successor = await waitFor('the new manager to stand by (it claims the PID file)', newPid, 60_000);
-  } else {
-    await waitFor('the new manager to take the traffic', () => /serves every new connection/.test(up.output()) || null, 60_000);
-    successor = newPid()!;
-    const drained = async () => (await status()).workers.filter((w) => w.generation === before.generation).every((w) => w.state === 'drained');
-    if (point === 'probation') await waitFor('the old workers to drain', async () => (await drained()) || null, 30_000);
-    else assert.equal(await drained(), false, 'an old worker still drains');
-  }
+  const successor = await reachPoint(point, { oldPid: before.pid, generation: before.generation, pidFile, output: up.output, status });
   process.kill(before.pid, 'SIGKILL');
   assert.notEqual(await up.done, 0, 'the upgrade command lost its manager');
 

@@ -5,14 +5,12 @@ import { test, type TestContext } from 'node:test';
 import { startLoad } from '../tools/load.js';
 import { alive, freePort, startHypnode, tempDir, waitFor } from './support/hypnode.js';
 import { get } from './support/http.js';
-import { faultsApp, managersOf, upgrading } from './support/upgrade-faults.js';
+import { faultsApp, managersOf, reachPoint, upgrading, type Point } from './support/upgrade-faults.js';
 
 // Issue #22, point 3, outside systemd: the old manager killed (kill -9) at each point of an
 // upgrade once the new one's workers stand by. The new manager finishes the takeover alone (PID
 // file, control socket, --admin), under load with no failed request; afterwards exactly one
 // manager runs, and status, reload and stop work. And point 7: no `.handover` file is left.
-
-type Point = 'standing by' | 'probation' | 'drain';
 
 async function killOldManager(t: TestContext, point: Point): Promise<void> {
   const { dir, app } = faultsApp(t);
@@ -33,23 +31,7 @@ async function killOldManager(t: TestContext, point: Point): Promise<void> {
   await new Promise((r) => setTimeout(r, 300));
   writeFileSync(join(dir, 'version.txt'), '2\n');
   const up = upgrading([h.app], h.env);
-  const newPid = () => {
-    const named = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8')) : 0;
-    return named && named !== h.pid ? named : null;
-  };
-  if (point === 'standing by') {
-    // Frozen as soon as it started the new manager, the old one never hears it stand by, nor tells it to take the traffic.
-    await waitFor('the upgrade to start a new manager', () => /starting a new manager/.test(up.output()) || null, 30_000);
-    process.kill(h.pid, 'SIGSTOP');
-    successor = await waitFor('the new manager to stand by (it claims the PID file)', newPid, 60_000);
-  } else {
-    await waitFor('the new manager to take the traffic', () => /serves every new connection/.test(up.output()) || null, 60_000);
-    successor = newPid()!;
-    // Drained old workers are kept (an upgrade that fails yet resumes them) until the commit.
-    const drained = async () => (await h.status()).workers.filter((w) => w.generation === before.generation).every((w) => w.state === 'drained');
-    if (point === 'probation') await waitFor('the old workers to drain', async () => (await drained()) || null, 30_000);
-    else assert.equal(await drained(), false, 'an old worker still drains');
-  }
+  successor = await reachPoint(point, { oldPid: h.pid, generation: before.generation, pidFile, output: up.output, status: () => h.status() });
   process.kill(h.pid, 'SIGKILL');
   await h.exited;
   assert.notEqual(await up.done, 0, 'the upgrade command lost its manager');

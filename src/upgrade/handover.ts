@@ -1,10 +1,9 @@
-import { readFileSync } from 'node:fs';
 import net from 'node:net';
-import { setTimeout as delay } from 'node:timers/promises';
 import { StartFailure } from '../manager/generation.js';
 import type { Manager } from '../manager/manager.js';
 import type { WorkerExit } from '../manager/worker-exit.js';
 import { NativeAddonError, setCloexec } from '../native.js';
+import { exited } from '../process-exit.js';
 import type { UpgradeResult } from '../protocol/status.js';
 import { CHANNEL_FD, UPGRADE_ENV, type FromNew, type FromOld, type ManagerIdentity, type UpgradeHandoff } from '../protocol/upgrade.js';
 import { UpgradeChannel } from './channel.js';
@@ -71,7 +70,7 @@ export class Handover {
     });
     // A channel that closes before the commit: the old manager abandoned the upgrade (it said
     // `abort`, or lives on: an older hypnode closes without a word), or it died.
-    const oldDied = ch.ended.then(async () => !aborted && (await hasDied(from)));
+    const oldDied = ch.ended.then(async () => !aborted && (await exited(from, DEATH_WAIT_MS)));
     void oldDied.then((died) => {
       if (!committed && !died) void manager.stop('fast');
     });
@@ -134,33 +133,8 @@ export class Handover {
   }
 }
 
-/** How long a closed channel may precede the end of the process behind it (the kernel closes its fds first). */
+/** How long a closed channel may precede the end of the process behind it. */
 const DEATH_WAIT_MS = 2_000;
-
-/** True once `pid` has exited (gone, or a zombie its parent has yet to reap); false if it still runs after DEATH_WAIT_MS. */
-async function hasDied(pid: number): Promise<boolean> {
-  const deadline = Date.now() + DEATH_WAIT_MS;
-  while (Date.now() < deadline) {
-    if (!running(pid)) return true;
-    await delay(10);
-  }
-  return !running(pid);
-}
-
-function running(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  try {
-    // The state follows the command name, which may hold spaces and parentheses.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return !/^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2));
-  } catch {
-    return process.platform !== 'linux';
-  }
-}
 
 /** Whether `p` has already resolved to true, without waiting for it. */
 async function settledTrue(p: Promise<boolean>): Promise<boolean> {
