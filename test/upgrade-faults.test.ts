@@ -73,6 +73,40 @@ test('the old manager killed while its workers drain: the new one takes over alo
   await killOldManager(t, 'drain');
 });
 
+test('the new manager killed during the probation, after it claimed the PID file: the old one serves on and names itself again, no request fails', async (t) => {
+  const { dir, app } = faultsApp(t);
+  const port = await freePort();
+  const pidFile = join(tempDir(t, 'hypnode-pid-'), 'app.pid');
+  const h = await startHypnode(t, app, ['--workers', '2', '--pid-file', pidFile, '--probation', '30'], { env: { PORT: String(port) } });
+  const before = await h.status();
+  let successor = 0;
+  t.after(() => {
+    for (const pid of [successor, ...h.seenPids]) if (pid && alive(pid)) process.kill(pid, 'SIGKILL');
+  });
+  const load = startLoad({ port, durationMs: 60_000, maxRequests: 100_000, keepAliveClients: 3, newConnectionClients: 3, slowEvery: 20 });
+  await new Promise((r) => setTimeout(r, 300));
+  writeFileSync(join(dir, 'version.txt'), '2\n');
+  const up = upgrading([h.app], h.env);
+  successor = await reachPoint('probation', { oldPid: h.pid, generation: before.generation, pidFile, output: up.output, status: () => h.status() });
+  const newWorkers = readFileSync(`/proc/${successor}/task/${successor}/children`, 'utf8').trim().split(' ').map(Number);
+  assert.ok(newWorkers.length >= 2, `the new manager's workers: ${newWorkers.join(' ')}`);
+  process.kill(successor, 'SIGKILL');
+  assert.equal(await up.done, 1, up.output());
+  assert.match(up.output(), /upgrade failed: the new manager \d+ exited within its probation/);
+  await new Promise((r) => setTimeout(r, 500));
+  const result = await load.stop();
+  t.diagnostic(`${result.total} requests, ${JSON.stringify(result.failures)} failed`);
+  assert.deepEqual(result.failures, {}, 'no request may fail when the new manager dies');
+  const after = await h.status();
+  assert.equal(after.pid, h.pid, 'the old manager serves on');
+  assert.deepEqual(after.workers.map((w) => w.pid).sort(), before.workers.map((w) => w.pid).sort(), 'its workers accept again');
+  assert.equal(readFileSync(pidFile, 'utf8').trim(), String(h.pid), 'the PID file names the old manager again');
+  await waitFor('the new workers to exit', () => (newWorkers.some(alive) ? null : true), 10_000);
+  assert.deepEqual(managersOf(app), [h.pid], 'exactly one manager runs');
+  const stop = await h.cli('stop');
+  assert.equal(stop.code, 0, stop.stderr);
+});
+
 test('two upgrades leave no .handover file beside the control socket or a unix --admin socket', async (t) => {
   const { app } = faultsApp(t);
   const port = await freePort();

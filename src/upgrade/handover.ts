@@ -74,7 +74,8 @@ export class Handover {
     void oldDied.then((died) => {
       if (!committed && !died) void manager.stop('fast');
     });
-    const abandoned = { main: false, why: 'the old manager abandoned the upgrade: this new manager exits, the old one serves on' } as const;
+    const failed = { main: false, why: 'the upgrade failed: this new manager exits, the old one serves on' } as const;
+    const abandoned = { main: false, why: `${failed.why} (it abandoned the upgrade)` } as const;
     // The old manager's next word: the one expected, null for `abort`, 'died' if it died first.
     const next = async (key: 'take' | 'commit'): Promise<FromOld | null | 'died'> => {
       try {
@@ -91,7 +92,7 @@ export class Handover {
       } catch (err) {
         if (await settledTrue(oldDied)) return { main: false, why: `the old manager ${from} died during the upgrade and this one's workers could not start (${(err as Error).message}): nothing serves` };
         this.fail(err as Error);
-        return abandoned;
+        return failed;
       }
       if (await settledTrue(oldDied)) orphaned = 'before this one\'s workers stood by';
       else {
@@ -112,8 +113,9 @@ export class Handover {
       if (!orphaned) ch.send({ committed: true });
     } catch (err) {
       // A failed step is said; a closed channel means the old manager abandoned the upgrade.
-      if (ch.isOpen) this.fail(err as Error);
-      return abandoned;
+      if (!ch.isOpen) return abandoned;
+      this.fail(err as Error);
+      return failed;
     } finally {
       manager.off('crash', forwardCrash);
       unlisten();
