@@ -32,5 +32,8 @@ export function closeKeepingPath(server: net.Server, path: string): Promise<void
   linkSync(path, keep);
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   renameSync(keep, path);
+  // A socket adopted from a fd (a successor's) has no path for libuv to remove: both names are
+  // then links to one file, and rename(2) between them does nothing, leaving the second behind.
+  rmSync(keep, { force: true });
   return closed;
 }

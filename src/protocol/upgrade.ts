@@ -7,17 +7,21 @@ import type { UpgradeResult } from './status.js';
 // holds. Both speak newline-delimited JSON over a socketpair (the new manager's fd 3), and the
 // old one passes what the new one needs to know in HYPNODE_UPGRADE:
 //
-//   new → old   started · progress* · ready | failed (its first generation is standing by)
+//   new → old   started · progress* · ready | failed (its first generation is standing by, the
+//                                                      PID file names the new manager)
 //   old → new   take                                  (accept: the old stops accepting next)
 //   new → old   accepting · crash*                    (a crash fails the upgrade until commit)
 //   old → new   commit | abort                        (the probation passed, the old drained)
-//   new → old   committed | failed                    (the PID file names the new manager)
+//   new → old   committed | failed
 //   old → new   main                                  (systemd was told MAINPID=new READY=1; the
 //                                                      control socket is the new one's to answer)
 //
 // Until `commit` the old manager serves on untouched whatever the new one does: it only has to
-// resume its workers and close the channel, and a new manager that sees the channel close before
-// `commit` kills its workers and exits.
+// resume its workers, say `abort` and close the channel, and the new manager kills its workers and
+// exits. A channel that closes with no `abort`, the old manager dead, means the opposite: the new
+// one finishes the takeover alone (see upgrade/handover). The new manager writes the PID file as
+// soon as its workers stand by, so that a supervisor reading it (systemd's PIDFile=) finds the
+// survivor whichever dies; the old one restores it if the upgrade fails.
 
 export const UPGRADE_ENV = 'HYPNODE_UPGRADE';
 export const CHANNEL_FD = 3;

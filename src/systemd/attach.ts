@@ -18,9 +18,10 @@ const EXTEND_BY_USEC = 30_000_000;
 
 /**
  * `successor`: this manager took over from another by an upgrade and is the main process now:
- * systemd knows it is ready (its predecessor said so).
+ * systemd knows it is ready (`told`: its predecessor said so), or hears it from this one
+ * (`claims`: the predecessor died before it could).
  */
-export function attachSystemd(manager: Manager, registry: ListenerRegistry, notifier: SystemdNotifier, warn: (text: string) => void, successor = false): void {
+export function attachSystemd(manager: Manager, registry: ListenerRegistry, notifier: SystemdNotifier, warn: (text: string) => void, successor: 'told' | 'claims' | null = null): void {
   if (!notifier.enabled) return;
   notifier.startWatchdog();
   // A notification that cannot be sent (the socket out of the unit's reach, say) must not bring
@@ -104,7 +105,8 @@ export function attachSystemd(manager: Manager, registry: ListenerRegistry, noti
     if (s.lastUpgrade?.ok) lastReload = `upgraded ${new Date(s.lastUpgrade.doneAt).toISOString()} from manager ${s.lastUpgrade.from.pid}`;
     tell(() => {
       storeSockets();
-      notifier.status(line());
+      if (successor === 'claims') notifier.claimMain(line());
+      else notifier.status(line());
     })();
   }
   manager.on('stopping', tell(() => {

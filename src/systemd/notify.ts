@@ -91,6 +91,15 @@ export class SystemdNotifier {
     }
   }
 
+  /**
+   * An upgrade's last word said by the new manager itself, its predecessor having died first:
+   * this process is the main one, and ready. systemd takes it from a process that is not (yet)
+   * its main one only with NotifyAccess=all; with PIDFile= it has made it main already.
+   */
+  claimMain(status?: string): void {
+    this.send([mainPidField(process.pid), 'READY=1', ...statusField(status)]);
+  }
+
   /** What a successor manager needs to speak to systemd as this one does, once it is the main process. */
   successorEnv(): Record<string, string> {
     if (this.socket === null) return {};

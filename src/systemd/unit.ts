@@ -40,6 +40,8 @@ export function serviceUnit(o: UnitOptions): string {
   const graceful = Math.ceil(o.settings.gracefulTimeout);
   const upgrade = Math.ceil(o.settings.upgradeTimeout);
   const probation = Math.ceil(o.settings.probation);
+  // In the unit's RuntimeDirectory= (%t is /run, or a user manager's XDG_RUNTIME_DIR) unless one is set.
+  const pidFile = o.settings.pidFile ?? `%t/hypnode/${name}/manager.pid`;
   const read = [o.app, dirname(o.app), o.node, o.cli, ...(o.configPath ? [o.configPath] : []), ...o.settings.envFile];
   const writable = [...o.writable, ...(o.settings.pidFile ? [dirname(o.settings.pidFile)] : []), ...(o.settings.runtimeDir ? [o.settings.runtimeDir] : [])];
   return `# ${name}.service, made by \`hypnode unit\`
@@ -50,8 +52,13 @@ ${o.sockets.length ? `Requires=${name}.socket\nAfter=${name}.socket\n` : ''}
 [Service]
 # The manager says READY=1 only once the first generation serves, so \`systemctl start\` returns then.
 Type=notify
-NotifyAccess=main
-ExecStart=${hypnode} start ${[o.app, ...o.startArgs, ...identityArgs(o)].map(quote).join(' ')}
+# An upgrade's new manager says MAINPID= and READY=1 itself when the old one died before it could:
+# systemd takes that only with NotifyAccess=all (the workers never see NOTIFY_SOCKET).
+NotifyAccess=all
+# The PID file names the new manager as soon as its workers stand by in an upgrade: if the old one
+# dies from then on, systemd makes the new one the main process instead of stopping the unit.
+PIDFile=${quote(pidFile)}
+ExecStart=${hypnode} start ${[o.app, ...o.startArgs, ...(o.settings.pidFile ? [] : ['--pid-file', pidFile]), ...identityArgs(o)].map(quote).join(' ')}
 # Blocks until the new code serves and the old has drained; exits non-zero (and \`systemctl reload\`
 # fails, the old code still serving) when the new code cannot start. The manager's PID never changes
 # in a reload. \`hypnode upgrade APP\` replaces the manager itself (a new hypnode or Node): it tells

@@ -69,8 +69,10 @@ export class Successor {
     this.channel.send(message);
   }
 
-  /** Ends the upgrade from this side: the new manager, seeing the channel close before `commit`, kills its workers and exits. */
+  /** Ends the upgrade from this side: the new manager, told `abort` before `commit`, kills its workers and exits. */
   abandon(): void {
+    // Said, not only shown by closing: a channel that just closes means this manager died.
+    this.channel.send({ abort: true });
     this.channel.close();
     const pid = this.identity?.pid;
     // One that hangs is killed: it holds nothing the old manager needs.

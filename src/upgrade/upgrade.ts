@@ -15,9 +15,10 @@ import { probe, Successor } from './successor.js';
 
 // `hypnode upgrade`, in the old manager: it starts a new manager (the hypnode code on disk now,
 // on the Node asked for), hands it every socket, and steps aside only once the new one's workers
-// serve; then, past the probation and its own drain, it passes the PID file, the control socket
-// and systemd's MAINPID to it, and exits. Until that commit it can take everything back: a new
-// manager that fails, at any step, leaves the old one serving as if nothing had happened.
+// serve; then, past the probation and its own drain, it passes the control socket and systemd's
+// MAINPID to it, and exits. Until that commit it can take everything back: a new manager that
+// fails, at any step, leaves the old one serving as if nothing had happened (the PID file, which
+// the new one claimed once its workers stood by, names the old one again).
 
 export interface UpgradeContext {
   manager: Manager;
@@ -121,7 +122,7 @@ export async function upgradeManager(ctx: UpgradeContext, nodeArg: string | null
     const verdict = await Promise.race([Promise.all([manager.drained(), delay(ctx.probationMs)]).then(() => null), died, stopping]);
     if (verdict) throw verdict;
     s.send({ commit: true });
-    await step((m) => ('committed' in m ? true : undefined), BOOT_ALLOWANCE_MS, 'before it took the PID file');
+    await step((m) => ('committed' in m ? true : undefined), BOOT_ALLOWANCE_MS, 'before it committed');
     // From here on the new manager is the one: nothing is taken back.
     ctx.control.leave();
     ctx.admin?.leave();

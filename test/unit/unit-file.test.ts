@@ -21,7 +21,10 @@ test('the unit: the app by its symlinked path, its user, its runtime directory, 
   const unit = serviceUnit(base);
   assert.equal(unitName(base.app, null), 'hypnode-app');
   for (const line of [
-    'ExecStart=/usr/bin/node /usr/lib/node_modules/hypnode/dist/src/cli/main.js start /srv/shop/current/app.js --workers 4',
+    'ExecStart=/usr/bin/node /usr/lib/node_modules/hypnode/dist/src/cli/main.js start /srv/shop/current/app.js --workers 4 --pid-file %t/hypnode/hypnode-app/manager.pid',
+    // An upgrade's new manager may have to claim the main PID itself (its predecessor died first).
+    'NotifyAccess=all',
+    'PIDFile=%t/hypnode/hypnode-app/manager.pid',
     'WorkingDirectory=/srv/shop/current',
     'Environment=PWD=/srv/shop/current',
     'User=shop',

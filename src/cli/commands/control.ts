@@ -1,8 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
 import { ask, sendCommand } from '../../control/client.js';
 import { OperationError, UsageError } from '../../errors.js';
+import { exited } from '../../process-exit.js';
 import { servingWords } from '../../protocol/status.js';
 import type { CliArgs } from '../args.js';
 import { formatReload, formatStatus, formatUpgrade, progressPrinter } from '../format.js';
@@ -37,7 +36,7 @@ export async function upgrade(args: CliArgs): Promise<number> {
   }
   // Returns once the old manager is gone: by then the PID file names the new one (Type=forking reads it next).
   await closed;
-  if (!(await gone(reply.result.from.pid))) throw new OperationError(`the new manager ${reply.result.to.pid} serves, but the old one (pid ${reply.result.from.pid}) was still running ${EXIT_WAIT_MS / 1000}s later`);
+  if (!(await exited(reply.result.from.pid, EXIT_WAIT_MS))) throw new OperationError(`the new manager ${reply.result.to.pid} serves, but the old one (pid ${reply.result.from.pid}) was still running ${EXIT_WAIT_MS / 1000}s later`);
   process.stdout.write(`${formatUpgrade(reply.result)}\n`);
   return 0;
 }
@@ -55,7 +54,7 @@ export async function stop(args: CliArgs): Promise<number> {
   const { reply, closed } = await ask(paths, args.fast ? 'stop-fast' : 'stop', progressPrinter(process.stderr));
   if (!reply.ok) throw new OperationError(reply.error);
   await closed;
-  if (!(await gone(reply.result.pid))) throw new OperationError(`every worker has exited, but the manager (pid ${reply.result.pid}) was still running ${EXIT_WAIT_MS / 1000}s later`);
+  if (!(await exited(reply.result.pid, EXIT_WAIT_MS))) throw new OperationError(`every worker has exited, but the manager (pid ${reply.result.pid}) was still running ${EXIT_WAIT_MS / 1000}s later`);
   process.stdout.write('stopped: every worker and the manager have exited\n');
   return 0;
 }
@@ -73,28 +72,4 @@ async function located(args: CliArgs) {
   const instance = await find(args);
   if (instance.configError) process.stderr.write(`hypnode: warning: the next reload would fail: ${instance.configError}\n`);
   return instance;
-}
-
-/** Whether `pid` has exited (a zombie has: it only waits for its parent to read its status). */
-async function gone(pid: number): Promise<boolean> {
-  const deadline = Date.now() + EXIT_WAIT_MS;
-  for (;;) {
-    if (!running(pid)) return true;
-    if (Date.now() > deadline) return false;
-    await delay(20);
-  }
-}
-
-function running(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return process.platform !== 'linux';
-  }
 }

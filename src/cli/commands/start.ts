@@ -118,21 +118,22 @@ async function run(args: CliArgs, handover: Handover | null): Promise<number> {
   if (handover) {
     const { from } = handover.handoff;
     log.info(`taking over from manager ${from.pid} (hypnode ${from.hypnode}, Node ${from.node}): hypnode ${self.hypnode}, Node ${self.node} (${self.nodePath})`);
-    const isMain = await handover.run(manager, self, {
-      commit: () => {
+    const outcome = await handover.run(manager, self, {
+      claimPidFile: () => {
         if (pidFile) writePidFile(pidFile, process.pid, from.pid);
       },
-      main: async (result) => {
+      main: async (result, orphaned) => {
+        if (orphaned) log.warn(`the old manager ${from.pid} died during the upgrade, ${orphaned}: this manager completes the takeover by itself`);
         registry.ownsPaths = true;
         manager.lastUpgrade = result;
         control = await ControlServer.adopt(paths, handover.handoff.control, handle, warn);
         admin = await adoptAdmin(settings.admin, handover.handoff.admin, manager);
-        attachSystemd(manager, registry, notifier, warn, true);
+        attachSystemd(manager, registry, notifier, warn, orphaned ? 'claims' : 'told');
         log.info(`manager ${process.pid} serves: the upgrade from manager ${from.pid} is done`);
       },
     });
-    if (!isMain) {
-      log.error('the upgrade failed: this new manager exits, the old one serves on');
+    if (!outcome.main) {
+      log.error(outcome.why);
       await manager.stop('fast');
       log.close();
       return 1;

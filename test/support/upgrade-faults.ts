@@ -1,0 +1,93 @@
+import { spawn } from 'node:child_process';
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { TestContext } from 'node:test';
+import type { Status } from '../../src/protocol/status.js';
+import { CLI, tempDir, waitFor } from './hypnode.js';
+
+// What the tests of a manager dying mid-upgrade share, in the foreground and under systemd.
+
+/** hello's app, plus /hold?ms=N: an old worker busy with it keeps the old generation draining. */
+const APP = `import { readFileSync } from 'node:fs';
+import http from 'node:http';
+const version = readFileSync(new URL('./version.txt', import.meta.url), 'utf8').trim();
+http.createServer((req, res) => {
+  const reply = () => {
+    res.setHeader('x-version', version);
+    res.setHeader('x-pid', String(process.pid));
+    res.end('hello\\n');
+  };
+  const hold = /^\\/hold\\?ms=(\\d+)$/.exec(req.url ?? '');
+  setTimeout(reply, hold ? Number(hold[1]) : req.url === '/slow' ? 300 : 0);
+}).listen(Number(process.env.PORT));
+`;
+
+export function faultsApp(t: TestContext): { dir: string; app: string } {
+  const dir = tempDir(t, 'hypnode-faults-');
+  writeFileSync(join(dir, 'app.mjs'), APP);
+  writeFileSync(join(dir, 'version.txt'), '1\n');
+  return { dir, app: join(dir, 'app.mjs') };
+}
+
+/** The running `hypnode start` processes for `app`, found in /proc: the old manager, the new one, or both. */
+export function managersOf(app: string): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      const state = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (/^[ZX]/.test(state.slice(state.lastIndexOf(')') + 2))) continue;
+      if (argv.includes('start') && argv.includes(app)) found.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
+
+/** `hypnode upgrade` running, its output so far readable while it runs. */
+export function upgrading(args: string[], env: Record<string, string> = {}): { output: () => string; done: Promise<number | null> } {
+  let output = '';
+  const proc = spawn(process.execPath, [CLI, 'upgrade', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  proc.stdout.setEncoding('utf8').on('data', (d: string) => (output += d));
+  proc.stderr.setEncoding('utf8').on('data', (d: string) => (output += d));
+  return { output: () => output, done: new Promise((resolve) => proc.on('exit', (code) => resolve(code))) };
+}
+
+
+/** Where in an upgrade the old manager is killed: all once the new one's workers stand by. */
+export type Point = 'standing by' | 'probation' | 'drain';
+
+export interface UpgradeWatch {
+  oldPid: number;
+  /** The old manager's serving generation. */
+  generation: number | null;
+  pidFile: string;
+  /** `hypnode upgrade`'s output so far. */
+  output: () => string;
+  status: () => Promise<Status>;
+}
+
+/** Waits for the upgrade to reach `point` (freezing the old manager for 'standing by'); returns the new manager's PID. */
+export async function reachPoint(point: Point, w: UpgradeWatch): Promise<number> {
+  const newPid = () => {
+    const named = existsSync(w.pidFile) ? Number(readFileSync(w.pidFile, 'utf8')) : 0;
+    return named && named !== w.oldPid ? named : null;
+  };
+  if (point === 'standing by') {
+    // Frozen as soon as it started the new manager, the old one never hears it stand by, nor tells it to take the traffic.
+    await waitFor('the upgrade to start a new manager', () => /starting a new manager/.test(w.output()) || null, 30_000);
+    process.kill(w.oldPid, 'SIGSTOP');
+    return waitFor('the new manager to stand by (it claims the PID file)', newPid, 60_000);
+  }
+  await waitFor('the new manager to take the traffic', () => /serves every new connection/.test(w.output()) || null, 60_000);
+  const successor = newPid();
+  assert.ok(successor, 'the PID file names the new manager once its workers stand by');
+  // Drained old workers are kept (an upgrade that fails yet resumes them) until the commit.
+  const drained = async () => (await w.status()).workers.filter((x) => x.generation === w.generation).every((x) => x.state === 'drained');
+  if (point === 'probation') await waitFor('the old workers to drain', async () => (await drained()) || null, 30_000);
+  else assert.equal(await drained(), false, 'an old worker still drains');
+  return successor;
+}
