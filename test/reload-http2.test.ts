@@ -95,7 +95,7 @@ test('node:http2 (h2c and TLS): one session each, 3 reloads and a broken deploy:
   writeFileSync(join(dir, 'version.txt'), '1\n');
   const { cert } = selfSigned(dir, 'localhost');
   const [port, tlsPort] = [await freePort(), await freePort()];
-  const h = await startHypnode(t, join(dir, 'app.js'), ['--workers', '2', '--graceful-timeout', String(GRACEFUL_TIMEOUT_S)], { env: { PORT: String(port), TLS_PORT: String(tlsPort) } });
+  const h = await startHypnode(t, join(dir, 'app.js'), ['--workers', '2', '--graceful-timeout', String(GRACEFUL_TIMEOUT_S), '--probation', '0'], { env: { PORT: String(port), TLS_PORT: String(tlsPort) } });
   const h2c = http2Load(`http://127.0.0.1:${port}`);
   const h2 = http2Load(`https://127.0.0.1:${tlsPort}`, { ca: cert });
   t.after(() => {
@@ -110,7 +110,7 @@ test('node:http2 (h2c and TLS): one session each, 3 reloads and a broken deploy:
 test('gRPC (@grpc/grpc-js, examples/grpc): one channel, 3 reloads and a broken deploy: no call fails, the new code answers', async (t) => {
   const { dir, app } = installedExample(t, 'grpc');
   const port = await freePort();
-  const h = await startHypnode(t, app, ['--workers', '2', '--graceful-timeout', String(GRACEFUL_TIMEOUT_S)], { env: { PORT: String(port), HOST: '127.0.0.1' } });
+  const h = await startHypnode(t, app, ['--workers', '2', '--graceful-timeout', String(GRACEFUL_TIMEOUT_S), '--probation', '0'], { env: { PORT: String(port), HOST: '127.0.0.1' } });
   const { hello } = grpc.loadPackageDefinition(protoLoader.loadSync(join(dir, 'greeter.proto'))) as unknown as { hello: { Greeter: grpc.ServiceClientConstructor } };
   const client = new hello.Greeter(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
   t.after(() => client.close());
