@@ -17,7 +17,7 @@ import { http2Load, loop, type SessionLoad } from './support/session-load.js';
 
 /** Far beyond the test's bounds: a reload or stop that waits for it fails the test. */
 const GRACEFUL_TIMEOUT_S = 120;
-/** What a drain may take on a busy machine: its sessions' streams end in milliseconds. */
+/** What a drain (or a stop) may take on a busy machine: its sessions' streams end in milliseconds. */
 const DRAIN_BOUND_MS = 10_000;
 
 const H2_APP = `
@@ -110,7 +110,9 @@ test('node:http2 (h2c and TLS): one session each, 3 reloads and a broken deploy:
 test('gRPC (@grpc/grpc-js, examples/grpc): one channel, 3 reloads and a broken deploy: no call fails, the new code answers', async (t) => {
   const { dir, app } = installedExample(t, 'grpc');
   const port = await freePort();
-  const h = await startHypnode(t, app, ['--workers', '2', '--graceful-timeout', String(GRACEFUL_TIMEOUT_S), '--probation', '0'], { env: { PORT: String(port), HOST: '127.0.0.1' } });
+  const h = await startHypnode(t, app, ['--workers', '2', '--graceful-timeout', String(GRACEFUL_TIMEOUT_S), '--probation', '0'], { env: { PORT: String(port), HOST: '127.0.0.1' }, wait: false });
+  // Loading the protos takes its time on a busy machine: more than waitServing's usual bound.
+  await h.waitServing(60_000);
   const { hello } = grpc.loadPackageDefinition(protoLoader.loadSync(join(dir, 'greeter.proto'))) as unknown as { hello: { Greeter: grpc.ServiceClientConstructor } };
   const client = new hello.Greeter(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
   t.after(() => client.close());
