@@ -28,7 +28,7 @@ export class Http2Sessions {
 
   /**
    * @param pingBoundMs how long a client may take to answer the PING before its session gets
-   *   its final GOAWAY anyway (a client that closed its end answers none).
+   *   its final GOAWAY anyway (Node's own client answers none once it has the first GOAWAY).
    * @param onStream counts a client's stream (the probe's are not counted).
    */
   constructor(
