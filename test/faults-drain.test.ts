@@ -113,6 +113,11 @@ test('a worker that never closes its keep-alive connections is ended at the grac
   assert.ok(took < (GRACE_S + 8) * 1000, `the reload took ${took} ms`);
   assert.equal(alive(old!.pid), false);
   assert.match(h.output, new RegExp(`worker ${old!.pid} \\(generation 1\\) still busy ${GRACE_S}s into its drain`));
+  // Issue #24: the reload says the old worker was killed, not drained, and status keeps the count.
+  assert.match(r.stdout, /old workers ended +after [\d.]+ s: 1 old worker killed, still busy at the graceful timeout \(not drained\)/, r.stdout);
+  assert.doesNotMatch(r.stdout, /drained +after/);
+  const last = (await h.status()).lastReload;
+  assert.equal(last?.ok && last.killedDraining, 1);
   await sleep(100);
   assert.equal((await get(port)).version, '2');
 });

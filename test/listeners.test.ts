@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { X509Certificate } from 'node:crypto';
 import { existsSync, lstatSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
@@ -9,21 +7,11 @@ import tls from 'node:tls';
 import { installedExample } from './support/examples.js';
 import { assertNoneLeft, freePort, startHypnode, tempDir } from './support/hypnode.js';
 import { reloadUnderLoad } from './support/reload-under-load.js';
+import { selfSigned } from './support/self-signed.js';
 
 // Issue #6, point 2: listening beyond plain TCP on IPv4. HTTPS (a reload picks up a renewed
 // certificate), unix socket paths (even from an app that removes its socket file), IPv6, and
 // an app with two servers: every socket stays open across reloads.
-
-/** A throwaway self-signed certificate for loopback, as `cert.pem` and `key.pem` in `dir`. */
-function selfSigned(dir: string, commonName: string): { cert: string; fingerprint: string } {
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-    '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
-    '-subj', `/CN=${commonName}`, '-addext', 'subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost',
-  ], { stdio: 'ignore' });
-  const cert = readFileSync(join(dir, 'cert.pem'), 'utf8');
-  return { cert, fingerprint: new X509Certificate(cert).fingerprint256 };
-}
 
 /** The fingerprint of the certificate a fresh TLS connection is shown. */
 function servedFingerprint(port: number, ca: string): Promise<string> {

@@ -15,7 +15,7 @@ import { systemd254 } from './systemd-backports.js';
 
 const TEST_DIR = fileURLToPath(new URL('../test/', import.meta.url));
 const DIST_DIR = fileURLToPath(new URL('../', import.meta.url));
-const LINE_SUITES = /^(reload|ready|upgrade|faults(-[a-z]+)?|systemd(-[a-z]+)?|install)\.test\.js$/;
+const LINE_SUITES = /^(reload(-http2)?|ready|upgrade|faults(-[a-z]+)?|systemd(-[a-z]+)?|install)\.test\.js$/;
 
 interface Counts {
   pass: number;

@@ -42,7 +42,7 @@ export class ManagerMetrics {
     const labels = (w: { generation: number; slot: number; pid: number }) => ({ generation: String(w.generation), slot: String(w.slot), pid: String(w.pid) });
     new Counter({
       name: 'hypnode_worker_requests_total',
-      help: 'HTTP requests a worker received, as of its last heartbeat (sum by instance for the total; a replaced worker is a new series)',
+      help: 'HTTP requests (and HTTP/2 streams, gRPC calls) a worker received, as of its last heartbeat (sum by instance for the total; a replaced worker is a new series)',
       labelNames: perWorker,
       registers: [r],
       collect() {

@@ -1,5 +1,5 @@
 import { duration, secs } from '../durations.js';
-import type { ReloadResult, Status, UpgradeResult, WorkerStatus } from '../protocol/status.js';
+import { killedWords, type ReloadResult, type Status, type UpgradeResult, type WorkerStatus } from '../protocol/status.js';
 
 // What a person reads: `hypnode status` as a table, a reload's progress and outcome.
 
@@ -18,7 +18,7 @@ export function formatStatus(s: Status): string {
   }
   if (s.lastReload) {
     const r = s.lastReload;
-    lines.push(`last reload  ${time(r.startedAt)}: ${r.ok ? `ok, generation ${r.generation} in ${secs(r.doneAt - r.startedAt)}` : `FAILED: ${r.error}`}`);
+    lines.push(`last reload  ${time(r.startedAt)}: ${r.ok ? `ok, generation ${r.generation} in ${secs(r.doneAt - r.startedAt)}${r.killedDraining > 0 ? `; ${killedWords(r.killedDraining)}` : ''}` : `FAILED: ${r.error}`}`);
   }
   if (s.lastUpgrade) {
     const u = s.lastUpgrade;
@@ -35,7 +35,9 @@ export function formatReload(r: Extract<ReloadResult, { ok: true }>): string {
     `reloaded: generation ${r.generation}`,
     `  new workers ready     after ${secs(r.readyAt - r.startedAt)}`,
     `  new code serves all   after ${secs(r.servingAt - r.startedAt)}`,
-    `  old workers drained   after ${secs(r.drainedAt - r.startedAt)}`,
+    r.killedDraining > 0
+      ? `  old workers ended     after ${secs(r.drainedAt - r.startedAt)}: ${killedWords(r.killedDraining)}`
+      : `  old workers drained   after ${secs(r.drainedAt - r.startedAt)}`,
     `  done (probation over) after ${secs(r.doneAt - r.startedAt)}`,
   ].join('\n');
 }

@@ -60,6 +60,8 @@ export class Generation extends EventEmitter<{ changed: []; crash: [exit: Worker
   readonly createdAt = Date.now();
   readyAt: number | null = null;
   lastCrash: { at: number; message: string; output: string } | null = null;
+  /** Workers killed still busy at the graceful timeout, not drained: a reload says how many. */
+  killedDraining = 0;
   private readonly live = new Set<WorkerProcess>();
   private phase: GenerationState = 'starting';
   /** Whether a worker that becomes ready starts accepting at once. */
@@ -345,6 +347,7 @@ export class Generation extends EventEmitter<{ changed: []; crash: [exit: Worker
     this.live.delete(w);
     this.emit('exit', exit, w.finalMetrics);
     this.droppedByGone += w.stats.linesDropped;
+    if (exit.endedBy?.kind === 'graceful-timeout') this.killedDraining++;
     if (this.recycling.delete(w)) this.nextRecycle();
     this.recycleQueue.delete(w);
     this.emit('changed');

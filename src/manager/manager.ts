@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Deployment, Plan } from '../config/deployment.js';
 import { secs } from '../durations.js';
-import { servingWords, type GenerationStatus, type ManagerRuntime, type ManagerState, type ReloadResult, type Serving, type Status, type UpgradeResult, type WorkerStatus } from '../protocol/status.js';
+import { killedWords, servingWords, type GenerationStatus, type ManagerRuntime, type ManagerState, type ReloadResult, type Serving, type Status, type UpgradeResult, type WorkerStatus } from '../protocol/status.js';
 import { Generation, StartFailure } from './generation.js';
 import type { ListenerRegistry } from './listeners.js';
 import type { Logger } from './log.js';
@@ -338,7 +338,7 @@ export class Manager extends EventEmitter<ManagerEvents> {
     const result = await this.replace(startedAt).catch((err: Error) => this.failed(startedAt, null, err.message, err instanceof StartFailure ? err.output : ''));
     this.lastReload = result;
     if (result.ok) {
-      this.say(`done: generation ${result.generation} serves everything, the old drained, in ${secs(result.doneAt - startedAt)}`);
+      this.say(`done: generation ${result.generation} serves everything, ${result.killedDraining > 0 ? killedWords(result.killedDraining) : 'the old drained'}, in ${secs(result.doneAt - startedAt)}`);
     } else {
       this.log.error(`reload failed: ${result.error}; ${servingWords(result.serving)}`);
     }
@@ -352,6 +352,7 @@ export class Manager extends EventEmitter<ManagerEvents> {
     const plan = await this.deployment.next();
     // Usually the current generation; after a batched reload that failed midway, two share the slots.
     const olds = this.servingGenerations();
+    const killedBefore = olds.reduce((n, o) => n + o.killedDraining, 0);
     const next = this.newGeneration(plan);
     const batch = batchSize(plan.settings.reloadBatch, next.size);
     const batches = Math.ceil(next.size / batch);
@@ -400,7 +401,8 @@ export class Manager extends EventEmitter<ManagerEvents> {
       await this.discard(g);
     }));
     this.prune();
-    return { ok: true, generation: next.id, startedAt, readyAt, servingAt, drainedAt, doneAt: Date.now() };
+    const killedDraining = olds.reduce((n, o) => n + o.killedDraining, 0) - killedBefore;
+    return { ok: true, generation: next.id, startedAt, readyAt, servingAt, drainedAt, doneAt: Date.now(), killedDraining };
   }
 
   /** Starts `slots` workers of `next` and waits until each stands by; a failure discards it and throws. */

@@ -63,6 +63,8 @@ export type ReloadResult =
       servingAt: number;
       drainedAt: number;
       doneAt: number;
+      /** Old workers killed still busy at the graceful timeout: these did not drain. */
+      killedDraining: number;
     }
   | {
       ok: false;
@@ -135,4 +137,9 @@ export function servingWords(s: Serving | null): string {
   }
   if (!s || s.ready === 0) return `nothing serves: generation ${s?.generation ?? '-'} has no ready worker`;
   return `the old code keeps serving (generation ${s.generation}, ${s.ready}/${s.wanted} workers ready)`;
+}
+
+/** A reload's old workers that did not drain: killed at the graceful timeout. */
+export function killedWords(killed: number): string {
+  return `${killed} old worker${killed === 1 ? '' : 's'} killed, still busy at the graceful timeout (not drained)`;
 }

@@ -1,8 +1,10 @@
 import http from 'node:http';
 import net from 'node:net';
 import tls from 'node:tls';
+import { closeHttp2Server, Http2Sessions } from './http2-sessions.js';
 import { closeWebSocket, endEventStream } from './long-lived.js';
 import { PROBE_USER_AGENT, probeSockets } from './ready-probe.js';
+import { isHttp2Server } from './server-kinds.js';
 import { SocketList } from './socket-list.js';
 
 // Tracks the app's servers and their connections, and drains them without failing a request:
@@ -10,7 +12,8 @@ import { SocketList } from './socket-list.js';
 // `Connection: close`, and close a keep-alive connection only after it sat idle for a while,
 // because closing it sooner races with a request the client already has on the wire (measured:
 // sweeping idle connections every 50 ms reset 1 request in 13k; closing only after ~1 s idle: 0).
-// WebSockets and event streams, which never end by themselves, are closed cleanly (long-lived.ts).
+// WebSockets and event streams, which never end by themselves, are closed cleanly (long-lived.ts),
+// and HTTP/2 sessions are told to go away (http2-sessions.ts).
 
 interface HttpSocket extends net.Socket {
   _httpMessage?: http.ServerResponse | null;
@@ -40,13 +43,16 @@ export class ConnectionTracker {
   private draining = false;
   private drained: (() => void) | null = null;
   private sweeper: NodeJS.Timeout | null = null;
+  private readonly http2: Http2Sessions;
   requests = 0;
   accepted = 0;
 
   constructor(
     private readonly idleCloseAfterMs: number,
     private readonly onAccept: (accepted: number) => void,
-  ) {}
+  ) {
+    this.http2 = new Http2Sessions(idleCloseAfterMs, () => this.requests++);
+  }
 
   get open(): number {
     return this.plain.size + this.tlsTransports.size;
@@ -88,6 +94,7 @@ export class ConnectionTracker {
         if (!this.draining) closeIdle.call(server);
       };
     }
+    if (isHttp2Server(server)) this.http2.track(server);
     if (server instanceof http.Server) {
       server.prependListener('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
         if (req.headers['user-agent'] !== PROBE_USER_AGENT) this.requests++;
@@ -106,7 +113,10 @@ export class ConnectionTracker {
     this.draining = true;
     this.drained = drained;
     farewell();
-    for (const server of this.servers) if (server.listening) server.close();
+    this.http2.drain();
+    for (const server of this.servers) {
+      if (server.listening) isHttp2Server(server) ? closeHttp2Server(server) : server.close();
+    }
     stoppedAccepting();
     this.sweeper = setInterval(() => this.sweep(), SWEEP_EVERY_MS);
     this.sweep();
@@ -116,6 +126,7 @@ export class ConnectionTracker {
   /** The drain is called off (the servers accept again): connections are kept alive as before. */
   resume(): void {
     this.draining = false;
+    this.http2.resume();
     this.drained = null;
     if (this.sweeper) clearInterval(this.sweeper);
     this.sweeper = null;
