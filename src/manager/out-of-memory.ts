@@ -3,30 +3,28 @@ import { readFileSync } from 'node:fs';
 // Whether a worker died for want of memory, in the words of what ended it. The kernel's OOM killer
 // sends a plain SIGKILL: what says it was the OOM killer is the count of OOM kills of the memory
 // control group the workers run in (cgroup v2 memory.events, v1 memory.oom_control `oom_kill`),
-// read when the worker started and when it died. V8 running out of heap aborts the process after
+// read (by the worker's own cgroup) when it started and when it died. V8 running out of heap aborts the process after
 // its fatal line ("... JavaScript heap out of memory"), which comes down the worker's stderr pipe.
 
 export type OutOfMemory = { by: 'kernel' | 'v8-heap'; rssBytes: number };
 
 const V8_HEAP = /JavaScript heap out of memory|Reached heap limit/;
 
-let counterFile: string | null | undefined;
-
-/** The OOM kills counted in this process's memory cgroup (its workers' too), or null when no file tells. */
-export function oomKills(): number | null {
-  counterFile ??= findCounter();
-  if (counterFile === null) return null;
-  try {
-    const found = /^oom_kill (\d+)$/m.exec(readFileSync(counterFile, 'utf8'));
-    return found ? Number(found[1]) : null;
-  } catch {
-    return null;
-  }
+/** Where the OOM kills of `pid`'s memory cgroup are counted, and how many so far; null when no file tells. */
+export interface OomCount {
+  file: string;
+  kills: number;
 }
 
-/** A worker that ended as `signal`, with `oomBefore` kills counted at its start, `output` its last words. */
-export function outOfMemory(signal: NodeJS.Signals | null, oomBefore: number | null, output: string, rssBytes: number): OutOfMemory | null {
-  if (signal === 'SIGKILL' && oomBefore !== null && (oomKills() ?? 0) > oomBefore) return { by: 'kernel', rssBytes };
+export function oomCount(pid: number): OomCount | null {
+  const file = findCounter(pid);
+  const kills = file === null ? null : readKills(file);
+  return file === null || kills === null ? null : { file, kills };
+}
+
+/** A worker that ended as `signal`, its cgroup's OOM kills counted at its start, `output` its last words. */
+export function outOfMemory(signal: NodeJS.Signals | null, before: OomCount | null, output: string, rssBytes: number): OutOfMemory | null {
+  if (signal === 'SIGKILL' && before && (readKills(before.file) ?? 0) > before.kills) return { by: 'kernel', rssBytes };
   if (V8_HEAP.test(output.slice(-4096))) return { by: 'v8-heap', rssBytes };
   return null;
 }
@@ -38,10 +36,19 @@ export function describeOutOfMemory(oom: OutOfMemory, signal: NodeJS.Signals | n
   return `ran out of memory (V8 heap, see --max-old-space-size): ${signal ? `killed by ${signal}` : `exited with code ${code}`}${held}`;
 }
 
-function findCounter(): string | null {
+function readKills(file: string): number | null {
+  try {
+    const found = /^oom_kill (\d+)$/m.exec(readFileSync(file, 'utf8'));
+    return found ? Number(found[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+function findCounter(pid: number): string | null {
   let lines: string[];
   try {
-    lines = readFileSync('/proc/self/cgroup', 'utf8').split('\n');
+    lines = readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n');
   } catch {
     return null;
   }
@@ -52,12 +59,5 @@ function findCounter(): string | null {
     if (controllers === '') candidates.push(`/sys/fs/cgroup${path}/memory.events`, `/sys/fs/cgroup/unified${path}/memory.events`);
     else if (controllers!.split(',').includes('memory')) candidates.push(`/sys/fs/cgroup/memory${path}/memory.oom_control`);
   }
-  for (const file of candidates) {
-    try {
-      if (/^oom_kill \d+$/m.test(readFileSync(file, 'utf8'))) return file;
-    } catch {
-      // not there: the next
-    }
-  }
-  return null;
+  return candidates.find((file) => readKills(file) !== null) ?? null;
 }

@@ -6,7 +6,7 @@ import type { WorkerState } from '../protocol/status.js';
 import { isWorkerMessage, WORKER_CONFIG_ENV, WORKER_INDEX_ENV, type ManagerToWorker, type WorkerConfig, type WorkerStats } from '../protocol/worker.js';
 import type { ListenerRegistry } from './listeners.js';
 import type { Logger } from './log.js';
-import { oomKills, outOfMemory } from './out-of-memory.js';
+import { oomCount, outOfMemory } from './out-of-memory.js';
 import { OutputTail } from './output-tail.js';
 import type { EndReason, WorkerExit } from './worker-exit.js';
 
@@ -115,7 +115,7 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
     };
     if (stdout) this.output.follow(stdout, (lines) => log.worker(this.generation, this.pid, 'stdout', lines), marker && { line: marker, seen });
     if (stderr) this.output.follow(stderr, (lines) => log.worker(this.generation, this.pid, 'stderr', lines), marker && { line: marker, seen });
-    const oomBefore = oomKills();
+    const oomBefore = this.pid ? oomCount(this.pid) : null;
     this.exited = new Promise((resolve) => {
       const ended = (code: number | null, signal: NodeJS.Signals | null) => {
         if (this.current === 'exited') return;
