@@ -36,6 +36,7 @@ interface Addon {
   exitWhenOrphaned(parent: number, graceMs: number): void;
   leaveForegroundGroup(): void;
   reapChild(pid: number): boolean;
+  setChildSubreaper(on: boolean): void;
   outputLock(): number;
   writeLines(lockFd: number, fd: number, lines: Buffer, waitMs: number): WriteOutcome;
   writeText(lockFd: number, fd: number, prefix: Buffer, line: string, waitMs: number): WriteOutcome;
@@ -253,6 +254,11 @@ export function leaveForegroundGroup(): void {
  */
 export function reapChild(pid: number): boolean {
   return load().reapChild(pid);
+}
+
+/** On: an orphaned descendant of this process becomes its child (PR_SET_CHILD_SUBREAPER), not init's. */
+export function setChildSubreaper(on: boolean): void {
+  load().setChildSubreaper(on);
 }
 
 /** A lock in shared memory (a memfd) that every writer of one shared sink takes for each write. */
