@@ -169,7 +169,7 @@ export function loadNative(): void {
   } catch (err) {
     if (err instanceof NativeAddonError && !warned) {
       warned = true;
-      process.emitWarning(`${err.message}. Without it hypnode runs, but the control socket is guarded by its file modes only, a worker whose event loop is stuck outlives a manager that died, a terminal's Ctrl-C reaches the workers too, and systemd's Type=notify cannot be used.`, { code: 'HYPNODE_NATIVE_MISSING' });
+      process.emitWarning(`${err.message}. Without it hypnode runs, but the control socket is guarded by its file modes only, a worker whose event loop is stuck outlives a manager that died, a terminal's Ctrl-C reaches the workers too, processes the app started may outlive a stop, and systemd's Type=notify cannot be used.`, { code: 'HYPNODE_NATIVE_MISSING' });
     }
     throw err;
   }

@@ -22,7 +22,8 @@ export function reapOrphans(workers: () => ReadonlySet<number>): string | null {
     if (process.pid !== 1) setChildSubreaper(true);
     else reapChild(process.pid); // loads the addon (and is a no-op: no process is its own child)
   } catch (err) {
-    if (!(err instanceof NativeAddonError)) throw err;
+    // A kernel (or an emulator, qemu-user) without PR_SET_CHILD_SUBREAPER: orphans go to init.
+    if (!(err instanceof NativeAddonError)) return `cannot adopt the orphans of the app's processes (${(err as Error).message}): what the app leaves behind may outlive a stop`;
     if (process.pid !== 1) return null; // loadNative's warning says what goes without the addon
     return 'running as PID 1 without the native addon: orphaned processes are not reaped; run the container with an init (docker run --init, or tini)';
   }
