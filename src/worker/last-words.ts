@@ -7,8 +7,11 @@
 // that the manager keeps in its tail and logs not (src/manager/output-tail.ts). A worker killed by
 // a signal writes nothing more: its tail ends with what came through the pipe.
 
-/** As much as the manager keeps of a worker's output (see output-tail.ts). */
-const KEEP_BYTES = 16 * 1024;
+/**
+ * The pipe is non-blocking: a write of at most PIPE_BUF (4096) bytes goes whole or not at all, so
+ * the line (its marker, and the lines in base64, a third more) never reaches the manager torn.
+ */
+const KEEP_BYTES = 3000;
 
 /** The prefix of the line that carries them, after the worker's output marker. */
 export const LAST_WORDS = ':last-words:';
