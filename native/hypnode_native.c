@@ -9,6 +9,7 @@
 //   exitWhenOrphaned(parent, graceMs) a thread that ends the process once `parent` is gone
 //   leaveForegroundGroup()            setpgid(0, 0): a process group of its own, same session
 //   reapChild(pid)                    waitpid(pid, WNOHANG), for orphans adopted as PID 1
+//   setChildSubreaper(on)             prctl(PR_SET_CHILD_SUBREAPER): orphans of descendants come here
 //   outputLock()                      a lock in shared memory (a memfd) for the writers of one sink
 //   writeLines(lockFd, fd, buffer)    one write of whole lines under that lock, never blocking
 //   writeText(lockFd, fd, prefix, s)  the same for one line given as a string (no Buffer made)
@@ -34,6 +35,7 @@
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
@@ -496,6 +498,18 @@ static napi_value reap_child(napi_env env, napi_callback_info info) {
   return result;
 }
 
+// setChildSubreaper(on): prctl(PR_SET_CHILD_SUBREAPER). A process the app started that outlives
+// its parent (a detached child of a worker that exited, a daemon that double-forked) becomes a
+// child of the manager rather than of init, so that the manager knows it and can end it at stop.
+static napi_value set_child_subreaper(napi_env env, napi_callback_info info) {
+  napi_value args[1];
+  if (!get_args(env, info, 1, args)) return NULL;
+  bool on;
+  if (napi_get_value_bool(env, args[0], &on) != napi_ok) return throw_type(env, "setChildSubreaper takes a boolean");
+  if (prctl(PR_SET_CHILD_SUBREAPER, on ? 1 : 0, 0, 0, 0) != 0) return throw_errno(env, errno, "prctl", NULL);
+  return NULL;
+}
+
 // The workers of a manager write their log lines straight to the manager's stdout or stderr, as
 // node's cluster workers do, so the manager is not a third busy process on every line. On a pipe
 // a write of at most PIPE_BUF bytes is atomic, and nearly every batch of log lines is that small:
@@ -763,6 +777,7 @@ NAPI_MODULE_INIT() {
     { "exitWhenOrphaned", NULL, exit_when_orphaned, NULL, NULL, NULL, napi_enumerable, NULL },
     { "leaveForegroundGroup", NULL, leave_foreground_group, NULL, NULL, NULL, napi_enumerable, NULL },
     { "reapChild", NULL, reap_child, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "setChildSubreaper", NULL, set_child_subreaper, NULL, NULL, NULL, napi_enumerable, NULL },
     { "outputLock", NULL, output_lock, NULL, NULL, NULL, napi_enumerable, NULL },
     { "writeLines", NULL, write_lines, NULL, NULL, NULL, napi_enumerable, NULL },
     { "writeText", NULL, write_text, NULL, NULL, NULL, napi_enumerable, NULL },

@@ -37,6 +37,7 @@ interface Addon {
   exitWhenOrphaned(parent: number, graceMs: number): void;
   leaveForegroundGroup(): void;
   reapChild(pid: number): boolean;
+  setChildSubreaper(on: boolean): void;
   outputLock(): number;
   writeLines(lockFd: number, fd: number, lines: Buffer, waitMs: number): WriteOutcome;
   writeText(lockFd: number, fd: number, prefix: Buffer, line: string, waitMs: number): WriteOutcome;
@@ -169,7 +170,7 @@ export function loadNative(): void {
   } catch (err) {
     if (err instanceof NativeAddonError && !warned) {
       warned = true;
-      process.emitWarning(`${err.message}. Without it hypnode runs, but the control socket is guarded by its file modes only, two starts of one instance at the same moment are not kept apart, a worker whose event loop is stuck outlives a manager that died, a terminal's Ctrl-C reaches the workers too, and systemd's Type=notify cannot be used.`, { code: 'HYPNODE_NATIVE_MISSING' });
+      process.emitWarning(`${err.message}. Without it hypnode runs, but the control socket is guarded by its file modes only, two starts of one instance at the same moment are not kept apart, a worker whose event loop is stuck outlives a manager that died, a terminal's Ctrl-C reaches the workers too, processes the app started may outlive a stop, and systemd's Type=notify cannot be used.`, { code: 'HYPNODE_NATIVE_MISSING' });
     }
     throw err;
   }
@@ -259,6 +260,11 @@ export function leaveForegroundGroup(): void {
  */
 export function reapChild(pid: number): boolean {
   return load().reapChild(pid);
+}
+
+/** On: an orphaned descendant of this process becomes its child (PR_SET_CHILD_SUBREAPER), not init's. */
+export function setChildSubreaper(on: boolean): void {
+  load().setChildSubreaper(on);
 }
 
 /** A lock in shared memory (a memfd) that every writer of one shared sink takes for each write. */

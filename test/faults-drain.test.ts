@@ -24,7 +24,7 @@ test('a worker that exits in the middle of its drain ends the drain at once, and
   busy.destroy();
   t.diagnostic(`the reload took ${Date.now() - startedAt} ms (graceful timeout 30 s)`);
   assert.equal(r.code, 0, r.stderr);
-  assert.ok(Date.now() - startedAt < 15_000);
+  assert.doesNotMatch(h.output, /graceful timeout\): killing it/, 'the drain ended with the worker, not at the graceful timeout');
   assert.equal(alive(old!.pid), false);
   const s = await quickStatus(h);
   assert.deepEqual(s.workers.map((w) => w.generation), [2], 'no worker of the old generation was started again');
@@ -73,7 +73,6 @@ test('a worker that ignores SIGTERM and never answers a request is killed at the
   for (const req of stuck) req.destroy();
   t.diagnostic(`the stop took ${took} ms (graceful timeout ${GRACE_S} s)`);
   assert.equal(code, 0);
-  assert.ok(took < (GRACE_S + 5) * 1000, `the stop took ${took} ms`);
   assert.match(h.output, /ignoring SIGTERM/);
   assert.match(h.output, new RegExp(`still busy ${GRACE_S}s into its drain \\(graceful timeout\\): killing it`));
   await assertNoneLeft(h);
@@ -110,7 +109,6 @@ test('a worker that never closes its keep-alive connections is ended at the grac
   agent.destroy();
   t.diagnostic(`the reload took ${took} ms (graceful timeout ${GRACE_S} s)`);
   assert.equal(r.code, 0, r.stderr);
-  assert.ok(took < (GRACE_S + 8) * 1000, `the reload took ${took} ms`);
   assert.equal(alive(old!.pid), false);
   assert.match(h.output, new RegExp(`worker ${old!.pid} \\(generation 1\\) still busy ${GRACE_S}s into its drain`));
   // Issue #24: the reload says the old worker was killed, not drained, and status keeps the count.

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { ReloadResult } from '../src/protocol/status.js';
-import { ask, faultApp, get, sleep, usage, type Usage } from './support/faults.js';
-import { freePort, startHypnode } from './support/hypnode.js';
+import { ask, faultApp, get, usage, type Usage } from './support/faults.js';
+import { freePort, startHypnode, tempDir, waitFor } from './support/hypnode.js';
 
 // Issue #5, soak: 1000 reloads in a row leave the manager no bigger: its resident memory grows
 // by less than 5 MB and its open file descriptors not at all. The app has a hypnode.config.mjs,
@@ -21,21 +21,34 @@ import { freePort, startHypnode } from './support/hypnode.js';
 // config file, +0.6 MB without). And it first settles: over the first few hundred reloads it
 // grows by 2 to 4 MB (compiled code, the heap's pages, malloc's arenas), so the count starts after
 // a warm-up.
+//
+// What is measured is growth, never time: no limit on how long the reloads take (about 4 minutes
+// on an idle 2-core machine, many more on a busy one), and each reading waits for the manager's
+// word that its collection is done. A reload that cannot finish fails on the manager's own
+// timeouts (the upgrade timeout, the graceful timeout in the config file), not on the test's.
 
-const RELOADS = 1000;
-const WARM_UP = 200;
-/** About 4 minutes on an idle 2-core machine; a busy one is given more. */
-const TIME_LIMIT_MS = 420_000;
+// SOAK_RELOADS and SOAK_WARM_UP shorten it, to try it on a machine too busy for the whole run.
+const RELOADS = Number(process.env.SOAK_RELOADS ?? 1000);
+const WARM_UP = Number(process.env.SOAK_WARM_UP ?? 200);
 const GC_ON_SIGNAL = new URL('./support/gc-on-signal.js', import.meta.url).href;
 
-test(`${RELOADS} reloads in a row: the manager's memory and file descriptors do not grow`, { timeout: TIME_LIMIT_MS }, async (t) => {
+test(`${RELOADS} reloads in a row: the manager's memory and file descriptors do not grow`, async (t) => {
   const { dir, app } = faultApp(t);
   writeFileSync(join(dir, 'hypnode.config.mjs'), 'export default { gracefulTimeout: 5, probation: 0.05 };\n');
   const port = await freePort();
-  const h = await startHypnode(t, app, ['--workers', '1'], { env: { PORT: String(port), NODE_OPTIONS: `--max-semi-space-size=1 --import=${GC_ON_SIGNAL}` } });
+  const acks = tempDir(t);
+  const h = await startHypnode(t, app, ['--workers', '1'], { env: { PORT: String(port), GC_ACK_DIR: acks, NODE_OPTIONS: `--max-semi-space-size=1 --import=${GC_ON_SIGNAL}` } });
+  let collections = 0;
   const collected = async () => {
     process.kill(h.pid, 'SIGURG');
-    await sleep(300);
+    const done = ++collections;
+    await waitFor('the manager to collect its garbage', () => {
+      try {
+        return Number(readFileSync(join(acks, String(h.pid)), 'utf8')) >= done;
+      } catch {
+        return false;
+      }
+    }, 600_000);
     return usage(h.pid);
   };
   const reload = async (n: number) => {
@@ -44,7 +57,7 @@ test(`${RELOADS} reloads in a row: the manager's memory and file descriptors do 
     return (r.result as ReloadResult & { ok: true }).generation;
   };
 
-  const began = Date.now();
+  const began = performance.now();
   const atStart = await collected();
   for (let n = 1; n <= WARM_UP; n++) await reload(n);
   const warm = await collected();
@@ -52,13 +65,13 @@ test(`${RELOADS} reloads in a row: the manager's memory and file descriptors do 
   let generation = 0;
   for (let n = 1; n <= RELOADS; n++) {
     generation = await reload(n);
-    if (n % 250 === 0) {
+    if (n % 250 === 0 || n === RELOADS) {
       trend.push(`${n}: ${mib((await collected()).rssKiB)}`);
-      assert.equal((await get(port)).status, 200, `serving after ${n} reloads`);
+      assert.equal((await get(port, '/', 120_000)).status, 200, `serving after ${n} reloads`);
     }
   }
   const end = await collected();
-  const took = Date.now() - began;
+  const took = performance.now() - began;
 
   t.diagnostic(`${WARM_UP} + ${RELOADS} reloads in ${(took / 1000).toFixed(1)} s (${(took / (WARM_UP + RELOADS)).toFixed(0)} ms each), last generation ${generation}`);
   t.diagnostic(`manager at start: ${show(atStart)}; after ${WARM_UP} warm-up reloads: ${show(warm)}; after ${RELOADS} more: ${show(end)}`);

@@ -1,8 +1,10 @@
 import type { Readable } from 'node:stream';
+import { LAST_WORDS } from '../worker/last-words.js';
 
 // A worker's output, cut into whole lines as bytes (never decoded, never split again: the
 // manager passes a worker's lines on in batches, at request rate), and its last part kept, so
-// that a failed reload can show the new code's own error.
+// that a failed reload can show the new code's own error. Kept: the lines passed on, and the
+// last words of a worker that wrote its output itself (see worker/last-words.ts); never a marker.
 
 const KEEP_BYTES = 16 * 1024;
 /** A "line" that grows past this without a newline (binary output, say) is passed on as one. */
@@ -23,10 +25,14 @@ export class OutputTail {
    * Reads `stream` and hands each batch of complete lines (each ending in a newline) to
    * `lines`; a last line without a newline comes at the end of the stream, given one.
    */
-  follow(stream: Readable, lines: (batch: Buffer[]) => void, marker: Marker | null = null): void {
+  follow(stream: Readable, passOn: (batch: Buffer[]) => void, marker: Marker | null = null): void {
+    const lines = (batch: Buffer[]) => {
+      for (const line of batch) this.keep(line);
+      passOn(batch);
+    };
+    const lastWords = marker && Buffer.concat([marker.line.subarray(0, -1), Buffer.from(LAST_WORDS)]);
     let partial: Buffer | null = null;
     stream.on('data', (chunk: Buffer) => {
-      this.keep(chunk);
       const batch: Buffer[] = [];
       let start = 0;
       for (let nl = chunk.indexOf(10); nl >= 0; nl = chunk.indexOf(10, start)) {
@@ -38,6 +44,11 @@ export class OutputTail {
           // Everything before it, then the news: the marker itself is no output of the app's.
           if (batch.length > 0) lines(batch.splice(0));
           marker.seen();
+          continue;
+        }
+        if (lastWords && line[0] === 0 && line.subarray(0, lastWords.length).equals(lastWords)) {
+          if (batch.length > 0) lines(batch.splice(0));
+          this.keep(Buffer.from(line.subarray(lastWords.length).toString('latin1'), 'base64'));
           continue;
         }
         batch.push(line);
@@ -63,10 +74,10 @@ export class OutputTail {
     return all.subarray(Math.max(0, all.length - KEEP_BYTES)).toString('utf8');
   }
 
-  private keep(chunk: Buffer): void {
-    this.kept.push(chunk);
-    this.keptBytes += chunk.length;
-    // Whole chunks go once the rest holds enough: at most 16 KiB and one chunk are kept.
+  private keep(line: Buffer): void {
+    this.kept.push(line);
+    this.keptBytes += line.length;
+    // Whole lines go once the rest holds enough: at most 16 KiB and one line are kept.
     while (this.keptBytes - this.kept[0]!.length >= KEEP_BYTES) this.keptBytes -= this.kept.shift()!.length;
   }
 }

@@ -1,4 +1,5 @@
 import { secs } from '../durations.js';
+import { describeOutOfMemory, type OutOfMemory } from './out-of-memory.js';
 
 // How a worker ended, and why, in words a person reads in the log, a failed reload and
 // `hypnode status`.
@@ -32,6 +33,8 @@ export interface WorkerExit {
   exitedAt: number;
   /** The last listen() the manager could not serve, e.g. `tcp:*:3000 (EADDRINUSE: address already in use)`. */
   listenError: string | null;
+  /** It died for want of memory: the kernel's OOM killer or V8's heap limit. */
+  outOfMemory: OutOfMemory | null;
 }
 
 /** The manager ended it on purpose: no crash, nothing to replace or report. */
@@ -58,6 +61,7 @@ function how(exit: WorkerExit): string {
     case 'not-ready':
       return `was stopped: ${by.reason}`;
   }
+  if (exit.outOfMemory) return describeOutOfMemory(exit.outOfMemory, exit.signal, exit.code);
   return exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
 }
 

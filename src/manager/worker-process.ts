@@ -7,6 +7,7 @@ import { isWorkerMessage, WORKER_CONFIG_ENV, WORKER_INDEX_ENV, type ManagerToWor
 import { Deadline } from './deadline.js';
 import type { ListenerRegistry } from './listeners.js';
 import type { Logger } from './log.js';
+import { oomCount, outOfMemory } from './out-of-memory.js';
 import { OutputTail } from './output-tail.js';
 import type { EndReason, WorkerExit } from './worker-exit.js';
 
@@ -115,6 +116,7 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
     };
     if (stdout) this.output.follow(stdout, (lines) => log.worker(this.generation, this.pid, 'stdout', lines), marker && { line: marker, seen });
     if (stderr) this.output.follow(stderr, (lines) => log.worker(this.generation, this.pid, 'stderr', lines), marker && { line: marker, seen });
+    const oomBefore = this.pid ? oomCount(this.pid) : null;
     this.exited = new Promise((resolve) => {
       const ended = (code: number | null, signal: NodeJS.Signals | null) => {
         if (this.current === 'exited') return;
@@ -134,6 +136,7 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
           readyAt: this.readyTime,
           exitedAt: Date.now(),
           listenError: this.listenError,
+          outOfMemory: this.endedBy ? null : outOfMemory(signal, oomBefore, this.output.text(), this.figures.rss),
         };
         this.emit('exit', exit);
         this.emit('changed');

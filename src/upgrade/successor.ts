@@ -1,6 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import net from 'node:net';
 import { CHANNEL_FD, UPGRADE_ENV, type FromNew, type FromOld, type ManagerIdentity, type UpgradeHandoff } from '../protocol/upgrade.js';
+import { spawnUnadopted } from '../manager/orphan-reaper.js';
 import { UpgradeChannel } from './channel.js';
 
 // The old manager's side of an upgrade: the new manager, started as a grandchild (through a shell
@@ -50,13 +51,13 @@ export class Successor {
       outputLockFd: handoff.outputLockFd === null ? null : pass(handoff.outputLockFd),
       admin: handoff.admin === null ? null : { ...handoff.admin, fd: pass(handoff.admin.fd) },
     };
-    const child = spawn('/bin/sh', ['-c', '"$@" &', 'sh', spec.node, ...spec.execArgv, spec.cli, ...spec.args], {
+    const child = spawnUnadopted(() => spawn('/bin/sh', ['-c', '"$@" &', 'sh', spec.node, ...spec.execArgv, spec.cli, ...spec.args], {
       cwd: spec.cwd,
       env: { ...spec.env, [UPGRADE_ENV]: JSON.stringify(renumbered) },
       // Its own session: a terminal's ^C to the old manager's job must not reach the new one.
       detached: true,
       stdio: ['ignore', 'inherit', 'inherit', 'pipe', ...passed],
-    });
+    }));
     child.on('error', () => {}); // /bin/sh missing: the channel closes, which fails the upgrade
     child.unref();
     this.channel = new UpgradeChannel(child.stdio[CHANNEL_FD] as net.Socket);

@@ -3,6 +3,7 @@ import { syncBuiltinESMExports } from 'node:module';
 import { basename } from 'node:path';
 import { journalStream, writeLines, writeText } from '../native.js';
 import type { OutputConfig, OutputStream } from '../protocol/worker.js';
+import { LastWords } from './last-words.js';
 
 // Once a worker is ready, its app's output goes straight to where the manager's goes (its stdout
 // or stderr, or --log-file), as node's cluster workers write theirs: at request rate a line per
@@ -175,6 +176,11 @@ export function writeDirectly(config: OutputConfig, who: Identity): DirectOutput
     stderr: new Stream('stderr', config.stderr, config.format, who, count),
   };
   const byFd = (fd: unknown) => (fd === 1 ? streams.stdout : fd === 2 ? streams.stderr : null);
+  const lastWords = new LastWords();
+  for (const stream of Object.values(streams)) {
+    const push = stream.push.bind(stream);
+    stream.push = (chunk, encoding) => (lastWords.keep(chunk, encoding), push(chunk, encoding));
+  }
 
   for (const stream of Object.values(streams)) {
     const proc = stream.name === 'stdout' ? process.stdout : process.stderr;
@@ -241,6 +247,12 @@ export function writeDirectly(config: OutputConfig, who: Identity): DirectOutput
     streams.stderr.release();
     streams.stdout.flushPartial();
     streams.stderr.flushPartial();
+    const words = lastWords.line(config.marker);
+    try {
+      if (words) writeSync(2, words);
+    } catch {
+      // The manager is gone (EPIPE) or not reading: nobody to tell.
+    }
   });
 
   return output;

@@ -21,7 +21,7 @@ const INDEX = new URL('../../src/index.js', import.meta.url).href;
 
 /**
  * The app, with its faults switched on by files beside it (read at boot, so a reload picks them
- * up: `hang-at-boot`, `boot-delay` in ms, `extra-port` to listen on a second port) and by its environment (IGNORE_SIGTERM, EXIT_ON_DRAIN
+ * up: `hang-at-boot`, `boot-delay` in ms, `boot-gate` to wait at boot until it is removed, `extra-port` to listen on a second port) and by its environment (IGNORE_SIGTERM, EXIT_ON_DRAIN
  * with an exit code, CLOSE_ON_DRAIN to close its server with http's close(), FORCE_KEEP_ALIVE, GROW_MB_PER_S); and by path: /hang loops forever, /never
  * is never answered, /sleep?ms=N answers after N ms, /slow after 300 ms.
  */
@@ -60,7 +60,8 @@ function handle(req, res) {
 }
 const server = http.createServer(handle);
 if (env.FORCE_KEEP_ALIVE) server.keepAliveTimeout = 0;
-setTimeout(() => server.listen(Number(env.PORT), '127.0.0.1'), bootDelay);
+const opened = () => existsSync(here('boot-gate')) ? setTimeout(opened, 20) : server.listen(Number(env.PORT), '127.0.0.1');
+setTimeout(opened, bootDelay);
 if (existsSync(here('extra-port'))) http.createServer(handle).listen(Number(readFileSync(here('extra-port'), 'utf8')), '127.0.0.1');
 `;
 

@@ -1,4 +1,5 @@
 import http from 'node:http';
+import { HANG_GUARD_MS } from './hang-guard.js';
 
 // One GET on loopback, as the tests ask the example apps (which name their version and pid in
 // x-version and x-pid headers): a new connection each time, so any worker may answer.
@@ -10,7 +11,7 @@ export interface Answer {
   body: string;
 }
 
-export function get(port: number, path = '/', timeoutMs = 10_000): Promise<Answer> {
+export function get(port: number, path = '/', timeoutMs = HANG_GUARD_MS): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const req = http.get({ host: '127.0.0.1', port, path, agent: false }, (res) => {
       let body = '';

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TestContext } from 'node:test';
 import type { Status } from '../../src/protocol/status.js';
+import { HANG_GUARD_MS } from './hang-guard.js';
 
 // Real hypnode managers for the tests: each runs from the built CLI in a temp directory of its
 // own (its control socket too), and is stopped, with every worker it ever had, when the test ends.
@@ -64,7 +65,7 @@ export function alive(pid: number): boolean {
   }
 }
 
-export async function waitFor<T>(what: string, probe: () => T | Promise<T>, timeoutMs = 10_000, everyMs = 50): Promise<NonNullable<T>> {
+export async function waitFor<T>(what: string, probe: () => T | Promise<T>, timeoutMs = HANG_GUARD_MS, everyMs = 50): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await probe();
@@ -127,7 +128,7 @@ export class Hypnode {
     return s;
   }
 
-  async waitServing(timeoutMs = 15_000): Promise<Status> {
+  async waitServing(timeoutMs = HANG_GUARD_MS): Promise<Status> {
     return waitFor('the manager to serve', async () => {
       if (this.exitCode !== null) throw new Error(`hypnode exited with ${this.exitCode} before serving:\n${this.output}`);
       const r = await this.cli('status', '--json');

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TestContext } from 'node:test';
+import { HANG_GUARD_MS } from './hang-guard.js';
 
 // A real systemd user manager for integration tests (test/support/sd-sandbox.sh does the work, in
 // a mount and cgroup namespace of its own). systemctl runs from here, outside that namespace: the
@@ -134,7 +135,7 @@ class Sandbox implements SystemdSandbox {
     return record;
   }
 
-  async waitFor(unit: string, props: string[], done: (p: Record<string, string>) => boolean, timeoutMs = 10_000): Promise<Record<string, string>> {
+  async waitFor(unit: string, props: string[], done: (p: Record<string, string>) => boolean, timeoutMs = HANG_GUARD_MS): Promise<Record<string, string>> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const p = await this.show(unit, props);
@@ -266,7 +267,7 @@ function exitOf(child: ChildProcess, timeoutMs: number): Promise<boolean> {
 }
 
 /** Polls `probe` until it returns true; rejects after timeoutMs. */
-export async function eventually(what: string, probe: () => boolean, timeoutMs = 10_000): Promise<void> {
+export async function eventually(what: string, probe: () => boolean, timeoutMs = HANG_GUARD_MS): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!probe()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);

@@ -5,7 +5,7 @@ import { duration, secs } from '../../src/durations.js';
 
 const exit = (over: Partial<WorkerExit>): WorkerExit => ({
   pid: 123, generation: 4, slot: 0, code: 1, signal: null, spawnError: null, endedBy: null,
-  startedAt: 0, readyAt: null, exitedAt: 1000, listenError: null, ...over,
+  startedAt: 0, readyAt: null, exitedAt: 1000, listenError: null, outOfMemory: null, ...over,
 });
 
 test('describeExit: how, and before it was ready or how long after', () => {
@@ -16,6 +16,8 @@ test('describeExit: how, and before it was ready or how long after', () => {
   assert.equal(describeExit(exit({ endedBy: { kind: 'not-ready', reason: 'the readiness probe GET / was answered 503' } })), 'worker 123 (generation 4) was stopped: the readiness probe GET / was answered 503');
   assert.equal(describeExit(exit({ listenError: 'tcp:*:80 (EACCES: permission denied)' })), 'worker 123 (generation 4) exited with code 1 before it was ready, after failing to listen on tcp:*:80 (EACCES: permission denied)');
   assert.equal(describeExit(exit({ pid: 0, spawnError: 'spawn node EMFILE' })), 'worker 0 (generation 4) could not be started: spawn node EMFILE');
+  assert.equal(describeExit(exit({ code: null, signal: 'SIGKILL', readyAt: 0, outOfMemory: { by: 'kernel', rssBytes: 200 * 1048576 } })), "worker 123 (generation 4) ran out of memory: killed by the kernel's OOM killer (SIGKILL) holding 200 MiB (its last known RSS) 1.00 s after it was ready");
+  assert.equal(describeExit(exit({ code: null, signal: 'SIGABRT', outOfMemory: { by: 'v8-heap', rssBytes: 0 } })), 'worker 123 (generation 4) ran out of memory (V8 heap, see --max-old-space-size): killed by SIGABRT before it was ready');
 });
 
 test('wasRetired: what the manager ended on purpose is no crash; timeouts and a failed probe are', () => {

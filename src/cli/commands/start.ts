@@ -6,10 +6,11 @@ import { exposureWarnings } from '../../config/file-exposure.js';
 import { ControlServer, type CommandHandler } from '../../control/server.js';
 import { StartFailure } from '../../manager/generation.js';
 import { ListenerRegistry } from '../../manager/listeners.js';
-import { consoleLogger } from '../../manager/log.js';
+import { consoleLogger, type Logger } from '../../manager/log.js';
 import { adoptOutputLock } from '../../manager/log-sink.js';
 import { Manager } from '../../manager/manager.js';
-import { reapOrphans } from '../../manager/orphan-reaper.js';
+import { endAdopted, endWorkerGroup } from '../../manager/leftovers.js';
+import { ownChildren, reapOrphans } from '../../manager/orphan-reaper.js';
 import { removePidFile, writePidFile } from '../../manager/pid-file.js';
 import type { ManagerIdentity } from '../../protocol/upgrade.js';
 import { attachSystemd } from '../../systemd/attach.js';
@@ -65,6 +66,7 @@ async function run(args: CliArgs, handover: Handover | null): Promise<number> {
   const reaping = reapOrphans(() => manager.workerPids());
   if (reaping) log.warn(reaping);
   for (const warning of exposureWarnings(located)) log.warn(warning);
+  manager.on('worker-exit', (exit) => endWorkerGroup(exit.pid, (pid) => manager.workerPids().has(pid)));
 
   let control: ControlServer | null = null;
   let admin: AdminServer | null = null;
@@ -135,6 +137,7 @@ async function run(args: CliArgs, handover: Handover | null): Promise<number> {
     if (!outcome.main) {
       log.error(outcome.why);
       await manager.stop('fast');
+      await endLeftovers(manager, log);
       log.close();
       return 1;
     }
@@ -157,6 +160,7 @@ async function run(args: CliArgs, handover: Handover | null): Promise<number> {
     });
   }
   await manager.stopped;
+  await endLeftovers(manager, log);
   if (manager.handedOver) {
     // The successor holds the sockets, the control socket and the PID file now: nothing to undo.
     // The last answers (the upgrade's own) reach their clients first.
@@ -170,6 +174,13 @@ async function run(args: CliArgs, handover: Handover | null): Promise<number> {
   log.close();
   // A manager stopped before its app ever served did not do its job: say so to whoever waits (a container runtime).
   return manager.hasServed ? 0 : 1;
+}
+
+/** What the app started and left behind ends with the manager (see manager/leftovers.ts). */
+async function endLeftovers(manager: Manager, log: Logger): Promise<void> {
+  const { ended, stuck } = await endAdopted(() => ownChildren(manager.workerPids()));
+  if (ended.length > 0) log.info(`ended ${ended.length} processes the app had left behind (pids ${ended.join(', ')})`);
+  if (stuck.length > 0) log.warn(`processes the app left behind outlive the manager: SIGKILL did not end pids ${stuck.join(', ')}`);
 }
 
 /**
