@@ -493,6 +493,9 @@ static napi_value reap_child(napi_env env, napi_callback_info info) {
 struct output_lock {
   volatile pid_t holder;
   volatile int small;
+  // The holder's fd for the sink: one process may write to two sinks under one lock (the
+  // manager's stdout and stderr), and only the one with a batch under way holds it.
+  volatile int holder_fd;
 };
 
 static struct output_lock *mapped_locks[1024];
@@ -558,7 +561,10 @@ static napi_value output_lock(napi_env env, napi_callback_info info) {
 static const char *write_some(struct output_lock *lock, int fd, const char *data, size_t length, size_t *done) {
   pid_t self = getpid();
   // Holding the sink: a large batch of ours is under way (its rest, maybe with more behind it).
-  int held = lock && __atomic_load_n(&lock->holder, __ATOMIC_SEQ_CST) == self;
+  int ours = lock && __atomic_load_n(&lock->holder, __ATOMIC_SEQ_CST) == self;
+  int held = ours && lock->holder_fd == fd;
+  // Our batch under way on another sink under the same lock: finished first.
+  if (ours && !held) return "busy";
   int large = held || (lock && length - *done > PIPE_BUF);
   if (lock && !held) {
     if (large) {
@@ -568,6 +574,7 @@ static const char *write_some(struct output_lock *lock, int fd, const char *data
         none = 0;
         if (!__atomic_compare_exchange_n(&lock->holder, &none, self, 0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED)) return "busy";
       }
+      lock->holder_fd = fd;
     } else if (!begin_small(lock)) {
       return "busy";
     }
