@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { quickStatus } from './support/faults.js';
-import { freePort, startHypnode, tempDir, waitFor, type Hypnode } from './support/hypnode.js';
+import { CLI, freePort, Hypnode, startHypnode, tempDir, waitFor } from './support/hypnode.js';
 
 // Issue #30: a sink that is only slow loses nothing. Workers hold their lines, in order, and
 // write them as the sink takes them; they drop only past --log-buffer, or once the sink has
@@ -68,10 +69,12 @@ test('4 workers x 20,000 lines through a reader that pauses 300 ms every 200 chu
  * is full), and, the reader back, writes again. The lines missing are exactly those counted, in
  * status and in the log.
  */
-async function stoppedReader(t: TestContext, flags: string[], opts: { size: number; batch: number; everyMs: number }): Promise<{ firstDropAfterMs: number; dropped: number }> {
+async function stoppedReader(t: TestContext, flags: string[], opts: { size: number; batch: number; everyMs: number; merged?: boolean }): Promise<{ firstDropAfterMs: number; dropped: number }> {
   const port = await freePort();
   const count = 1_000_000;
-  const h = await startHypnode(t, app(t, { count, ...opts }), ['--workers', '2', '--heartbeat-interval', '0.2', '--heartbeat-timeout', '5', ...flags], { env: { PORT: String(port) } });
+  const file = app(t, { count, ...opts });
+  const args = ['--workers', '2', '--heartbeat-interval', '0.2', '--heartbeat-timeout', '5', ...flags];
+  const h = opts.merged ? await mergedOutput(t, file, args, { PORT: String(port) }) : await startHypnode(t, file, args, { env: { PORT: String(port) } });
   const pids = (await quickStatus(h)).workers.map((w) => w.pid);
   await waitFor('lines from both workers', () => seqsByPid(h.output).size === 2 || null, 15_000);
   h.proc.stdout!.pause();
@@ -105,6 +108,16 @@ async function stoppedReader(t: TestContext, flags: string[], opts: { size: numb
   return { firstDropAfterMs, dropped: missing };
 }
 
+/** hypnode with its stdout and stderr one pipe (`2>&1`): its own reports wait in the same stalled pipe. */
+async function mergedOutput(t: TestContext, file: string, args: string[], env: Record<string, string>): Promise<Hypnode> {
+  const all = { ...env, HYPNODE_RUNTIME_DIR: tempDir(t) };
+  const proc = spawn('sh', ['-c', 'exec "$0" "$@" 2>&1', process.execPath, CLI, 'start', file, ...args], { env: { ...process.env, ...all }, stdio: ['ignore', 'pipe', 'ignore'] });
+  const h = new Hypnode(proc, file, all);
+  t.after(() => h.cleanup());
+  await h.waitServing(30_000);
+  return h;
+}
+
 test('a reader that stops: lines are held for --log-stall-timeout, then dropped and counted exactly, and flow again when it reads', async (t) => {
   // 100 kB/s a worker: the pipe fills in well under a second, a 4 MiB budget would take 40 s.
   const { firstDropAfterMs } = await stoppedReader(t, ['--log-stall-timeout', '1.5', '--log-buffer', String(4 * 1024 * 1024)], { size: 1000, batch: 10, everyMs: 100 });
@@ -116,4 +129,8 @@ test('a reader that stops: a worker holds --log-buffer, then drops, counted exac
   // 1 MB/s a worker: the 64 KiB budget is full within a moment, long before the 60 s window.
   const { firstDropAfterMs } = await stoppedReader(t, ['--log-stall-timeout', '60', '--log-buffer', '65536'], { size: 200, batch: 50, everyMs: 10 });
   assert.ok(firstDropAfterMs < 20_000, `dropped once the budget was full: ${firstDropAfterMs.toFixed(0)} ms after the pause`);
+});
+
+test('the same with stdout and stderr one pipe: the reports wait in the stalled pipe too, and are said once it is read', async (t) => {
+  await stoppedReader(t, ['--log-stall-timeout', '1'], { size: 1000, batch: 10, everyMs: 100, merged: true });
 });
