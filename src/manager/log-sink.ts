@@ -5,7 +5,8 @@ import { loadNative, NativeAddonError, outputLock, setNonBlocking, writeSome } f
 // Where the manager's output goes: its stdout or stderr, or a --log-file. Writing never blocks
 // the manager: a sink nobody reads (a stalled pipe, a full disk) must not stop it from
 // supervising, reloading and answering. What waits meanwhile is bounded; beyond the bound whole
-// lines are dropped and counted, and the count is reported once the sink takes lines again.
+// lines are dropped and counted (said in the log by drop-report.ts, first once the sink takes
+// lines again).
 //
 // A sink the workers may write to themselves (see worker/output.ts) is "shared": a regular file,
 // where every write() is atomic, or a pipe or socket made non-blocking, whose writers take turns
