@@ -1,5 +1,6 @@
 import { close, closeSync, fstatSync, openSync, write, writeSync } from 'node:fs';
 import { isatty } from 'node:tty';
+import { atomicCut, countLines, PIPE_BUF } from '../log-lines.js';
 import { loadNative, NativeAddonError, outputLock, setNonBlocking, writeSome } from '../native.js';
 
 // Where the manager's output goes: its stdout or stderr, or a --log-file. Writing never blocks
@@ -20,6 +21,8 @@ const MAX_PENDING_BYTES = 16 * 1024 * 1024;
 /** A sink that took nothing (full) or was held by a worker: try again this much later. */
 const RETRY_MS = 20;
 
+/** Writes to a shared sink in one turn of the event loop, at most (a pipe's buffer is 16 of PIPE_BUF). */
+const WRITES_PER_TURN = 16;
 /** What a shared sink may say for a while: another writer's turn, a full disk. */
 const WAIT_ON = new Set(['busy', 'ENOSPC', 'EDQUOT', 'ENOBUFS']);
 
@@ -143,11 +146,12 @@ export class Sink {
 
   /** Shared sinks: every line pending, under the lock, as far as the sink takes it now. */
   private flushShared(): void {
-    if (!this.rest && this.pending.length === 0) {
-      this.busy = false;
-      return;
+    let took = false;
+    // A turn writes what the sink takes now, a bounded number of writes at most.
+    for (let i = 0; i < WRITES_PER_TURN && (this.rest || this.pending.length > 0); i++) {
+      took = this.writeShared();
+      if (!took) break;
     }
-    const took = this.writeShared();
     if (!this.rest && this.pending.length === 0) this.busy = false;
     // The manager never waits: what the sink cannot take now waits here, bounded.
     else if (took) setImmediate(() => this.flushShared());
@@ -156,7 +160,7 @@ export class Sink {
 
   /** One write: whether the sink took any of it. */
   private writeShared(): boolean {
-    const batch = this.rest ?? this.take();
+    const batch = this.rest ?? this.takeFront();
     this.rest = null;
     const done = writeSome(this.shared!.lockFd, this.fd, batch, 0);
     // A full disk may have room later: what waits is bounded, and lost only past the bound.
@@ -194,6 +198,23 @@ export class Sink {
       if (this.pending.length > 0) this.flushAsync();
       else this.busy = false;
     });
+  }
+
+  /**
+   * What to write next to a shared sink: under a lock, the whole lines at the front that make one
+   * atomic write (see atomicCut), copying no more than that; else everything pending.
+   */
+  private takeFront(): Buffer {
+    if (this.shared!.lockFd < 0) return this.take();
+    let n = 0;
+    let bytes = 0;
+    while (n < this.pending.length && bytes < PIPE_BUF) bytes += this.pending[n++]!.length;
+    const front = n === 1 ? this.pending[0]! : Buffer.concat(this.pending.slice(0, n), bytes);
+    this.pending.splice(0, n);
+    this.pendingBytes -= bytes;
+    const cut = atomicCut(front);
+    if (cut < front.length) this.requeue(front.subarray(cut));
+    return front.subarray(0, cut);
   }
 
   private take(): Buffer {
@@ -244,10 +265,4 @@ function share(fd: number): SharedSink | null {
 
 function openLog(path: string): number {
   return openSync(path, 'a', 0o640);
-}
-
-function countLines(buf: Buffer): number {
-  let n = 0;
-  for (let i = buf.indexOf(10); i >= 0; i = buf.indexOf(10, i + 1)) n++;
-  return n;
 }

@@ -1,3 +1,4 @@
+import { atomicCut, countLines, PIPE_BUF } from '../log-lines.js';
 import { writeSome, writeText } from '../native.js';
 
 // What a worker holds of its output while a sink is slower than the app: whole lines, in the
@@ -11,8 +12,6 @@ import { writeSome, writeText } from '../native.js';
 // the budget is full, or when the sink has taken nothing at all for the stall window: then what
 // is held goes, and each line after it, until the sink takes one again.
 
-/** A write of at most this many bytes to a pipe is atomic (PIPE_BUF on Linux): lines are batched up to it. */
-const PIPE_BUF = 4096;
 /** Lines batched into one write to a sink no other writer shares (a file, a journal stream), at most. */
 const MAX_BATCH_BYTES = 64 * 1024;
 /** How soon the timer comes back: at once while the sink takes lines, backing off while it takes none. */
@@ -75,6 +74,15 @@ export class OutputQueue {
 
   /** Whole lines (`lines` of them) as bytes. */
   lines(bytes: Buffer, lines: number): void {
+    // Under a lock, in pieces each written atomically (see atomicCut): the counts stay per line.
+    if (this.target.lockFd >= 0 && lines > 1 && bytes.length > PIPE_BUF) {
+      for (let start = 0, end = 0; start < bytes.length; start = end) {
+        end = start + atomicCut(bytes.subarray(start));
+        const piece = bytes.subarray(start, end);
+        this.lines(piece, countLines(piece));
+      }
+      return;
+    }
     if (this.held.length > 0 || this.stalled) return this.hold(bytes, lines, 0);
     const done = writeSome(this.target.lockFd, this.target.fd, bytes, 0);
     if (done === bytes.length) return;
