@@ -11,7 +11,7 @@
 //   reapChild(pid)                    waitpid(pid, WNOHANG), for orphans adopted as PID 1
 //   setChildSubreaper(on)             prctl(PR_SET_CHILD_SUBREAPER): orphans of descendants come here
 //   outputLock()                      a lock in shared memory (a memfd) for the writers of one sink
-//   writeLines(lockFd, fd, buffer)    one write of whole lines under that lock, never blocking
+//   writeSome(lockFd, fd, buf, off)   whole lines under that lock, as far as the sink takes them now
 //   writeText(lockFd, fd, prefix, s)  the same for one line given as a string (no Buffer made)
 //   setNonBlocking(fd)                O_NONBLOCK on a sink the workers write to themselves
 //   journalStream(path, header)       a stream of a worker's own to journald, owned by no event loop
@@ -30,7 +30,6 @@
 #include <string.h>
 #include <pthread.h>
 #include <time.h>
-#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/file.h>
@@ -517,15 +516,17 @@ static napi_value set_child_subreaper(napi_env env, napi_callback_info info) {
 // fills mid-write), and another writer's line land in between: it is written alone, while no
 // small write is under way and none may start. The writers of one sink share two words in
 // shared memory for this: the pid of the writer of a large batch, and the count of small writes
-// under way. A writer waits at most as long as it is told ('busy' after that) for its turn and
-// for room in a full sink ('full': the descriptor is non-blocking, so a sink nobody reads never
-// blocks anyone for longer), and once part of a large batch is out it finishes it within a
-// second, so that no line is ever torn in two. A writer that died holding the sink is seen dead
-// (its pid gone) and the sink taken from it; a small write that died under way is waited for no
-// longer than a writer is told to wait.
+// under way. No call ever waits for the sink (the descriptor is non-blocking): it writes what
+// the sink takes now and says how far it got; the caller keeps the rest and comes back later
+// (see worker/output-queue.ts). A large batch begun holds the sink across calls until its last
+// byte is out, so that no line is ever torn by another's; its holder seen dead (its pid gone)
+// frees it. A small write is a single system call, so waiting for those under way is a moment.
 struct output_lock {
   volatile pid_t holder;
   volatile int small;
+  // The holder's fd for the sink: one process may write to two sinks under one lock (the
+  // manager's stdout and stderr), and only the one with a batch under way holds it.
+  volatile int holder_fd;
 };
 
 static struct output_lock *mapped_locks[1024];
@@ -540,53 +541,34 @@ static struct output_lock *lock_at(int fd) {
   return mapped_locks[fd];
 }
 
-static long monotonic_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
-// Gives the processor away for a moment: a spinning waiter must not starve the one it waits for.
-static void pause_briefly(int round) {
-  if (round < 16) {
-    sched_yield();
-  } else {
-    struct timespec ts = { 0, 50000 };
-    nanosleep(&ts, NULL);
+// The holder if it lives, else 0 (and the sink taken from the dead one).
+static pid_t live_holder(struct output_lock *lock) {
+  pid_t holder = __atomic_load_n(&lock->holder, __ATOMIC_SEQ_CST);
+  if (holder != 0 && kill(holder, 0) != 0 && errno == ESRCH) {
+    __atomic_compare_exchange_n(&lock->holder, &holder, 0, 0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
+    return 0;
   }
-}
-
-// Until no large batch is being written, or `until`. A holder that died is forgotten.
-static int no_holder(struct output_lock *lock, long until) {
-  for (int round = 0;; round++) {
-    pid_t holder = __atomic_load_n(&lock->holder, __ATOMIC_SEQ_CST);
-    if (holder == 0) return 1;
-    if (kill(holder, 0) != 0 && errno == ESRCH) __atomic_compare_exchange_n(&lock->holder, &holder, 0, 0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
-    else if (monotonic_ms() >= until) return 0;
-    else pause_briefly(round);
-  }
+  return holder;
 }
 
 // A small batch: counted as under way, unless a large one is being written.
-static int begin_small(struct output_lock *lock, long until) {
+static int begin_small(struct output_lock *lock) {
   for (;;) {
     __atomic_add_fetch(&lock->small, 1, __ATOMIC_SEQ_CST);
     if (__atomic_load_n(&lock->holder, __ATOMIC_SEQ_CST) == 0) return 1;
     __atomic_sub_fetch(&lock->small, 1, __ATOMIC_SEQ_CST);
-    if (!no_holder(lock, until)) return 0;
+    if (live_holder(lock) != 0) return 0;
   }
 }
 
-// A large batch: the sink to itself, once the small writes under way are done.
-static int begin_large(struct output_lock *lock, long until) {
-  pid_t self = getpid();
-  for (;;) {
-    pid_t expected = 0;
-    if (__atomic_compare_exchange_n(&lock->holder, &expected, self, 0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED)) break;
-    if (!no_holder(lock, until)) return 0;
+// The small writes under way are done (each is one system call: a moment, unless its writer was
+// descheduled mid-way; then not yet, and the caller tries again later, still holding the sink).
+static int no_small_writes(struct output_lock *lock) {
+  for (int round = 0; round < 64; round++) {
+    if (__atomic_load_n(&lock->small, __ATOMIC_SEQ_CST) <= 0) return 1;
+    sched_yield();
   }
-  for (int round = 0; __atomic_load_n(&lock->small, __ATOMIC_SEQ_CST) > 0 && monotonic_ms() < until; round++) pause_briefly(round);
-  return 1;
+  return 0;
 }
 
 // outputLock() -> fd: a memfd holding a free lock, to be handed to every writer of one sink.
@@ -604,37 +586,52 @@ static napi_value output_lock(napi_env env, napi_callback_info info) {
   return result;
 }
 
-// One write of whole lines under the lock (NULL: none needed): 'ok' | 'full' | 'busy' | 'torn' |
-// an errno name (ENOSPC, EPIPE...).
-static const char *write_batch(struct output_lock *lock, int fd, const char *data, size_t length, int wait_ms) {
-  const char *result = "ok";
-  long until = monotonic_ms() + wait_ms;
-  int large = length > PIPE_BUF;
-  if (lock && !(large ? begin_large(lock, until) : begin_small(lock, until))) return "busy";
-  size_t done = 0;
-  long finish_by = 0;
-  while (done < length) {
-    ssize_t n = write(fd, data + done, length - done);
-    if (n >= 0) {
-      done += (size_t)n;
-      continue;
+// Writes data[*done..length) under the lock (NULL: none needed, a regular file or a stream of the
+// caller's own), as far as the sink takes it now; *done moves on. NULL, or 'busy' (another
+// writer holds the sink), or an errno name (ENOSPC, EPIPE...).
+static const char *write_some(struct output_lock *lock, int fd, const char *data, size_t length, size_t *done) {
+  pid_t self = getpid();
+  // Holding the sink: a large batch of ours is under way (its rest, maybe with more behind it).
+  int ours = lock && __atomic_load_n(&lock->holder, __ATOMIC_SEQ_CST) == self;
+  int held = ours && lock->holder_fd == fd;
+  // Our batch under way on another sink under the same lock: finished first.
+  if (ours && !held) return "busy";
+  int large = held || (lock && length - *done > PIPE_BUF);
+  if (lock && !held) {
+    if (large) {
+      pid_t none = 0;
+      if (!__atomic_compare_exchange_n(&lock->holder, &none, self, 0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED)) {
+        if (live_holder(lock) != 0) return "busy";
+        none = 0;
+        if (!__atomic_compare_exchange_n(&lock->holder, &none, self, 0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED)) return "busy";
+      }
+      lock->holder_fd = fd;
+    } else if (!begin_small(lock)) {
+      return "busy";
     }
-    if (errno == EINTR) continue;
-    if (errno != EAGAIN) {
-      result = errno_name(errno);
-      break;
-    }
-    // Nothing out yet: room within the wait, or give up whole. Part out: finish it, within a second.
-    if (!finish_by) finish_by = done == 0 ? until : monotonic_ms() + 1000;
-    long left = finish_by - monotonic_ms();
-    struct pollfd pfd = { .fd = fd, .events = POLLOUT };
-    if (left <= 0 || poll(&pfd, 1, (int)left) == 0) {
-      result = done == 0 ? "full" : "torn";
+  }
+  size_t began = *done;
+  const char *result = NULL;
+  if (!large || no_small_writes(lock)) {
+    while (*done < length) {
+      ssize_t n = write(fd, data + *done, length - *done);
+      if (n >= 0) {
+        *done += (size_t)n;
+        continue;
+      }
+      if (errno == EINTR) continue;
+      // An error after some went is said by the next call, which starts with it.
+      if (errno != EAGAIN && *done == began) result = errno_name(errno);
       break;
     }
   }
-  if (lock && large) __atomic_store_n(&lock->holder, 0, __ATOMIC_SEQ_CST);
-  else if (lock) __atomic_sub_fetch(&lock->small, 1, __ATOMIC_SEQ_CST);
+  if (!lock) return result;
+  if (!large) {
+    __atomic_sub_fetch(&lock->small, 1, __ATOMIC_SEQ_CST);
+  } else if (*done == length || result || (!held && *done == began)) {
+    // Done, failed, or not begun at all: the sink is free again.
+    __atomic_store_n(&lock->holder, 0, __ATOMIC_SEQ_CST);
+  }
   return result;
 }
 
@@ -653,15 +650,17 @@ static int sink_arguments(napi_env env, napi_value *args, struct output_lock **l
   return *fd >= 0;
 }
 
-static napi_value outcome(napi_env env, const char *result) {
+// The bytes written in all, or what stopped the write.
+static napi_value write_outcome(napi_env env, const char *result, size_t done) {
   napi_value out;
-  napi_create_string_utf8(env, result, NAPI_AUTO_LENGTH, &out);
+  if (result) napi_create_string_utf8(env, result, NAPI_AUTO_LENGTH, &out);
+  else napi_create_double(env, (double)done, &out);
   return out;
 }
 
-// writeLines(lockFd, fd, buffer, waitMs) -> an outcome, as write_batch's. lockFd -1: no lock (a
-// regular file, where every write() is atomic by itself).
-static napi_value write_lines(napi_env env, napi_callback_info info) {
+// writeSome(lockFd, fd, buffer, offset) -> the offset reached, 'busy' or an errno name, as
+// write_some's. lockFd -1: no lock (a regular file, where every write() is atomic by itself).
+static napi_value write_some_call(napi_env env, napi_callback_info info) {
   napi_value args[4];
   if (!get_args(env, info, 4, args)) return NULL;
   struct output_lock *lock;
@@ -670,24 +669,26 @@ static napi_value write_lines(napi_env env, napi_callback_info info) {
   char *data;
   size_t length;
   if (napi_get_buffer_info(env, args[2], (void **)&data, &length) != napi_ok) return throw_type(env, "expected a Buffer");
-  int wait_ms = 0;
-  napi_get_value_int32(env, args[3], &wait_ms);
-  return outcome(env, write_batch(lock, fd, data, length, wait_ms < 0 ? 0 : wait_ms));
+  int64_t offset = 0;
+  napi_get_value_int64(env, args[3], &offset);
+  if (offset < 0 || (size_t)offset > length) return throw_type(env, "the offset must be within the buffer");
+  size_t done = (size_t)offset;
+  const char *result = write_some(lock, fd, data, length, &done);
+  return write_outcome(env, result, done);
 }
 
-// writeText(lockFd, fd, prefix, text, waitMs): writeLines of prefix + text (one line), encoded
-// straight from the string: at request rate, no Buffer made and dropped for every line.
+// writeText(lockFd, fd, prefix, text) -> writeSome of prefix + text (one line) from 0, encoded
+// straight from the string (at request rate, no Buffer made and dropped for every line), but
+// counting the bytes left unwritten (0: all went), since the caller does not know the length.
 static napi_value write_text(napi_env env, napi_callback_info info) {
-  napi_value args[5];
-  if (!get_args(env, info, 5, args)) return NULL;
+  napi_value args[4];
+  if (!get_args(env, info, 4, args)) return NULL;
   struct output_lock *lock;
   int fd;
   if (!sink_arguments(env, args, &lock, &fd)) return NULL;
   char *prefix;
   size_t prefix_length;
   if (napi_get_buffer_info(env, args[2], (void **)&prefix, &prefix_length) != napi_ok) return throw_type(env, "expected a Buffer");
-  int wait_ms = 0;
-  napi_get_value_int32(env, args[4], &wait_ms);
   char stack[16384];
   char *data = stack;
   size_t room = sizeof stack, copied = 0;
@@ -704,9 +705,10 @@ static napi_value write_text(napi_env env, napi_callback_info info) {
     memcpy(data, prefix, prefix_length);
     napi_get_value_string_utf8(env, args[3], data + prefix_length, length + 1, &copied);
   }
-  const char *result = write_batch(lock, fd, data, prefix_length + copied, wait_ms < 0 ? 0 : wait_ms);
+  size_t done = 0, length = prefix_length + copied;
+  const char *result = write_some(lock, fd, data, length, &done);
   if (data != stack) free(data);
-  return outcome(env, result);
+  return write_outcome(env, result, length - done);
 }
 
 // setNonBlocking(fd): O_NONBLOCK on the open file description (shared with whoever else has it).
@@ -779,7 +781,7 @@ NAPI_MODULE_INIT() {
     { "reapChild", NULL, reap_child, NULL, NULL, NULL, napi_enumerable, NULL },
     { "setChildSubreaper", NULL, set_child_subreaper, NULL, NULL, NULL, napi_enumerable, NULL },
     { "outputLock", NULL, output_lock, NULL, NULL, NULL, napi_enumerable, NULL },
-    { "writeLines", NULL, write_lines, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "writeSome", NULL, write_some_call, NULL, NULL, NULL, napi_enumerable, NULL },
     { "writeText", NULL, write_text, NULL, NULL, NULL, napi_enumerable, NULL },
     { "setNonBlocking", NULL, set_non_blocking, NULL, NULL, NULL, napi_enumerable, NULL },
     { "journalStream", NULL, journal_stream, NULL, NULL, NULL, napi_enumerable, NULL },

@@ -39,18 +39,18 @@ interface Addon {
   reapChild(pid: number): boolean;
   setChildSubreaper(on: boolean): void;
   outputLock(): number;
-  writeLines(lockFd: number, fd: number, lines: Buffer, waitMs: number): WriteOutcome;
-  writeText(lockFd: number, fd: number, prefix: Buffer, line: string, waitMs: number): WriteOutcome;
+  writeSome(lockFd: number, fd: number, lines: Buffer, offset: number): WriteOutcome;
+  writeText(lockFd: number, fd: number, prefix: Buffer, line: string): WriteOutcome;
   setNonBlocking(fd: number): void;
   journalStream(path: string, header: string): number;
 }
 
 /**
- * How a write of whole lines to a shared sink went: `ok`; `full`, the sink took nothing within
- * the wait (a pipe nobody reads); `busy`, another writer held the sink all that time; `torn`,
- * part of the batch went and the rest would not within a second; or the errno (ENOSPC, EPIPE...).
+ * How far a write of whole lines to a shared sink got: the offset in the batch it reached (all of
+ * it, or where a full sink stopped it: the caller writes the rest later); `busy`, another writer
+ * holds the sink (a large batch of its own under way); or the errno (ENOSPC, EPIPE...).
  */
-export type WriteOutcome = 'ok' | 'full' | 'busy' | 'torn' | string;
+export type WriteOutcome = number | string;
 
 /** The addon could not be loaded: no prebuild fits and none was built, or not on Linux. */
 export class NativeAddonError extends Error {
@@ -273,16 +273,19 @@ export function outputLock(): number {
 }
 
 /**
- * One write of whole lines to `fd` under the lock in `lockFd` (-1: none needed), waiting at most
- * `waitMs` for its turn and for room (and up to a second more to finish a batch begun).
+ * Writes `lines` from `offset` to `fd` under the lock in `lockFd` (-1: none needed), as far as the
+ * sink takes it now, never waiting. A large batch begun holds the sink until its rest is written.
  */
-export function writeLines(lockFd: number, fd: number, lines: Buffer, waitMs: number): WriteOutcome {
-  return load().writeLines(lockFd, fd, lines, waitMs);
+export function writeSome(lockFd: number, fd: number, lines: Buffer, offset: number): WriteOutcome {
+  return load().writeSome(lockFd, fd, lines, offset);
 }
 
-/** writeLines() of `prefix` and one line given as a string, encoded by the addon: no Buffer made. */
-export function writeText(lockFd: number, fd: number, prefix: Buffer, line: string, waitMs: number): WriteOutcome {
-  return load().writeText(lockFd, fd, prefix, line, waitMs);
+/**
+ * writeSome() of `prefix` and one line given as a string, from 0, encoded by the addon (no Buffer
+ * made); a number is the count of bytes left unwritten (0: all of it went).
+ */
+export function writeText(lockFd: number, fd: number, prefix: Buffer, line: string): WriteOutcome {
+  return load().writeText(lockFd, fd, prefix, line);
 }
 
 /** O_NONBLOCK on `fd`'s open file description: a sink that takes nothing then says so at once. */

@@ -84,6 +84,12 @@ const TABLE = {
     shown: '0', effect: 'reload', doc: 'on a graceful stop, seconds /healthz answers 503 while the workers still serve, so that a load balancer stops sending first' }),
   logFormat: def({ flag: 'log-format', env: 'HYPNODE_LOG_FORMAT', kind: 'string', schema: z.enum(['text', 'json']), default: (): 'text' | 'json' => 'text',
     shown: 'text', effect: 'reload', doc: 'text ("[g2 1234] line") or json (one object a line, for log shippers)' }),
+  logBuffer: def({ flag: 'log-buffer', env: 'HYPNODE_LOG_BUFFER', kind: 'int', schema: z.number().int().min(65_536), default: () => 8 * 1024 * 1024,
+    shown: '8388608 (8 MiB)', effect: 'reload',
+    doc: 'bytes of output each worker holds, in order, while the log\'s destination is slower than the app (a paused reader, journald or a log shipper catching up); lines beyond it are dropped and counted (see Logs)' }),
+  logStallTimeout: def({ flag: 'log-stall-timeout', env: 'HYPNODE_LOG_STALL_TIMEOUT', kind: 'seconds', schema: seconds, default: () => 10,
+    shown: '10', effect: 'reload',
+    doc: 'seconds the log\'s destination may take nothing at all before it counts as stalled: each worker then drops what it holds, and what follows, until it takes lines again (see Logs)' }),
 };
 
 type Table = typeof TABLE;

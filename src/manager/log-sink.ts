@@ -1,22 +1,30 @@
 import { close, closeSync, fstatSync, openSync, write, writeSync } from 'node:fs';
 import { isatty } from 'node:tty';
-import { loadNative, NativeAddonError, outputLock, setNonBlocking, writeLines } from '../native.js';
+import { atomicCut, countLines, PIPE_BUF } from '../log-lines.js';
+import { loadNative, NativeAddonError, outputLock, setNonBlocking, writeSome } from '../native.js';
 
 // Where the manager's output goes: its stdout or stderr, or a --log-file. Writing never blocks
 // the manager: a sink nobody reads (a stalled pipe, a full disk) must not stop it from
 // supervising, reloading and answering. What waits meanwhile is bounded; beyond the bound whole
-// lines are dropped and counted, and the count is reported once the sink takes lines again.
+// lines are dropped and counted (said in the log by drop-report.ts, first once the sink takes
+// lines again).
 //
 // A sink the workers may write to themselves (see worker/output.ts) is "shared": a regular file,
 // where every write() is atomic, or a pipe or socket made non-blocking, whose writers take turns
 // by a lock in shared memory. The manager writes to it as they do, batched once per turn of its
-// event loop. A terminal is never shared (non-blocking would leak into the shell's terminal): the
+// event loop, as far as the sink takes it, the rest later (a large batch begun is finished first
+// and alone: it holds the sink meanwhile). A terminal is never shared (non-blocking would leak into the shell's terminal): the
 // manager alone writes to it, in the background, on libuv's thread pool.
 
 /** Output held while the sink is busy or stalled. */
 const MAX_PENDING_BYTES = 16 * 1024 * 1024;
 /** A sink that took nothing (full) or was held by a worker: try again this much later. */
 const RETRY_MS = 20;
+
+/** Writes to a shared sink in one turn of the event loop, at most (a pipe's buffer is 16 of PIPE_BUF). */
+const WRITES_PER_TURN = 16;
+/** What a shared sink may say for a while: another writer's turn, a full disk. */
+const WAIT_ON = new Set(['busy', 'ENOSPC', 'EDQUOT', 'ENOBUFS']);
 
 /** How workers reach a shared sink: the fd to pass them, and its lock (-1: none needed). */
 export interface SharedSink {
@@ -45,15 +53,21 @@ export function adoptOutputLock(fd: number): void {
 export class Sink {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
+  /** The rest of a batch the sink took part of: written next, alone. */
+  private rest: Buffer | null = null;
   private busy = false;
+  /** Bytes given to write, and bytes written or dropped since: what whenWritten() waits for. */
+  private given = 0;
+  private settled = 0;
+  private waiting: { upTo: number; done: () => void }[] = [];
   private fd: number;
   /** The fd a reopen() replaced while a write on it was in flight: closed when that write is done. */
   private closeAfterWrite: number | null = null;
-  /** Lines dropped since the last report, and in all. */
-  private droppedNow = 0;
+  /** Lines dropped in all; and whether some were since the sink last took any. */
   dropped = 0;
-  /** Called when lines were dropped and the sink takes lines again: the count to report. */
-  onRecovered: (lines: number) => void = () => {};
+  private dropping = false;
+  /** Called when lines were dropped and the sink takes lines again: a moment to say so. */
+  onRecovered: () => void = () => {};
   /** Set when workers may write to this sink themselves. */
   readonly shared: SharedSink | null;
 
@@ -70,33 +84,36 @@ export class Sink {
     return new Sink(openLog(path), path);
   }
 
-  write(text: string): void {
-    this.writeParts([Buffer.from(text)]);
+  /** Whether the sink took the text (it is written once the sink takes it), or dropped it. */
+  write(text: string): boolean {
+    return this.writeParts([Buffer.from(text)]);
   }
 
   /** Whole lines, in parts (a tag, the line): all taken, or all dropped. */
-  writeParts(parts: Buffer[]): void {
+  writeParts(parts: Buffer[]): boolean {
     if (this.pendingBytes > MAX_PENDING_BYTES) {
       this.drop(parts.reduce((n, p) => n + countLines(p), 0));
-      return;
+      return false;
     }
     for (const part of parts) {
       this.pending.push(part);
       this.pendingBytes += part.length;
+      this.given += part.length;
     }
-    if (this.busy) return;
+    if (this.busy) return true;
     this.busy = true;
     if (this.shared) setImmediate(() => this.flushShared());
     else this.flushAsync();
+    return true;
   }
 
-  /** Writes what is pending now, if the sink takes it without waiting (a shared sink only). */
-  flushNow(): void {
-    if (!this.shared || this.pending.length === 0) return;
-    const batch = this.take();
-    const outcome = writeLines(this.shared.lockFd, this.fd, batch, 0);
-    if (outcome === 'full' || outcome === 'busy') this.requeue(batch);
-    else this.settle(outcome === 'ok' ? null : batch);
+  /**
+   * Calls `done` once everything given so far is written (or dropped): then a worker may write
+   * its lines itself, and none overtakes one it wrote through the manager.
+   */
+  whenWritten(done: () => void): void {
+    if (this.settled >= this.given) return done();
+    this.waiting.push({ upTo: this.given, done });
   }
 
   /** Opens the file again by its name: new lines go to whatever file has the name now. */
@@ -113,7 +130,8 @@ export class Sink {
 
   /** Writes what is pending now, synchronously: at exit, nothing may be left behind. */
   drainSync(): void {
-    const rest = this.take();
+    const rest = this.rest ? Buffer.concat([this.rest, this.take()]) : this.take();
+    this.rest = null;
     try {
       for (let off = 0; off < rest.length; ) off += writeSync(this.fd, rest, off);
     } catch {
@@ -126,19 +144,38 @@ export class Sink {
     if (this.path) closeSync(this.fd);
   }
 
-  /** Shared sinks: one write of every line pending, under the lock, without blocking. */
+  /** Shared sinks: every line pending, under the lock, as far as the sink takes it now. */
   private flushShared(): void {
-    const batch = this.take();
-    // The manager never waits: what the sink cannot take now waits here, bounded.
-    const outcome = writeLines(this.shared!.lockFd, this.fd, batch, 0);
-    if (outcome === 'full' || outcome === 'busy') {
-      this.requeue(batch);
-      setTimeout(() => this.flushShared(), RETRY_MS).unref();
-      return;
+    let took = false;
+    // A turn writes what the sink takes now, a bounded number of writes at most.
+    for (let i = 0; i < WRITES_PER_TURN && (this.rest || this.pending.length > 0); i++) {
+      took = this.writeShared();
+      if (!took) break;
     }
-    this.settle(outcome === 'ok' ? null : batch);
-    if (this.pending.length > 0) setImmediate(() => this.flushShared());
-    else this.busy = false;
+    if (!this.rest && this.pending.length === 0) this.busy = false;
+    // The manager never waits: what the sink cannot take now waits here, bounded.
+    else if (took) setImmediate(() => this.flushShared());
+    else setTimeout(() => this.flushShared(), RETRY_MS).unref();
+  }
+
+  /** One write: whether the sink took any of it. */
+  private writeShared(): boolean {
+    const batch = this.rest ?? this.takeFront();
+    this.rest = null;
+    const done = writeSome(this.shared!.lockFd, this.fd, batch, 0);
+    // A full disk may have room later: what waits is bounded, and lost only past the bound.
+    if (typeof done === 'string' && !WAIT_ON.has(done)) {
+      this.settle(batch, 0);
+      return false;
+    }
+    const went = typeof done === 'number' ? done : 0;
+    if (went === 0) {
+      this.requeue(batch);
+      return false;
+    }
+    if (went < batch.length) this.rest = batch.subarray(went);
+    this.settle(null, went);
+    return true;
   }
 
   /** A terminal (or no addon): one write at a time on the thread pool. */
@@ -154,11 +191,30 @@ export class Sink {
         setTimeout(() => this.flushAsync(), RETRY_MS).unref();
         return;
       }
-      if (!err && written < batch.length) this.requeue(batch.subarray(written));
-      else this.settle(err ? batch : null);
+      if (!err && written < batch.length) {
+        this.requeue(batch.subarray(written));
+        this.settle(null, written);
+      } else this.settle(err ? batch : null, err ? 0 : written);
       if (this.pending.length > 0) this.flushAsync();
       else this.busy = false;
     });
+  }
+
+  /**
+   * What to write next to a shared sink: under a lock, the whole lines at the front that make one
+   * atomic write (see atomicCut), copying no more than that; else everything pending.
+   */
+  private takeFront(): Buffer {
+    if (this.shared!.lockFd < 0) return this.take();
+    let n = 0;
+    let bytes = 0;
+    while (n < this.pending.length && bytes < PIPE_BUF) bytes += this.pending[n++]!.length;
+    const front = n === 1 ? this.pending[0]! : Buffer.concat(this.pending.slice(0, n), bytes);
+    this.pending.splice(0, n);
+    this.pendingBytes -= bytes;
+    const cut = atomicCut(front);
+    if (cut < front.length) this.requeue(front.subarray(cut));
+    return front.subarray(0, cut);
   }
 
   private take(): Buffer {
@@ -173,17 +229,22 @@ export class Sink {
     this.pendingBytes += buf.length;
   }
 
-  /** A batch went (null) or is lost (a full disk, a broken pipe): count it, or report earlier losses. */
-  private settle(lost: Buffer | null): void {
+  /** `went` bytes went, or a batch is lost (a broken pipe): count it, or tell of earlier losses. */
+  private settle(lost: Buffer | null, went: number): void {
+    this.done(lost ? lost.length : went);
     if (lost) return this.drop(countLines(lost));
-    if (this.droppedNow === 0) return;
-    const lines = this.droppedNow;
-    this.droppedNow = 0;
-    this.onRecovered(lines);
+    if (!this.dropping) return;
+    this.dropping = false;
+    this.onRecovered();
+  }
+
+  private done(bytes: number): void {
+    this.settled += bytes;
+    while (this.waiting.length > 0 && this.waiting[0]!.upTo <= this.settled) this.waiting.shift()!.done();
   }
 
   private drop(lines: number): void {
-    this.droppedNow += lines;
+    this.dropping = true;
     this.dropped += lines;
   }
 }
@@ -204,10 +265,4 @@ function share(fd: number): SharedSink | null {
 
 function openLog(path: string): number {
   return openSync(path, 'a', 0o640);
-}
-
-function countLines(buf: Buffer): number {
-  let n = 0;
-  for (let i = buf.indexOf(10); i >= 0; i = buf.indexOf(10, i + 1)) n++;
-  return n;
 }

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { fstatSync } from 'node:fs';
+import type { Settings } from '../config/settings.js';
 import type { OutputConfig } from '../protocol/worker.js';
 import { Sink } from './log-sink.js';
 
@@ -15,6 +16,10 @@ export interface Logger {
   info(msg: string): void;
   warn(msg: string): void;
   error(msg: string): void;
+  /** A warning, and whether the log took it (see log-sink.ts: a sink holding too much drops it). */
+  report(msg: string): boolean;
+  /** `listener` is called when a sink that dropped lines takes lines again. */
+  onRecovered(listener: () => void): void;
   /** Lines a worker wrote (each ending in a newline); `stream` tells stdout from stderr. */
   worker(generation: number, pid: number, stream: 'stdout' | 'stderr', lines: Buffer[]): void;
   /** The format follows the settings, which a reload may change. */
@@ -25,17 +30,20 @@ export interface Logger {
   readonly dropped: number;
   /** Writes out everything pending: before the manager exits. */
   close(): void;
-  /** Writes out what is pending now, if the sinks take it (a worker is about to write itself). */
-  flush(): void;
+  /** Calls `done` once what was given so far is written (a worker is about to write itself). */
+  whenWritten(done: () => void): void;
   /**
    * How a worker may write its output itself, in the current format: the fds to hand it (as its
    * fds 4, 5, ...) and what it needs to know of them; null when everything goes through the
    * manager (a terminal, or no native addon).
    */
-  direct(format: LogFormat): { fds: number[]; config: OutputConfig } | null;
+  direct(settings: DirectSettings): { fds: number[]; config: OutputConfig } | null;
 }
 
 type Stream = 'stdout' | 'stderr';
+
+/** What a worker writing its own output follows: the format, and how much it may hold, how long. */
+export type DirectSettings = Pick<Settings, 'logFormat' | 'logBuffer' | 'logStallTimeout'>;
 
 interface Line {
   stream: Stream;
@@ -60,13 +68,18 @@ export function consoleLogger(logFile: string | null = null): Logger {
   const write = (line: Line) => {
     const prefix = journal[line.stream] ? `<${line.priority}>` : '';
     const text = format === 'json' ? `${prefix}${json(line)}\n` : line.msg.split('\n').map((l) => `${prefix}${tag(line)}${l}\n`).join('');
-    sinks[line.stream].write(text);
+    return sinks[line.stream].write(text);
   };
   const own = (stream: Stream, priority: number) => (msg: string) => write({ stream, priority, source: 'manager', pid: process.pid, generation: null, msg });
+  const recovered = new Set<() => void>();
   const logger: Logger = {
     info: own('stdout', INFO),
     warn: own('stderr', WARNING),
     error: own('stderr', ERROR),
+    report: own('stderr', WARNING),
+    onRecovered(listener) {
+      recovered.add(listener);
+    },
     worker(generation, pid, stream, lines) {
       if (format === 'json') {
         for (const line of lines) {
@@ -100,10 +113,11 @@ export function consoleLogger(logFile: string | null = null): Logger {
     close() {
       for (const sink of new Set(Object.values(sinks))) sink.close();
     },
-    flush() {
-      for (const sink of new Set(Object.values(sinks))) sink.flushNow();
+    whenWritten(done) {
+      let left = new Set(Object.values(sinks)).size;
+      for (const sink of new Set(Object.values(sinks))) sink.whenWritten(() => --left === 0 && done());
     },
-    direct(workerFormat) {
+    direct(settings) {
       const out = sinks.stdout.shared;
       const err = sinks.stderr.shared;
       if (!out || !err) return null;
@@ -115,16 +129,16 @@ export function consoleLogger(logFile: string | null = null): Logger {
         config: {
           stdout: { fd: 4, lockFd: out.lockFd >= 0 ? lockAt : -1, journal: journal.stdout },
           stderr: { fd: 5, lockFd: err.lockFd >= 0 ? lockAt : -1, journal: journal.stderr },
-          format: workerFormat,
+          format: settings.logFormat,
           path: file?.path ?? null,
+          buffer: settings.logBuffer,
+          stallMs: settings.logStallTimeout * 1000,
           marker: `\u0000hypnode:write-directly:${randomBytes(8).toString('hex')}`,
         },
       };
     },
   };
-  for (const sink of new Set(Object.values(sinks))) {
-    sink.onRecovered = (lines) => logger.warn(`${lines} lines of output were dropped while the output (${sink.path ?? (sink === sinks.stdout ? 'stdout' : 'stderr')}) took none`);
-  }
+  for (const sink of new Set(Object.values(sinks))) sink.onRecovered = () => recovered.forEach((listener) => listener());
   return logger;
 }
 

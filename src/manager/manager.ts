@@ -9,6 +9,7 @@ import type { Logger } from './log.js';
 import { batchSize } from './batch.js';
 import { Probation } from './probation.js';
 import { ReloadQueue } from './reload-queue.js';
+import { DropReport } from './drop-report.js';
 import { describeExit, type WorkerExit } from './worker-exit.js';
 import type { WorkerSpec } from './worker-process.js';
 
@@ -26,8 +27,6 @@ import type { WorkerSpec } from './worker-process.js';
 const IDLE_CLOSE_AFTER_MS = 1000;
 /** The lines of the app's last output a start that gave up says in the log. */
 const LAST_WORDS_LINES = 10;
-/** How often dropped worker output is said in the log, at most. */
-const DROP_REPORT_MS = 10_000;
 
 export type StopMode = 'graceful' | 'fast';
 
@@ -82,7 +81,7 @@ export class Manager extends EventEmitter<ManagerEvents> {
   private progress: ((text: string) => void)[] = [];
   /** Lines dropped by the workers of generations since gone. */
   private droppedByGone = 0;
-  private droppedReported = 0;
+  private readonly drops: DropReport;
 
   constructor(
     private readonly deployment: Deployment,
@@ -95,13 +94,7 @@ export class Manager extends EventEmitter<ManagerEvents> {
     this.nextGeneration = options.firstGeneration ?? 1;
     this.stopped = new Promise((resolve) => (this.markStopped = resolve));
     log.setFormat(plan.settings.logFormat);
-    // Workers count the lines they drop (a sink that took none): said in the log now and then.
-    setInterval(() => {
-      const dropped = this.linesDropped() - this.log.dropped;
-      if (dropped <= this.droppedReported) return;
-      this.log.warn(`${dropped - this.droppedReported} lines of worker output were dropped: the output took none (see logLinesDropped in hypnode status)`);
-      this.droppedReported = dropped;
-    }, DROP_REPORT_MS).unref();
+    this.drops = new DropReport(log, () => ({ total: this.linesDropped(), workers: new Map([...this.generations].flatMap((g) => g.workers.map((w) => [`g${g.id} ${w.pid}`, w.stats.linesDropped] as const))) }));
   }
 
   get name(): string | null {
@@ -246,6 +239,7 @@ export class Manager extends EventEmitter<ManagerEvents> {
       void delay(delayMs, undefined, { signal: this.stopDelay.signal }).catch(() => {}).then(() => Promise.all([...this.generations].map((g) => this.end(g, this.stopMode!)))).then(() => {
         this.registry.closeAll();
         this.lifecycle = 'stopped';
+        this.drops.check(true);
         this.log.info('stopped');
         this.markStopped();
       });
@@ -280,8 +274,8 @@ export class Manager extends EventEmitter<ManagerEvents> {
     for (const g of this.generations) {
       generations.push({ id: g.id, state: g.state, app: g.release.app, cwd: g.release.cwd, createdAt: g.createdAt, workersWanted: g.size, workersReady: g.readyCount() });
       for (const w of g.workers) {
-        const { requests, connections, rss, heapUsed, loopDelay } = w.stats;
-        workers.push({ pid: w.pid, generation: g.id, slot: w.slot, state: w.state, startedAt: w.startedAt, uptimeMs: now - w.startedAt, readyAt: w.readyAt, requests, connections, rss, heapUsed, loopDelay, acceptsLimit: w.acceptsLimit });
+        const { requests, connections, rss, heapUsed, loopDelay, linesDropped } = w.stats;
+        workers.push({ pid: w.pid, generation: g.id, slot: w.slot, state: w.state, startedAt: w.startedAt, uptimeMs: now - w.startedAt, readyAt: w.readyAt, requests, connections, rss, heapUsed, loopDelay, linesDropped, acceptsLimit: w.acceptsLimit });
       }
     }
     const cur = this.current;
@@ -492,7 +486,7 @@ export class Manager extends EventEmitter<ManagerEvents> {
   private newGeneration(plan: Plan): Generation {
     const { settings, release, env } = plan;
     const id = this.nextGeneration++;
-    const output = this.log.direct(settings.logFormat);
+    const output = this.log.direct(settings);
     const spec: WorkerSpec = {
       app: release.app,
       cwd: release.cwd,

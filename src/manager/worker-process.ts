@@ -111,8 +111,7 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
     let markers = 0;
     const seen = () => {
       if (++markers < 2) return;
-      log.flush();
-      this.send({ hypnode: 'write-directly' });
+      log.whenWritten(() => this.send({ hypnode: 'write-directly' }));
     };
     if (stdout) this.output.follow(stdout, (lines) => log.worker(this.generation, this.pid, 'stdout', lines), marker && { line: marker, seen });
     if (stderr) this.output.follow(stderr, (lines) => log.worker(this.generation, this.pid, 'stderr', lines), marker && { line: marker, seen });

@@ -29,6 +29,8 @@ export interface WorkerStatus {
   heapUsed: number;
   /** The 99th percentile of its event loop delay over its last heartbeat interval, in seconds. */
   loopDelay: number;
+  /** Lines of its output it dropped (see logLinesDropped). */
+  linesDropped: number;
   /** The connections after which it is replaced (--accepts plus its jitter), 0: never. */
   acceptsLimit: number;
 }

@@ -75,6 +75,10 @@ export interface OutputConfig {
    * passed on everything before it, answers `write-directly`, so that no line overtakes another.
    */
   marker: string;
+  /** Bytes of output the worker holds while the sinks are slow (--log-buffer). */
+  buffer: number;
+  /** Milliseconds a sink may take nothing before the worker drops what it holds (--log-stall-timeout). */
+  stallMs: number;
 }
 
 /** Settings a worker needs, passed in its environment so they are there before the app loads. */

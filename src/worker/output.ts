@@ -1,9 +1,10 @@
 import fs from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
 import { basename } from 'node:path';
-import { journalStream, writeLines, writeText } from '../native.js';
+import { journalStream } from '../native.js';
 import type { OutputConfig, OutputStream } from '../protocol/worker.js';
 import { LastWords } from './last-words.js';
+import { OutputQueue, type Budget } from './output-queue.js';
 
 // Once a worker is ready, its app's output goes straight to where the manager's goes (its stdout
 // or stderr, or --log-file), as node's cluster workers write theirs: at request rate a line per
@@ -11,21 +12,18 @@ import { LastWords } from './last-words.js';
 // 0.7x the requests per second of cluster with per-request logging). Each line is tagged here as
 // the manager would tag it (`[g2 1234] `, its journald priority, or the JSON record), whole
 // lines only (a partial line waits for its end, or for the exit), and written under the sink's
-// lock (see writeLines in native/). A sink that takes nothing (a pipe nobody reads) never blocks
-// the app: its lines are dropped and counted, and the count goes to the manager with the
-// heartbeats. Before the worker is ready its output still goes through the manager, which keeps
-// the last of it for a failed reload to show; so do the runtime's own last words (a fatal
+// lock (see writeSome in native/). A sink slower than the app never blocks it: its lines are held
+// in order and written as the sink takes them (see output-queue.ts), and dropped and counted only
+// when the worker's budget is full or the sink took nothing for the stall window; the count goes
+// to the manager with the heartbeats. Before the worker is ready its output still goes through
+// the manager, which keeps the last of it for a failed reload to show; so do the runtime's own
+// last words (a fatal
 // error's stack, written to fd 2 from C++).
 
 const LEVELS = ['emerg', 'alert', 'crit', 'error', 'warning', 'notice', 'info', 'debug'];
 const MAX_PARTIAL_BYTES = 1024 * 1024;
 /** Lines held until the manager says go ahead (see release()), at most. */
 const MAX_HELD_BYTES = 16 * 1024 * 1024;
-/** How long a write waits for its turn and for room in the sink. */
-const WAIT_FOR_ROOM_MS = 100;
-/** A sink that took nothing within that wait is not waited for again for this long. */
-const STALLED_FOR_MS = 1000;
-let stalledUntil = 0;
 
 interface Identity {
   generation: number;
@@ -45,7 +43,9 @@ class Stream {
 
   constructor(
     readonly name: 'stdout' | 'stderr',
-    private target: OutputStream,
+    private readonly target: OutputStream,
+    /** Where its lines wait for the sink: its own, or its sibling's when both write to one sink. */
+    readonly queue: OutputQueue,
     private readonly format: 'text' | 'json',
     private readonly who: Identity,
     private readonly dropped: (lines: number) => void,
@@ -54,16 +54,11 @@ class Stream {
     this.lead = Buffer.from(`${target.journal ? `<${name === 'stdout' ? 6 : 4}>` : ''}[g${who.generation} ${who.pid}] `);
   }
 
-  /** Writes to another sink from now on (a reopened log file, a journal stream of its own). */
-  retarget(fd: number, lockFd = this.target.lockFd): void {
-    this.target = { ...this.target, fd, lockFd };
-  }
-
   push(chunk: Chunk, encoding?: BufferEncoding): void {
     // At request rate, nearly every write is one whole line of text (console.log, a logger's
     // line): one string, one write, encoded by the addon with its lead, no Buffer made.
     if (typeof chunk === 'string' && this.held === null && this.partial === null && this.format === 'text' && (encoding === undefined || encoding === 'utf8') && isOneLine(chunk)) {
-      this.send(chunk, 1);
+      this.queue.text(this.lead, chunk);
       return;
     }
     const bytes = typeof chunk === 'string' ? Buffer.from(chunk, encoding ?? 'utf8') : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
@@ -122,21 +117,7 @@ class Stream {
         parts.push(this.tag, text);
       }
     }
-    this.send(parts.length === 1 ? parts[0]! : Buffer.concat(parts), lines.length);
-  }
-
-  /**
-   * A full sink (a burst a reader has not caught up with yet) is waited for a moment; one that
-   * stays full is stalled, and is not waited for again for a second, so that the app is never
-   * held up for long by its output.
-   */
-  private send(batch: Buffer | string, lines: number): void {
-    const now = performance.now();
-    const wait = now < stalledUntil ? 0 : WAIT_FOR_ROOM_MS;
-    // A string is one plain line, written with its lead by the addon.
-    const outcome = typeof batch === 'string' ? writeText(this.target.lockFd, this.target.fd, this.lead, batch, wait) : writeLines(this.target.lockFd, this.target.fd, batch, wait);
-    if (outcome === 'full' || outcome === 'busy') stalledUntil = now + STALLED_FOR_MS;
-    if (outcome !== 'ok') this.dropped(lines);
+    this.queue.lines(parts.length === 1 ? parts[0]! : Buffer.concat(parts), lines.length);
   }
 }
 
@@ -158,6 +139,8 @@ export interface DirectOutput {
   release(): void;
   /** Opens --log-file again by its name (after logrotate renamed it). */
   reopen(): void;
+  /** Writes what is held now, synchronously (the worker is about to exit): see OutputQueue.finish(). */
+  finish(): void;
 }
 
 /**
@@ -171,9 +154,21 @@ export function writeDirectly(config: OutputConfig, who: Identity): DirectOutput
   process.stderr.write(`${config.marker}\n`);
   let dropped = 0;
   const count = (lines: number) => void (dropped += lines);
+  // Under journald, each stream its own stream to it; else the manager's sinks, one lock for both.
+  const targetOf = (stream: OutputStream, name: 'stdout' | 'stderr') => {
+    const own = stream.journal ? openJournalStream(name) : null;
+    return own === null ? { fd: stream.fd, lockFd: stream.lockFd } : { fd: own, lockFd: -1 };
+  };
+  const out = targetOf(config.stdout, 'stdout');
+  const err = targetOf(config.stderr, 'stderr');
+  const budget: Budget = { held: 0, limit: config.buffer };
+  const outQueue = new OutputQueue(out, budget, config.stallMs, count);
+  // One sink for both (a log file, `2>&1`): one queue, so that their lines keep their order too.
+  const errQueue = sameFile(out.fd, err.fd) ? outQueue : new OutputQueue(err, budget, config.stallMs, count);
+  const queues = new Set([outQueue, errQueue]);
   const streams = {
-    stdout: new Stream('stdout', config.stdout, config.format, who, count),
-    stderr: new Stream('stderr', config.stderr, config.format, who, count),
+    stdout: new Stream('stdout', config.stdout, outQueue, config.format, who, count),
+    stderr: new Stream('stderr', config.stderr, errQueue, config.format, who, count),
   };
   const byFd = (fd: unknown) => (fd === 1 ? streams.stdout : fd === 2 ? streams.stderr : null);
   const lastWords = new LastWords();
@@ -216,13 +211,12 @@ export function writeDirectly(config: OutputConfig, who: Identity): DirectOutput
 
   // `import { writeSync } from 'node:fs'` in the app binds the exports, not the object.
   syncBuiltinESMExports();
-  for (const stream of Object.values(streams)) {
-    const fd = (stream.name === 'stdout' ? config.stdout : config.stderr).journal ? openJournalStream(stream.name) : null;
-    if (fd !== null) stream.retarget(fd, -1);
-  }
   const output: DirectOutput = {
     get dropped() {
       return dropped;
+    },
+    finish() {
+      for (const queue of queues) queue.finish();
     },
     release() {
       streams.stdout.release();
@@ -232,8 +226,7 @@ export function writeDirectly(config: OutputConfig, who: Identity): DirectOutput
       if (!config.path) return;
       const fd = fs.openSync(config.path, 'a', 0o640);
       const old = config.stdout.fd;
-      streams.stdout.retarget(fd);
-      streams.stderr.retarget(fd);
+      for (const queue of queues) queue.retarget({ fd, lockFd: -1 });
       config.stdout.fd = fd;
       config.stderr.fd = fd;
       if (old > 2) fs.closeSync(old);
@@ -247,6 +240,7 @@ export function writeDirectly(config: OutputConfig, who: Identity): DirectOutput
     streams.stderr.release();
     streams.stdout.flushPartial();
     streams.stderr.flushPartial();
+    output.finish();
     const words = lastWords.line(config.marker);
     try {
       if (words) writeSync(2, words);
@@ -274,6 +268,13 @@ function openJournalStream(name: 'stdout' | 'stderr'): number | null {
 }
 
 const JOURNAL_STREAM_SOCKET = '/run/systemd/journal/stdout';
+
+/** Whether two fds are one file, pipe or socket. */
+function sameFile(a: number, b: number): boolean {
+  if (a === b) return true;
+  const [x, y] = [fs.fstatSync(a), fs.fstatSync(b)];
+  return x.dev === y.dev && x.ino === y.ino;
+}
 
 /** What fs.write(Sync)(fd, data, offset, length) or (fd, string, position, encoding) asks to write. */
 function sliced(data: Chunk, rest: unknown[]): Buffer {

@@ -4,7 +4,7 @@
 import type net from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { exitWhenOrphaned, leaveForegroundGroup, NativeAddonError } from '../native.js';
-import { WORKER_CONFIG_ENV, type WorkerConfig } from '../protocol/worker.js';
+import { WORKER_CONFIG_ENV, type WorkerConfig, type WorkerToManager } from '../protocol/worker.js';
 import { installBridge, type MetricsSource } from './bridge.js';
 import { onManagerMessage, sendAndFlush, sendToManager, startChannel, holdChannel } from './channel.js';
 import { ConnectionTracker } from './drain.js';
@@ -137,13 +137,19 @@ installBridge({
   exposeMetrics: (source) => void (metricsSource = source),
 });
 
-const heartbeat = setInterval(() => {
+function beat(): WorkerToManager & { hypnode: 'heartbeat' } {
   const mem = process.memoryUsage();
   // Nanoseconds; 0 before the histogram has a sample.
   const loopDelay = loopDelays && loopDelays.count > 0 ? loopDelays.percentile(99) / 1e9 : 0;
   loopDelays?.reset();
-  sendToManager({ hypnode: 'heartbeat', stats: { rss: mem.rss, heapUsed: mem.heapUsed, requests: tracker.requests, connections: tracker.open, linesDropped: output?.dropped ?? 0, loopDelay } });
-  if (config.maxRss > 0 && mem.rss > config.maxRss * 1024 * 1024) recycle(`resident memory ${Math.round(mem.rss / 1048576)} MiB above ${config.maxRss} MiB`);
+  return { hypnode: 'heartbeat', stats: { rss: mem.rss, heapUsed: mem.heapUsed, requests: tracker.requests, connections: tracker.open, linesDropped: output?.dropped ?? 0, loopDelay } };
+}
+
+const heartbeat = setInterval(() => {
+  const msg = beat();
+  sendToManager(msg);
+  const { rss } = msg.stats;
+  if (config.maxRss > 0 && rss > config.maxRss * 1024 * 1024) recycle(`resident memory ${Math.round(rss / 1048576)} MiB above ${config.maxRss} MiB`);
 }, config.heartbeatInterval * 1000);
 heartbeat.unref();
 
@@ -200,6 +206,11 @@ async function exitDone(): Promise<void> {
   if (metricsSource) {
     const metrics = await Promise.race([appMetrics(), new Promise<null>((r) => setTimeout(r, FINAL_METRICS_MS, null))]);
     if (metrics) await sendAndFlush({ hypnode: 'metrics', id: 0, metrics });
+  }
+  // The output it still holds is written (or dropped) now, and the manager told the last count.
+  if (output) {
+    output.finish();
+    await sendAndFlush(beat());
   }
   process.exit(0);
 }
