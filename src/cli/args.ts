@@ -21,6 +21,9 @@ export interface CliArgs {
   /** `hypnode unit`: ListenStream= values for a socket unit, and where to write the files. */
   sockets: string[];
   out: string | null;
+  /** `hypnode unit`: the directory it runs in (default: this one), and whether it may replace another app's unit. */
+  cwd: string | null;
+  force: boolean;
   /** `hypnode unit`: who the service runs as, where it may write, whether it binds ports below 1024. */
   user: string | null;
   group: string | null;
@@ -39,6 +42,8 @@ const EXTRA = {
   daemon: { type: 'boolean' },
   socket: { type: 'string', multiple: true },
   out: { type: 'string' },
+  cwd: { type: 'string' },
+  force: { type: 'boolean' },
   user: { type: 'string' },
   group: { type: 'string' },
   writable: { type: 'string', multiple: true },
@@ -75,7 +80,7 @@ export function parseCli(argv: string[]): CliArgs {
     if (v !== undefined) flags[s.key as SettingKey] = v as string | boolean | string[];
   }
   if (appArgs) {
-    if (command !== 'start') throw new UsageError(`app arguments after -- are only for \`hypnode start\``);
+    if (command !== 'start' && command !== 'unit') throw new UsageError(`app arguments after -- are only for \`hypnode start\` and \`hypnode unit\``);
     if (flags.args) throw new UsageError('give the app arguments either with --args or after --, not both');
   }
   if (values.fast && command !== 'stop') throw new UsageError('--fast goes with `hypnode stop`');
@@ -84,8 +89,8 @@ export function parseCli(argv: string[]): CliArgs {
   if (values['log-file'] && command !== 'start') throw new UsageError('--log-file goes with `hypnode start`');
   if (values.node !== undefined && command !== 'upgrade') throw new UsageError('--node goes with `hypnode upgrade`');
   if (values.node === '') throw new UsageError('--node needs the path of a Node binary');
-  if ((values.socket || values.out || values.user || values.group || values.writable || values['privileged-ports']) && command !== 'unit') {
-    throw new UsageError('--socket, --out, --user, --group, --writable and --privileged-ports go with `hypnode unit`');
+  if ((values.socket || values.out || values.cwd !== undefined || values.force || values.user || values.group || values.writable || values['privileged-ports']) && command !== 'unit') {
+    throw new UsageError('--socket, --out, --cwd, --force, --user, --group, --writable and --privileged-ports go with `hypnode unit`');
   }
   return {
     command: command as CommandName,
@@ -98,6 +103,8 @@ export function parseCli(argv: string[]): CliArgs {
     daemon: values.daemon === true,
     sockets: (values.socket as string[] | undefined) ?? [],
     out: (values.out as string | undefined) ?? null,
+    cwd: (values.cwd as string | undefined) ?? null,
+    force: values.force === true,
     user: (values.user as string | undefined) ?? null,
     group: (values.group as string | undefined) ?? null,
     writable: (values.writable as string[] | undefined) ?? [],
@@ -110,7 +117,7 @@ export function parseCli(argv: string[]): CliArgs {
 function blank(command: 'help' | 'version'): CliArgs {
   return {
     command, app: undefined, flags: {}, appArgs: null, configPath: null, json: false, fast: false, daemon: false,
-    sockets: [], out: null, logFile: null, user: null, group: null, writable: [], privilegedPorts: false, node: null,
+    sockets: [], out: null, cwd: null, force: false, logFile: null, user: null, group: null, writable: [], privilegedPorts: false, node: null,
   };
 }
 
