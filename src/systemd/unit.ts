@@ -70,7 +70,8 @@ const under = (paths: string[], dirs: string[]) => paths.some((p) => dirs.some((
 
 export function serviceUnit(o: UnitOptions): string {
   const name = unitName(o.app, o.settings.name);
-  const hypnode = `${execArg(o.node)} ${execArg(o.cli)}`;
+  // `--`: node leaves hypnode's --env-file alone (it checks every one on its command line otherwise).
+  const hypnode = `${execArg(o.node)} -- ${execArg(o.cli)}`;
   const graceful = Math.ceil(o.settings.gracefulTimeout);
   const upgrade = Math.ceil(o.settings.upgradeTimeout);
   const probation = Math.ceil(o.settings.probation);

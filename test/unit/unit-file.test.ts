@@ -27,7 +27,7 @@ test('the unit: the app by its symlinked path, its user, its runtime directory, 
   const unit = serviceUnit(base);
   assert.equal(unitName(base.app, null), 'hypnode-shop');
   for (const line of [
-    'ExecStart=/usr/bin/node /usr/lib/node_modules/hypnode/dist/src/cli/main.js start /srv/shop/current/app.js --workers=4',
+    'ExecStart=/usr/bin/node -- /usr/lib/node_modules/hypnode/dist/src/cli/main.js start /srv/shop/current/app.js --workers=4',
     'WorkingDirectory=/srv/shop/current',
     'Environment=PWD=/srv/shop/current',
     'User=shop',
@@ -104,11 +104,11 @@ test('every setting given to `hypnode unit` reaches `hypnode start` through the 
     const given = await resolveSettings(sources(f, appArgs ? [...appArgs] : null));
     unit = serviceUnit({ ...base, settings: given.settings, startArgs: startArgs(f), appArgs: appArgs ? [...appArgs] : null });
     const exec = systemdWords(/^ExecStart=(.*)$/m.exec(unit)![1]!);
-    assert.deepEqual(exec.slice(0, 3), [base.node, base.cli, 'start']);
-    const parsed = parseCli(exec.slice(2));
+    assert.deepEqual(exec.slice(0, 4), [base.node, '--', base.cli, 'start']);
+    const parsed = parseCli(exec.slice(3));
     assert.deepEqual(parsed.appArgs, appArgs);
     assert.deepEqual((await resolveSettings(sources(parsed.flags, parsed.appArgs))).settings, given.settings);
   }
-  const reload = parseCli(systemdWords(/^ExecReload=(.*)$/m.exec(unit)![1]!).slice(2));
+  const reload = parseCli(systemdWords(/^ExecReload=(.*)$/m.exec(unit)![1]!).slice(3));
   assert.deepEqual([reload.flags.name, reload.flags.runtimeDir], [flags.name, flags.runtimeDir], 'reload finds the instance start made');
 });
