@@ -16,7 +16,7 @@ test('bad input is rejected with a line that names the file, key or flag', async
     [['frobnicate', 'x.js'], /unknown command "frobnicate"/, 2],
     [['start', join(dir, 'app.js'), '--workers', 'four'], /flag --workers: expected a whole number, got "four"/, 2],
     [['start', join(dir, 'app.js'), '--bogus'], /Unknown option '--bogus'/, 2],
-    [['status', join(dir, 'app.js')], /no hypnode instance is running for/, 1],
+    [['status', join(dir, 'app.js')], /no hypnode instance is running for/, 3],
     [['reload', join(dir, 'app.js')], /no hypnode instance is running for/, 1],
   ];
   writeFileSync(join(dir, 'app.js'), '');

@@ -43,6 +43,7 @@ test('start --daemon returns only once the first generation serves, with the man
   });
   const r = await runCli(['start', app, '--workers', '2', '--daemon', '--pid-file', pidFile], { env });
   assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /warning: --daemon without --log-file: the output of the manager and the app goes nowhere/);
   // Serving the moment the command returned: no retry, no wait.
   const status = await new Promise<number>((resolve, reject) => http.get({ host: '127.0.0.1', port, agent: false }, (res) => (res.resume(), resolve(res.statusCode!))).on('error', reject));
   assert.equal(status, 200);

@@ -50,7 +50,7 @@ export async function upgrade(args: CliArgs): Promise<number> {
 }
 
 /** `hypnode status`'s exit code when nothing serves (no manager, or no worker ready): LSB's and systemctl's "not running". */
-export const NOT_SERVING = 3;
+const NOT_SERVING = 3;
 
 export async function status(args: CliArgs): Promise<number> {
   const { paths } = await located(args);
@@ -66,7 +66,8 @@ export async function status(args: CliArgs): Promise<number> {
   const s = reply.result;
   process.stdout.write(args.json ? `${JSON.stringify(s, null, 2)}\n` : `${formatStatus(s)}\n`);
   if (!args.json && s.lastCrash?.output.trim()) process.stdout.write(`\n--- output of the last crashed worker ---\n${s.lastCrash.output.trimEnd()}\n---\n`);
-  return s.state === 'serving' && s.workersReady > 0 ? 0 : NOT_SERVING;
+  // --json is read by programs, which read the state: it exits 0 whenever the manager answered.
+  return args.json || (s.state === 'serving' && s.workersReady > 0) ? 0 : NOT_SERVING;
 }
 
 export async function stop(args: CliArgs): Promise<number> {
