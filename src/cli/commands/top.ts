@@ -60,7 +60,7 @@ export async function top(args: CliArgs): Promise<number> {
       previous = sample;
       await new Promise<void>((resolve) => {
         wake = resolve;
-        setTimeout(resolve, EVERY_MS).unref();
+        setTimeout(resolve, EVERY_MS);
       });
     }
     return 0;
