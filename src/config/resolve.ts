@@ -172,6 +172,8 @@ function validateOne(key: SettingKey, value: unknown, where: string): unknown {
   return result.data;
 }
 
+const TYPE_WORDS: Record<string, string> = { number: 'a number', int: 'a whole number', string: 'a string', boolean: 'true or false', array: 'a list', object: 'an object', record: 'an object' };
+
 /** What zod found wrong, in hypnode's words (the schema's own messages are already). */
 function issueWords(issue: z.core.$ZodIssue | undefined): string {
   if (!issue) return 'invalid value';
@@ -181,7 +183,7 @@ function issueWords(issue: z.core.$ZodIssue | undefined): string {
     case 'too_big':
       return `must be ${issue.inclusive ? 'at most' : 'less than'} ${issue.maximum}`;
     case 'invalid_type':
-      return `expected ${issue.expected === 'number' && /int/.test(issue.message) ? 'a whole number' : issue.expected}`;
+      return `expected ${TYPE_WORDS[issue.expected] ?? issue.expected}`;
     case 'invalid_union': {
       // Our schema's own words for the branch that takes strings ("a path starting with /").
       const inner = issue.errors.flat().find((i) => i.code === 'invalid_format' || i.code === 'custom');
