@@ -50,8 +50,8 @@ test('config file errors name the file and the key, whatever its kind', async (t
   writeFileSync(app, '');
   const env = { HYPNODE_RUNTIME_DIR: dir };
   const cases: [string, string, RegExp][] = [
-    ['hypnode.config.mjs', 'export default { workers: "four" };', /hypnode\.config\.mjs: key "workers": .*expected number/i],
-    ['hypnode.config.mjs', 'export default { logFormat: "xml" };', /hypnode\.config\.mjs: key "logFormat": .*"text"\|"json"/],
+    ['hypnode.config.mjs', 'export default { workers: "four" };', /hypnode\.config\.mjs: key "workers": expected a number/],
+    ['hypnode.config.mjs', 'export default { logFormat: "xml" };', /hypnode\.config\.mjs: key "logFormat": expected "text" or "json"/],
     ['hypnode.config.mjs', 'export default [4];', /hypnode\.config\.mjs must hold an object of settings/],
     ['hypnode.config.mjs', 'throw new Error("no secrets here");', /hypnode\.config\.mjs failed to load: no secrets here/],
     ['hypnode.config.js', 'module.exports = { wokers: 2 };', /hypnode\.config\.js: unknown key "wokers"/],

@@ -20,13 +20,13 @@ test('config values of the wrong type or out of range name the key and what it a
   const app = join(dir, 'app.js');
   writeFileSync(app, '');
   const cases: [string, RegExp][] = [
-    ['{"workers": "four"}', /hypnode\.config\.json: key "workers": .*expected number, received string \(got "four"\)/],
-    ['{"workers": 1.5}', /key "workers": .*expected int.* \(got 1\.5\)/],
-    ['{"workers": 100000}', /key "workers": Too big: expected number to be <=512 \(got 100000\)/],
-    ['{"gracefulTimeout": -1}', /key "gracefulTimeout": Too small: expected number to be >0 \(got -1\)/],
-    ['{"logFormat": "xml"}', /key "logFormat": .*expected one of "text"\|"json" \(got "xml"\)/],
+    ['{"workers": "four"}', /hypnode\.config\.json: key "workers": expected a number \(got "four"\)/],
+    ['{"workers": 1.5}', /key "workers": expected a whole number \(got 1\.5\)/],
+    ['{"workers": 100000}', /key "workers": must be at most 512 \(got 100000\)/],
+    ['{"gracefulTimeout": -1}', /key "gracefulTimeout": must be more than 0 \(got -1\)/],
+    ['{"logFormat": "xml"}', /key "logFormat": expected "text" or "json" \(got "xml"\)/],
     // The workers' env may hold secrets: the entry is named, its value never quoted.
-    ['{"env": {"A": 1, "B": "s3cret"}}', /key "env" at A: .*expected string, received number\n$/],
+    ['{"env": {"A": 1, "B": "s3cret"}}', /key "env" at A: expected a string\n$/],
     ['[1, 2]', /hypnode\.config\.json must hold an object of settings/],
   ];
   for (const [config, expected] of cases) {
@@ -80,7 +80,7 @@ test('a reload to code with a syntax error, or to a broken config file, fails in
 
   writeFileSync(join(dir, 'hypnode.config.json'), '{"workers": 2, "gracefulTimeout": "soon"}');
   // The CLI reads the config too (it may name the instance), and stops there...
-  oneLine(await h.cli('reload'), 2, /^hypnode: config file .*hypnode\.config\.json: key "gracefulTimeout": .*expected number, received string \(got "soon"\)\n$/, 'a broken config at reload');
+  oneLine(await h.cli('reload'), 2, /^hypnode: config file .*hypnode\.config\.json: key "gracefulTimeout": expected a number \(got "soon"\)\n$/, 'a broken config at reload');
   // ...and a reload by signal fails in the manager, which says why.
   process.kill(h.pid, 'SIGHUP');
   // (The syntax error above left lastReload failed already: wait for this reload's own word.)

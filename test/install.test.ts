@@ -113,7 +113,7 @@ test(`hypnode installed that way under systemd: Type=notify start, reload and st
   const unit = await runInstalled(cli, ['unit', app, '--workers', '2', '--user', 'root', '--runtime-dir', runtime, '--env', `PORT=${port}`, '--out', sb.unitDir]);
   assert.equal(unit.code, 0, unit.stderr);
   const text = readFileSync(join(sb.unitDir, SERVICE), 'utf8');
-  assert.ok(text.includes(`ExecStart=${process.execPath} ${cli} start`), `the unit runs the installed hypnode on this Node:\n${text}`);
+  assert.ok(text.includes(`ExecStart=${process.execPath} -- ${cli} start`), `the unit runs the installed hypnode on this Node:\n${text}`);
   assert.equal((await sb.systemctl('daemon-reload')).code, 0);
 
   const start = await sb.systemctl('start', SERVICE);

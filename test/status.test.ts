@@ -91,9 +91,11 @@ test('reload progress: on a terminal, timed lines with the ready count updated i
   const tty = spawnSync('script', ['-qec', `'${process.execPath}' '${CLI}' reload '${app}'`, '/dev/null'], { env: { ...process.env, ...h.env }, encoding: 'utf8' });
   assert.equal(tty.status, 0, tty.stdout);
   const out = tty.stdout.replace(/\r/g, '');
-  assert.match(out, /^ +\d+\.\ds {2}starting generation 2: 2 workers$/m);
-  assert.match(out, /\x1b\[1A\x1b\[2K +\d+\.\ds {2}generation 2: 2\/2 ready\n/, 'the count replaces the line above');
-  assert.match(out, /^ +\d+\.\ds {2}done: generation 2 serves everything, the old drained, in [\d.]+ s$/m);
+  // Each line redrawn in place (its time ticking) until the next: a count replaces the last count.
+  assert.match(out, /^\x1b\[2K +\d+\.\ds {2}starting generation 2: 2 workers(\x1b\[2K +\d+\.\ds {2}starting generation 2: 2 workers)*\n/m);
+  assert.match(out, /ready\x1b\[2K +\d+\.\ds {2}generation 2: 2\/2 ready\n/, 'the count replaces the one before');
+  assert.match(out, /draining generation 1; probation 2 s(\x1b\[2K +\d+\.\ds {2}generation 2 serves every new connection; draining generation 1; probation 2 s)+\n/, 'the probation is named, its time ticks');
+  assert.match(out, /^\x1b\[2K +\d+\.\ds {2}done: generation 2 serves everything, the old drained, in [\d.]+ s\n/m);
 
   writeFileSync(join(dir, 'version.txt'), '3\n');
   const piped = await h.cli('reload');

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { nodeBinary } from '../tools/node-lines.js';
 import { startLoad } from '../tools/load.js';
@@ -80,7 +80,8 @@ function idsOf(user: string): { uid: number; gid: number } {
 }
 
 function cli(d: Deployed, args: string[], env: NodeJS.ProcessEnv = {}): ReturnType<typeof spawnSync> {
-  return spawnSync(d.hypnode.node, [d.hypnode.cli, ...args], { encoding: 'utf8', env: { ...process.env, ...env } });
+  // Run in the app's directory, as a deploy does: the unit's working directory is where this ran.
+  return spawnSync(d.hypnode.node, [d.hypnode.cli, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, cwd: dirname(d.app) });
 }
 
 async function writeUnit(d: Deployed, out: string): Promise<string> {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { startLoad } from '../tools/load.js';
@@ -38,7 +38,8 @@ interface Entry {
 
 test('under journald: worker lines go to streams of their own, whole, with their pid and priority; no line reaches a client', { skip }, async (t) => {
   const sb = await startUserManager(t, { journal: true });
-  const dir = tempDir(t);
+  const dir = join(tempDir(t), 'app');
+  mkdirSync(dir);
   const app = join(dir, 'app.mjs');
   writeFileSync(app, APP);
   const port = await freePort();
@@ -96,5 +97,24 @@ test('under journald: worker lines go to streams of their own, whole, with their
   }
   const status = await runCli(['status', app, '--runtime-dir', runtime, '--json']);
   assert.equal(JSON.parse(status.stdout).logLinesDropped, 0);
+
+  // Issue #25: `systemctl reload` (ExecReload=hypnode reload) and the manager both write to this
+  // journal: each progress line, and a broken deploy's output, appear once.
+  assert.equal((await sb.systemctl('reload', SERVICE)).code, 0);
+  const good = readFileSync(app, 'utf8');
+  writeFileSync(app, `throw new Error('broken release ' + process.pid);\n${good}`);
+  assert.notEqual((await sb.systemctl('reload', SERVICE)).code, 0, 'the broken reload fails');
+  writeFileSync(app, good);
+  let said: string[] = [];
+  for (let tries = 0; tries < 50; tries++) {
+    said = (await sb.journal('-o', 'cat', '-u', SERVICE)).stdout.split('\n');
+    if (said.some((l) => /reload failed/.test(l))) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal(said.filter((l) => /starting generation 2\b/.test(l)).length, 1, `the progress once:\n${said.join('\n')}`);
+  assert.equal(said.filter((l) => /starting generation 3\b/.test(l)).length, 1);
+  const thrown = said.filter((l) => /Error: broken release \d+/.test(l)).map((l) => /broken release (\d+)/.exec(l)![1]);
+  assert.ok(thrown.length > 0, 'the broken code\'s error is in the journal');
+  assert.equal(new Set(thrown).size, thrown.length, `each failed worker's stack once:\n${said.join('\n')}`);
   assert.equal((await sb.systemctl('stop', SERVICE)).code, 0);
 });

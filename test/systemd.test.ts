@@ -170,8 +170,9 @@ test('without a socket unit, the fd store keeps the sockets across systemctl res
 test('a unit for an app under a `current` symlink reloads into the release the link points to now', { skip }, async (t) => {
   const sb = await startUserManager(t);
   // Not under /tmp: the unit's private /tmp would hide the releases.
-  const root = mkdtempSync('/var/lib/hypnode-releases-');
-  t.after(() => rmSync(root, { recursive: true, force: true }));
+  const base = mkdtempSync('/var/lib/hypnode-releases-');
+  t.after(() => rmSync(base, { recursive: true, force: true }));
+  const root = join(base, 'app');
   for (const n of ['1', '2']) {
     const dir = join(root, 'releases', n);
     cpSync(exampleApp(t, 'hello', n).dir, dir, { recursive: true });
@@ -182,8 +183,9 @@ test('a unit for an app under a `current` symlink reloads into the release the l
   };
   flip('1');
   const port = await freePort();
-  const app = join(root, 'current', 'app.js');
-  const r = await runCli(['unit', app, '--workers', '2', '--user', 'root', '--env', `PORT=${port}`, '--out', sb.unitDir]);
+  // Made from the release directory by its link, as a deploy's shell does (cd /srv/app/current): PWD names it.
+  const current = join(root, 'current');
+  const r = await runCli(['unit', 'app.js', '--workers', '2', '--user', 'root', '--env', `PORT=${port}`, '--out', sb.unitDir], { cwd: current, env: { PWD: current } });
   assert.equal(r.code, 0, r.stderr);
   assert.equal((await sb.systemctl('daemon-reload')).code, 0);
   assert.equal((await sb.systemctl('start', SERVICE)).code, 0, sb.managerLog());

@@ -19,8 +19,8 @@ test('hypnode unit prints a service and a socket unit that systemd-analyze verif
   const service = readFileSync(join(out, 'hypnode-web.service'), 'utf8');
   assert.match(service, /^Type=notify$/m);
   // The instance's identity (name, runtime dir from the environment) is on both lines.
-  assert.match(service, /^ExecStart=.* start .*app\.js --workers 3 --graceful-timeout 20 --name web --runtime-dir \S+$/m);
-  assert.match(service, /^ExecReload=.* reload .*app\.js --name web --runtime-dir \S+$/m);
+  assert.match(service, /^ExecStart=.* start .*app\.js --workers=3 --graceful-timeout=20 --name=web --runtime-dir=\S+$/m);
+  assert.match(service, /^ExecReload=.* reload .*app\.js --name=web --runtime-dir=\S+$/m);
   assert.match(service, /^TimeoutStopSec=35$/m, 'above the graceful timeout');
   assert.match(service, /^KillMode=mixed$/m);
   assert.match(readFileSync(join(out, 'hypnode-web.socket'), 'utf8'), /^ListenStream=127\.0\.0\.1:8080$/m);
@@ -43,6 +43,7 @@ test('start --daemon returns only once the first generation serves, with the man
   });
   const r = await runCli(['start', app, '--workers', '2', '--daemon', '--pid-file', pidFile], { env });
   assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /warning: --daemon without --log-file: the output of the manager and the app goes nowhere/);
   // Serving the moment the command returned: no retry, no wait.
   const status = await new Promise<number>((resolve, reject) => http.get({ host: '127.0.0.1', port, agent: false }, (res) => (res.resume(), resolve(res.statusCode!))).on('error', reject));
   assert.equal(status, 200);

@@ -22,7 +22,7 @@ export function daemonize(argv: string[], paths: InstancePaths, logFile: string 
   const own = dash >= 0 ? argv.slice(0, dash) : argv;
   const args = [...own.filter((a) => a !== '--daemon'), ...(dash >= 0 ? argv.slice(dash) : [])];
   const out = logFile ? openLog(logFile) : 'ignore';
-  const child = spawn(process.execPath, [process.argv[1]!, ...args], {
+  const child = spawn(process.execPath, ['--', process.argv[1]!, ...args], {
     detached: true,
     stdio: ['ignore', out, out, 'pipe'],
     env: { ...process.env, [READY_FD_ENV]: String(READY_FD) },

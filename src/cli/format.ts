@@ -53,32 +53,49 @@ export function formatUpgrade(u: Extract<UpgradeResult, { ok: true }>): string {
 
 const COUNT = /^(new manager: )?generation \d+: \d+\/\d+ ready$/;
 
-/**
- * Shows a reload's progress lines as they come. On a terminal each line gets the time since the
- * reload began, and the "k/N ready" count updates in place; elsewhere (a log, a script) every
- * line is kept as it is, one per line.
- */
-export function progressPrinter(out: NodeJS.WriteStream): (text: string) => void {
-  if (!out.isTTY) return (text) => void out.write(`hypnode: ${text}\n`);
-  const startedAt = Date.now();
-  let counting = false;
-  return (text) => {
-    const isCount = COUNT.test(text);
-    // Cursor up one line and erase it: the new count replaces the last one.
-    const replace = counting && isCount ? '\x1b[1A\x1b[2K' : '';
-    out.write(`${replace}${`${((Date.now() - startedAt) / 1000).toFixed(1)}s`.padStart(6)}  ${text}\n`);
-    counting = isCount;
-  };
+/** Shows progress lines as they come; done() ends the last one. */
+export interface Progress {
+  (text: string): void;
+  done(): void;
 }
 
-interface Column {
+/**
+ * On a terminal each line gets the time since the command began, the last line's time ticks
+ * while it waits (a boot, a drain, the probation), and the "k/N ready" count updates in place;
+ * elsewhere (a log, a script) every line is kept as it is, one per line; into the journal (as
+ * ExecReload=) nothing: the manager has said each line there already.
+ */
+export function progressPrinter(out: NodeJS.WriteStream, journal = false): Progress {
+  if (!out.isTTY) return Object.assign((text: string) => void (journal || out.write(`hypnode: ${text}\n`)), { done() {} });
+  const startedAt = Date.now();
+  let last: string | null = null;
+  const render = () => `\r\x1b[2K${`${((Date.now() - startedAt) / 1000).toFixed(1)}s`.padStart(6)}  ${last}`;
+  const ticker = setInterval(() => last !== null && out.write(render()), 100);
+  ticker.unref();
+  const say = (text: string) => {
+    // A new count replaces the last one; anything else goes on a line of its own.
+    const replace = last !== null && COUNT.test(last) && COUNT.test(text);
+    if (last !== null && !replace) out.write('\n');
+    last = text;
+    out.write(render());
+  };
+  return Object.assign(say, {
+    done() {
+      clearInterval(ticker);
+      if (last !== null) out.write('\n');
+      last = null;
+    },
+  });
+}
+
+export interface Column<T> {
   head: string;
-  value(w: WorkerStatus): string;
+  value(row: T): string;
   /** Numbers line up on the right. */
   right?: boolean;
 }
 
-const WORKER_COLUMNS: Column[] = [
+const WORKER_COLUMNS: Column<WorkerStatus>[] = [
   { head: 'GEN', value: (w) => String(w.generation), right: true },
   { head: 'SLOT', value: (w) => String(w.slot), right: true },
   { head: 'PID', value: (w) => String(w.pid), right: true },
@@ -89,7 +106,7 @@ const WORKER_COLUMNS: Column[] = [
   { head: 'RSS', value: (w) => (w.rss ? mib(w.rss) : '-'), right: true },
 ];
 
-function table(columns: Column[], rows: WorkerStatus[]): string {
+export function table<T>(columns: Column<T>[], rows: T[]): string {
   const cells = [columns.map((c) => c.head), ...rows.map((w) => columns.map((c) => c.value(w)))];
   const widths = columns.map((_, i) => Math.max(...cells.map((r) => r[i]!.length)));
   return cells.map((r) => r.map((cell, i) => (columns[i]!.right ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n');
@@ -99,6 +116,6 @@ function time(ms: number): string {
   return new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
 }
 
-function mib(bytes: number): string {
+export function mib(bytes: number): string {
   return `${(bytes / 1048576).toFixed(1)} MiB`;
 }

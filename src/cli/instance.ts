@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { appPath, logicalCwd } from '../config/app-file.js';
+import { appPath, logicalCwd, workingDir } from '../config/app-file.js';
 import { resolveLeniently, resolveSettings, type Resolved, type SettingSources } from '../config/resolve.js';
 import { trustDir } from '../control/manager-trust.js';
 import { candidateDirs, instancePaths, runtimeDir, type InstancePaths } from '../control/paths.js';
@@ -15,7 +15,7 @@ export interface Instance extends Resolved {
 }
 
 function sourcesOf(args: CliArgs, checked: boolean): SettingSources {
-  const cwd = logicalCwd();
+  const cwd = args.cwd === null ? logicalCwd() : workingDir(args.cwd, logicalCwd());
   return { flags: args.flags, appArgs: args.appArgs, env: { ...process.env }, appPath: appPath(args.app, cwd, checked), cwd, configPath: args.configPath };
 }
 

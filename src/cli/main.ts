@@ -1,10 +1,17 @@
-#!/usr/bin/env node
+#!/bin/sh
+//bin/true; exec node -- "$0" "$@"
+// (A shell line, a comment to node: node itself checks every --env-file on its command line, even
+// those after the script's name, and exits when the file is missing; after `--` it leaves them to
+// hypnode, whose --env-file they are.)
 import { OperationError, UsageError } from '../errors.js';
 import { describeNativeAddon, NativeAddonError } from '../native.js';
-import { helpText, parseCli, type CliArgs } from './args.js';
+import { parseCli, type CliArgs } from './args.js';
 import { reload, reopenLogs, status, stop, upgrade } from './commands/control.js';
+import { list } from './commands/list.js';
 import { start } from './commands/start.js';
+import { top } from './commands/top.js';
 import { unit } from './commands/unit.js';
+import { commandHelp, globalHelp, helpWidth } from './help.js';
 import { HYPNODE_VERSION } from '../version.js';
 
 const COMMANDS: Record<CliArgs['command'], (args: CliArgs) => Promise<number>> = {
@@ -12,11 +19,13 @@ const COMMANDS: Record<CliArgs['command'], (args: CliArgs) => Promise<number>> =
   reload,
   upgrade,
   status,
+  top,
+  ls: list,
   stop,
   'reopen-logs': reopenLogs,
   unit,
-  help: async () => {
-    process.stdout.write(`${helpText()}\n`);
+  help: async (args) => {
+    process.stdout.write(`${args.helpFor ? commandHelp(args.helpFor, helpWidth()) : globalHelp(helpWidth())}\n`);
     return 0;
   },
   version: async () => {

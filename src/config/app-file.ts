@@ -1,5 +1,5 @@
-import { accessSync, constants, realpathSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { accessSync, constants, existsSync, realpathSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 
 // Deploys flip a symlink (`current` -> `releases/N`) and reload by the same path. So the app is
@@ -23,15 +23,39 @@ export function logicalCwd(env: NodeJS.ProcessEnv = process.env): string {
   return real;
 }
 
+/** `--cwd DIR`, from `base`: a directory that exists, symlinks kept. */
+export function workingDir(arg: string, base: string): string {
+  const dir = resolve(base, arg);
+  let stat;
+  try {
+    stat = statSync(dir);
+  } catch {
+    throw new UsageError(`--cwd ${dir} does not exist`);
+  }
+  if (!stat.isDirectory()) throw new UsageError(`--cwd ${dir} is not a directory`);
+  return dir;
+}
+
 /**
  * The app's main file as an absolute path, symlinks kept. `checked`: it must be a readable file
  * (to start it; a running instance is found by its path alone, even once the file is gone).
+ * A bare name that is no file here is a package's script, found as npx finds it: in
+ * node_modules/.bin here or in a directory above (`hypnode start react-router-serve`).
  */
 export function appPath(arg: string | undefined, cwd: string, checked = true): string {
   if (!arg) throw new UsageError("missing APP: name the app's main file, e.g. `hypnode start app.js`");
   const path = resolve(cwd, arg);
-  if (checked) checkAppFile(path);
-  return path;
+  const script = !arg.includes('/') && !existsSync(path) ? binScript(arg, cwd) : null;
+  if (checked) checkAppFile(script ?? path);
+  return script ?? path;
+}
+
+function binScript(name: string, cwd: string): string | null {
+  for (let dir = cwd; ; dir = dirname(dir)) {
+    const path = join(dir, 'node_modules', '.bin', name);
+    if (existsSync(path)) return path;
+    if (dir === dirname(dir)) return null;
+  }
 }
 
 /** Where a generation's code is: the app file and working directory with every symlink resolved now. */

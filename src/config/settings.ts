@@ -23,6 +23,8 @@ interface Def<S extends z.ZodType> {
   default: () => z.infer<S>;
   /** The default as the docs show it. */
   shown: string;
+  /** The flag's value in help, when its kind says too little (PATH, NAME). */
+  value?: string;
   effect: TakesEffect;
   doc: string;
 }
@@ -41,7 +43,7 @@ const TABLE = {
     shown: '10', effect: 'reload', doc: 'seconds without a heartbeat after which a worker counts as hung and is killed and replaced' }),
   upgradeTimeout: def({ flag: 'upgrade-timeout', env: 'HYPNODE_UPGRADE_TIMEOUT', kind: 'seconds', schema: seconds, default: () => 60,
     shown: '60', effect: 'reload', doc: 'seconds a new worker may take to become ready before it is killed (and a reload fails)' }),
-  readyPath: def({ flag: 'ready-path', env: 'HYPNODE_READY_PATH', kind: 'string',
+  readyPath: def({ flag: 'ready-path', env: 'HYPNODE_READY_PATH', kind: 'string', value: 'PATH',
     schema: z.union([z.literal('off'), z.string().regex(/^\/[^\s]*$/, 'a path starting with /, or "off"')]), default: (): string => '/',
     shown: '/', effect: 'reload', doc: 'the path of the readiness probe each HTTP server must answer below 500 before its worker is ready ("off": listening is ready)' }),
   probation: def({ flag: 'probation', env: 'HYPNODE_PROBATION', kind: 'seconds', schema: z.number().finite().min(0), default: () => 2,
@@ -54,7 +56,7 @@ const TABLE = {
     shown: '0 (never)', effect: 'reload', doc: 'replace a worker gracefully after it accepted this many connections' }),
   acceptsJitter: def({ flag: 'accepts-jitter', env: 'HYPNODE_ACCEPTS_JITTER', kind: 'int', schema: z.number().int().min(0), default: () => 0,
     shown: '0', effect: 'reload', doc: "each worker adds a random 0 to N to --accepts, so that workers started together are not replaced together (gunicorn's max_requests_jitter)" }),
-  reloadBatch: def({ flag: 'reload-batch', env: 'HYPNODE_RELOAD_BATCH', kind: 'string',
+  reloadBatch: def({ flag: 'reload-batch', env: 'HYPNODE_RELOAD_BATCH', kind: 'string', value: 'N|N%',
     schema: z.union([z.number().int().min(1), z.string().regex(/^([1-9]\d*|([1-9]\d?|100)%)$/, 'a number of workers (4) or a percentage of them (25%)')]).nullable(),
     default: (): number | string | null => null, shown: 'all at once', effect: 'reload',
     doc: 'replace the workers this many (or this share) at a time: the first batch is a canary; memory peaks at workers + batch instead of twice the workers; also the most workers replaced at once by the limits (--accepts, --max-rss)' }),
@@ -70,19 +72,20 @@ const TABLE = {
     shown: 'none', effect: 'reload', doc: 'environment for the workers, KEY=VALUE (the flag may repeat)' }),
   envFile: def({ flag: 'env-file', env: 'HYPNODE_ENV_FILE', kind: 'paths', schema: z.array(z.string().min(1)), default: (): string[] => [],
     shown: 'none', effect: 'reload', doc: "dotenv files for the workers, as node's --env-file reads them, read again on every reload (the flag may repeat; the variable takes paths separated by :)" }),
-  pidFile: def({ flag: 'pid-file', env: 'HYPNODE_PID_FILE', kind: 'string', schema: z.string().min(1).nullable(), default: (): string | null => null,
+  pidFile: def({ flag: 'pid-file', env: 'HYPNODE_PID_FILE', kind: 'string', value: 'PATH', schema: z.string().min(1).nullable(), default: (): string | null => null,
     shown: 'none', effect: 'start', doc: "write the manager's PID here (atomically; removed on exit)" }),
-  name: def({ flag: 'name', env: 'HYPNODE_NAME', kind: 'string', schema: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, _ . - (at most 64)').nullable(),
+  name: def({ flag: 'name', env: 'HYPNODE_NAME', kind: 'string', value: 'NAME', schema: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, _ . - (at most 64)').nullable(),
     default: (): string | null => null, shown: 'none', effect: 'start', doc: 'instance name, to run the same app file more than once' }),
-  runtimeDir: def({ flag: 'runtime-dir', env: 'HYPNODE_RUNTIME_DIR', kind: 'string', schema: z.string().min(1).nullable(), default: (): string | null => null,
+  runtimeDir: def({ flag: 'runtime-dir', env: 'HYPNODE_RUNTIME_DIR', kind: 'string', value: 'DIR', schema: z.string().min(1).nullable(), default: (): string | null => null,
     shown: 'see Runtime directory', effect: 'start', doc: 'where the control socket lives' }),
-  admin: def({ flag: 'admin', env: 'HYPNODE_ADMIN', kind: 'string',
-    schema: z.string().regex(/^(\/.+|(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}|\d{1,5})$/, 'host:port, a port (on 127.0.0.1), or the absolute path of a unix socket').nullable(),
+  admin: def({ flag: 'admin', env: 'HYPNODE_ADMIN', kind: 'string', value: 'ADDRESS',
+    schema: z.string().regex(/^(\/.+|(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}|\d{1,5})$/, 'host:port, a port (on 127.0.0.1), or the absolute path of a unix socket')
+      .refine((a) => a.startsWith('/') || (Number(/\d+$/.exec(a)![0]) >= 1 && Number(/\d+$/.exec(a)![0]) <= 65535), 'a port from 1 to 65535').nullable(),
     default: (): string | null => null, shown: 'off', effect: 'start',
     doc: 'serve /metrics (Prometheus), /healthz and /status from the manager on this address: host:port, a port (127.0.0.1), or a unix socket path' }),
   stopDelay: def({ flag: 'stop-delay', env: 'HYPNODE_STOP_DELAY', kind: 'seconds', schema: z.number().finite().min(0), default: () => 0,
     shown: '0', effect: 'reload', doc: 'on a graceful stop, seconds /healthz answers 503 while the workers still serve, so that a load balancer stops sending first' }),
-  logFormat: def({ flag: 'log-format', env: 'HYPNODE_LOG_FORMAT', kind: 'string', schema: z.enum(['text', 'json']), default: (): 'text' | 'json' => 'text',
+  logFormat: def({ flag: 'log-format', env: 'HYPNODE_LOG_FORMAT', kind: 'string', value: 'text|json', schema: z.enum(['text', 'json']), default: (): 'text' | 'json' => 'text',
     shown: 'text', effect: 'reload', doc: 'text ("[g2 1234] line") or json (one object a line, for log shippers)' }),
   logBuffer: def({ flag: 'log-buffer', env: 'HYPNODE_LOG_BUFFER', kind: 'int', schema: z.number().int().min(65_536), default: () => 8 * 1024 * 1024,
     shown: '8388608 (8 MiB)', effect: 'reload',

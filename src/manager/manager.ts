@@ -370,7 +370,7 @@ export class Manager extends EventEmitter<ManagerEvents> {
     const leaving = batches > 1 ? Promise.all(olds.map((o) => o.yieldSlots(0, batch, probation.lasts))).then((ws) => ws.flat()) : null;
     if (!leaving) for (const o of olds) await o.stopAccepting({ kind: 'replaced' }, probation.lasts);
     let servingAt = Date.now();
-    if (olds.length && !leaving) this.say(`generation ${next.id} serves every new connection; draining generation ${names}`);
+    if (olds.length && !leaving) this.say(`generation ${next.id} serves every new connection; draining generation ${names}${plan.settings.probation ? `; probation ${plan.settings.probation} s` : ''}`);
     let drainedAt = servingAt;
     const drained = (leaving ? leaving.then(() => {}) : Promise.all(olds.map((o) => o.drained()))).then(() => void (drainedAt = Date.now()));
     const death = await probation.verdict(drained);

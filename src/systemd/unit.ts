@@ -8,9 +8,15 @@ import type { Settings } from '../config/settings.js';
 
 export interface UnitOptions {
   app: string;
+  /** Where `hypnode unit` ran (or --cwd): the manager and its workers run there, as `hypnode start` would have. */
+  cwd: string;
   settings: Settings;
   /** The flags to repeat on the ExecStart line (as given to `hypnode unit`, less the identity ones). */
   startArgs: string[];
+  /** The app's arguments given after `--`. */
+  appArgs: string[] | null;
+  /** hypnode's own environment variables (HYPNODE_WORKERS=...) as `hypnode unit` saw them: `start` would have read them. */
+  env: Record<string, string>;
   node: string;
   cli: string;
   configPath: string | null;
@@ -24,25 +30,55 @@ export interface UnitOptions {
   privilegedPorts: boolean;
 }
 
+/** File names that say nothing of the app (frameworks' build entries): the unit is named by its directory. */
+const GENERIC_FILES = new Set(['index', 'server', 'entry', 'app', 'main']);
+/** Directories that say nothing of the app either: build outputs, release links, package scripts. */
+const GENERIC_DIRS = new Set(['server', 'dist', 'build', 'out', 'output', '.output', 'src', 'lib', 'bin', '.bin', 'current', 'releases', 'node_modules']);
+
+/**
+ * `hypnode-NAME`: --name if given, else the app file's name, or (for a generic file name, or a
+ * script in node_modules/.bin) the nearest directory that names the app: /srv/shop/app.js and
+ * /srv/blog/app.js get units of their own, as do Nuxt's .output/server/index.mjs and Astro's
+ * dist/server/entry.mjs.
+ */
 export function unitName(app: string, name: string | null): string {
-  const stem = (name ?? basename(app).replace(/\.[cm]?[jt]s$/, '')).replace(/[^A-Za-z0-9_.-]/g, '-');
-  return `hypnode-${stem}`;
+  return `hypnode-${(name ?? appStem(app)).replace(/[^A-Za-z0-9_.-]/g, '-')}`;
 }
 
-const quote = (arg: string) => (/^[A-Za-z0-9_./=:@%+,-]+$/.test(arg) ? arg : `"${arg.replace(/(["\\$])/g, '\\$1').replace(/%/g, '%%')}"`);
+function appStem(app: string): string {
+  const dirs = dirname(app).split('/').filter(Boolean);
+  const file = basename(app).replace(/\.[cm]?[jt]sx?$/, '');
+  const modules = dirs.indexOf('node_modules');
+  // A package's script: the project that installed it, not the package.
+  const candidates = modules >= 0 ? dirs.slice(0, modules) : GENERIC_FILES.has(file) ? dirs : [];
+  // A release directory (20261205120000, 42, v1.2.3) is one deploy, not the app.
+  const named = candidates.reverse().find((d) => !GENERIC_DIRS.has(d) && !/^v?\d[\d._-]*$/.test(d));
+  return named ?? file;
+}
+
+/** A value as systemd reads it back: quoted when it holds more than a word; % (a specifier) doubled. */
+const quote = (value: string) => {
+  const escaped = value.replace(/%/g, '%%');
+  return /^[A-Za-z0-9_./=:@+,-]+$/.test(value) ? escaped : `"${escaped.replace(/(["\\])/g, '\\$1')}"`;
+};
+
+/** An argument of a command line (ExecStart=), where $ is systemd's too. */
+export const execArg = (arg: string) => quote(arg.replace(/\$/g, '$$$$'));
 
 /** Whether any of `paths` lies in (or is) one of `dirs`. */
 const under = (paths: string[], dirs: string[]) => paths.some((p) => dirs.some((d) => p === d || p.startsWith(`${d}/`)));
 
 export function serviceUnit(o: UnitOptions): string {
   const name = unitName(o.app, o.settings.name);
-  const hypnode = `${quote(o.node)} ${quote(o.cli)}`;
+  // `--`: node leaves hypnode's --env-file alone (it checks every one on its command line otherwise).
+  const hypnode = `${execArg(o.node)} -- ${execArg(o.cli)}`;
   const graceful = Math.ceil(o.settings.gracefulTimeout);
   const upgrade = Math.ceil(o.settings.upgradeTimeout);
   const probation = Math.ceil(o.settings.probation);
-  // In the unit's RuntimeDirectory= (%t is /run, or a user manager's XDG_RUNTIME_DIR) unless one is set.
-  const pidFile = o.settings.pidFile ?? `%t/hypnode/${name}/manager.pid`;
-  const read = [o.app, dirname(o.app), o.node, o.cli, ...(o.configPath ? [o.configPath] : []), ...o.settings.envFile];
+  // In the unit's RuntimeDirectory= unless one is set: %t (/run, or a user manager's
+  // XDG_RUNTIME_DIR) is a specifier, so written as it is, never quoted.
+  const pidFile = o.settings.pidFile ? execArg(o.settings.pidFile) : `%t/hypnode/${name}/manager.pid`;
+  const read = [o.app, dirname(o.app), o.cwd, o.node, o.cli, ...(o.configPath ? [o.configPath] : []), ...o.settings.envFile];
   const writable = [...o.writable, ...(o.settings.pidFile ? [dirname(o.settings.pidFile)] : []), ...(o.settings.runtimeDir ? [o.settings.runtimeDir] : [])];
   return `# ${name}.service, made by \`hypnode unit\`
 [Unit]
@@ -57,18 +93,20 @@ Type=notify
 NotifyAccess=all
 # The PID file names the new manager as soon as its workers stand by in an upgrade: if the old one
 # dies from then on, systemd makes the new one the main process instead of stopping the unit.
-PIDFile=${quote(pidFile)}
-ExecStart=${hypnode} start ${[o.app, ...o.startArgs, ...(o.settings.pidFile ? [] : ['--pid-file', pidFile]), ...identityArgs(o)].map(quote).join(' ')}
+PIDFile=${pidFile}
+ExecStart=${hypnode} start ${[o.app, ...o.startArgs, ...identityArgs(o)].map(execArg).join(' ')}${o.settings.pidFile ? '' : ` --pid-file=${pidFile}`}${o.appArgs ? ` ${['--', ...o.appArgs].map(execArg).join(' ')}` : ''}
 # Blocks until the new code serves and the old has drained; exits non-zero (and \`systemctl reload\`
 # fails, the old code still serving) when the new code cannot start. The manager's PID never changes
 # in a reload. \`hypnode upgrade APP\` replaces the manager itself (a new hypnode or Node): it tells
 # systemd MAINPID= first, so nothing restarts; as ExecReload=, it reloads the app's code as well.
-ExecReload=${hypnode} reload ${[o.app, ...identityArgs(o)].map(quote).join(' ')}
-WorkingDirectory=${quote(dirname(o.app))}
+ExecReload=${hypnode} reload ${[o.app, ...identityArgs(o)].map(execArg).join(' ')}
+# Where \`hypnode unit\` ran (or --cwd): relative paths in the app's arguments, node options and
+# config resolve as they did for \`hypnode start\` there.
+WorkingDirectory=${o.cwd.replace(/%/g, '%%')}
 # The directory by its name, symlinks kept (systemd passes none): every reload resolves it afresh,
 # so a deploy that flips a \`current\` symlink reloads into the new release.
-Environment=${quote(`PWD=${dirname(o.app)}`)}
-# SIGTERM to the manager only: it drains the workers; whatever is left after TimeoutStopSec is killed.
+Environment=${quote(`PWD=${o.cwd}`)}
+${Object.entries(o.env).map(([k, v]) => `Environment=${quote(`${k}=${v}`)}\n`).join('')}# SIGTERM to the manager only: it drains the workers; whatever is left after TimeoutStopSec is killed.
 KillMode=mixed
 # A reload may take the upgrade timeout to start new workers, the probation, and the graceful timeout to drain;
 # a stop, the stop delay (a load balancer's time to notice /healthz) and the graceful timeout.
@@ -178,8 +216,8 @@ WantedBy=sockets.target
 /** What `hypnode reload` needs to find the instance that ExecStart started: on both lines. */
 function identityArgs(o: UnitOptions): string[] {
   return [
-    ...(o.settings.name ? ['--name', o.settings.name] : []),
-    ...(o.settings.runtimeDir ? ['--runtime-dir', o.settings.runtimeDir] : []),
-    ...(o.configPath ? ['--config', o.configPath] : []),
+    ...(o.settings.name ? [`--name=${o.settings.name}`] : []),
+    ...(o.settings.runtimeDir ? [`--runtime-dir=${o.settings.runtimeDir}`] : []),
+    ...(o.configPath ? [`--config=${o.configPath}`] : []),
   ];
 }

@@ -51,7 +51,7 @@ export class Successor {
       outputLockFd: handoff.outputLockFd === null ? null : pass(handoff.outputLockFd),
       admin: handoff.admin === null ? null : { ...handoff.admin, fd: pass(handoff.admin.fd) },
     };
-    const child = spawnUnadopted(() => spawn('/bin/sh', ['-c', '"$@" &', 'sh', spec.node, ...spec.execArgv, spec.cli, ...spec.args], {
+    const child = spawnUnadopted(() => spawn('/bin/sh', ['-c', '"$@" &', 'sh', spec.node, ...spec.execArgv, '--', spec.cli, ...spec.args], {
       cwd: spec.cwd,
       env: { ...spec.env, [UPGRADE_ENV]: JSON.stringify(renumbered) },
       // Its own session: a terminal's ^C to the old manager's job must not reach the new one.

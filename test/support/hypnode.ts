@@ -38,9 +38,12 @@ export function tempDir(t: TestContext, prefix = 'hypnode-test-'): string {
   return dir;
 }
 
-/** Copies examples/NAME into a fresh temp directory and returns the path of its app.js. */
+/**
+ * Copies examples/NAME into a directory `app` of a fresh temp directory (its unit is then
+ * hypnode-app.service, as in a deploy to /srv/app) and returns the path of its app.js.
+ */
 export function exampleApp(t: TestContext, name: string, version = '1'): { dir: string; app: string } {
-  const dir = tempDir(t);
+  const dir = join(tempDir(t), 'app');
   cpSync(join(EXAMPLES, name), dir, { recursive: true });
   writeFileSync(join(dir, 'version.txt'), `${version}\n`);
   return { dir, app: join(dir, 'app.js') };

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { helpText, parseCli } from '../../src/cli/args.js';
+import { parseCli } from '../../src/cli/args.js';
+import { commandHelp, globalHelp } from '../../src/cli/help.js';
 import { UsageError } from '../../src/errors.js';
 import { SETTINGS } from '../../src/config/settings.js';
 
@@ -14,18 +15,28 @@ test('parseCli: command, app, settings flags by key, app arguments after -- unto
   assert.deepEqual(parseCli(['unit', 'app.js', '--user', 'app', '--writable', '/a', '--writable', '/b', '--privileged-ports']).writable, ['/a', '/b']);
   assert.equal(parseCli(['--version']).command, 'version');
   assert.equal(parseCli([]).command, 'help');
+  assert.deepEqual([parseCli(['help', 'unit']).helpFor, parseCli(['unit', '--help']).helpFor, parseCli(['help']).helpFor], ['unit', 'unit', null]);
+  // A value that starts with a dash is the flag's (node's parser would call it ambiguous); a known flag is not.
+  assert.deepEqual(parseCli(['start', 'app.js', '--node-args', '--import tsx', '--workers', '-1']).flags, { nodeArgs: ['--import tsx'], workers: '-1' });
+  assert.throws(() => parseCli(['start', 'app.js', '--name', '--daemon']), /^UsageError: --name needs a value/);
 });
 
 test('parseCli: misuse is a usage error naming the flag or command', () => {
   const refused = (argv: string[], message: RegExp) => assert.throws(() => parseCli(argv), (err: Error) => err instanceof UsageError && message.test(err.message));
-  refused(['frobnicate', 'x'], /unknown command "frobnicate"/);
-  refused(['start', 'app.js', '--bogus'], /Unknown option '--bogus'.*hypnode --help/);
+  refused(['frobnicate', 'x'], /unknown command "frobnicate"; see `hypnode help`/);
+  refused(['relaod', 'x'], /unknown command "relaod" \(did you mean "reload"\?\)/);
+  refused(['start', 'app.js', '--bogus'], /^unknown option --bogus; see `hypnode help start`$/);
+  refused(['start', 'app.js', '--wokers', '2'], /^unknown option --wokers \(did you mean --workers\?\); see `hypnode help start`$/);
+  refused(['start', 'app.js', '--workers'], /^--workers needs a value/);
+  refused(['status', 'app.js', '--json=yes'], /^--json takes no value/);
+  refused(['help', 'stauts'], /no command "stauts" \(did you mean "status"\?\)/);
+  refused(['ls', 'app.js'], /`hypnode ls` takes no APP/);
   refused(['start', 'a.js', 'b.js'], /unexpected argument "b\.js"; pass app arguments after --/);
-  refused(['reload', 'app.js', '--', 'x'], /only for `hypnode start`/);
+  refused(['reload', 'app.js', '--', 'x'], /only for `hypnode start` and `hypnode unit`/);
   refused(['start', 'app.js', '--args', 'x', '--', 'y'], /either with --args or after --/);
-  refused(['stop', 'app.js', '--json'], /--json goes with `hypnode status`/);
+  refused(['stop', 'app.js', '--json'], /--json goes with `hypnode status`, `hypnode ls`, not `hypnode stop`/);
   refused(['status', 'app.js', '--log-file', 'x'], /--log-file goes with `hypnode start`/);
-  refused(['start', 'app.js', '--user', 'x'], /go with `hypnode unit`/);
+  refused(['start', 'app.js', '--user', 'x'], /--user goes with `hypnode unit`/);
   refused(['reload', 'app.js', '--node', '/usr/bin/node'], /--node goes with `hypnode upgrade`/);
   refused(['upgrade', 'app.js', '--node', ''], /--node needs the path of a Node binary/);
 });
@@ -36,12 +47,21 @@ test('parseCli: upgrade takes --node', () => {
   assert.equal(parseCli(['upgrade', 'app.js']).node, null);
 });
 
-test('--help lists every setting with its variable, its default, and whether a reload changes it', () => {
-  const help = helpText();
-  for (const s of SETTINGS) {
-    const line = help.split('\n').find((l) => l.includes(`--${s.flag} `));
-    assert.ok(line, `--help names --${s.flag}`);
-    assert.ok(line.includes(s.env) && line.includes(`(default: ${s.shown})`), line);
-    assert.equal(line.includes('[start only]'), s.effect === 'start', line);
+test('help: per command, with value placeholders, every setting for start and unit, wrapped to the width', () => {
+  for (const width of [80, 120, 50]) {
+    const start = commandHelp('start', width);
+    for (const line of [...start.split('\n'), ...globalHelp(width).split('\n'), ...commandHelp('reload', width).split('\n')]) {
+      assert.ok(line.length <= width, `at most ${width} columns: ${line}`);
+    }
+    const flat = start.replace(/\s+/g, ' ');
+    for (const s of SETTINGS) {
+      assert.ok(flat.includes(`--${s.flag}`), `start's help names --${s.flag}`);
+      assert.ok(flat.includes(`(default: ${s.shown}; ${s.env}`), `--${s.flag}'s default and variable`);
+    }
+    assert.match(flat, /--workers N /);
+    assert.match(flat, /--admin ADDRESS /);
   }
+  assert.match(commandHelp('unit', 80), /--out DIR/);
+  assert.doesNotMatch(commandHelp('reload', 80), /--workers/, "reload's help shows what reload takes");
+  assert.match(commandHelp('reload', 80), /--name NAME/);
 });

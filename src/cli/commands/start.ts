@@ -46,6 +46,7 @@ async function run(args: CliArgs, handover: Handover | null): Promise<number> {
   const pidFile = handover ? handover.handoff.pidFile : settings.pidFile;
   // The log file by its full name, as the shell meant it: logrotate renames it, a reopen finds it again.
   const logFile = args.logFile ? resolve(sources.cwd, args.logFile) : null;
+  if (args.daemon && !logFile) process.stderr.write('hypnode: warning: --daemon without --log-file: the output of the manager and the app goes nowhere\n');
   if (args.daemon) return daemonize(process.argv.slice(2), paths, logFile, settings.upgradeTimeout * 1000);
   const deployment = new Deployment(app, sources);
   const plan = deployment.planFor(settings);

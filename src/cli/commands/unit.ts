@@ -1,51 +1,77 @@
 import { spawnSync } from 'node:child_process';
-import { statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { SettingSources } from '../../config/resolve.js';
 import { SETTINGS } from '../../config/settings.js';
 import { UsageError } from '../../errors.js';
 import { serviceUnit, socketUnit, unitName, type UnitOptions } from '../../systemd/unit.js';
 import type { CliArgs } from '../args.js';
 import { locate } from '../instance.js';
 
-// `hypnode unit APP`: prints (or, with --out DIR, writes) the systemd units for APP.
+// `hypnode unit APP`: prints (or, with --out DIR, writes) the systemd units for APP, which run it
+// as `hypnode start APP` run here would: same directory, same flags, same hypnode variables.
 
 const CLI = fileURLToPath(new URL('../main.js', import.meta.url));
 
 export async function unit(args: CliArgs): Promise<number> {
   const { app, settings, sources } = await locate(args);
-  const startArgs: string[] = [];
-  for (const s of SETTINGS) {
-    const v = args.flags[s.key];
-    if (v === undefined || s.key === 'name' || s.key === 'runtimeDir') continue;
-    if (v === true) startArgs.push(`--${s.flag}`);
-    else for (const one of Array.isArray(v) ? v : [String(v)]) startArgs.push(`--${s.flag}`, one);
-  }
+  const config = args.configPath ?? sources.env.HYPNODE_CONFIG;
   const opts: UnitOptions = {
     app,
+    cwd: sources.cwd,
     settings,
-    startArgs,
+    startArgs: startArgs(args.flags),
+    appArgs: args.appArgs,
+    env: Object.fromEntries(SETTINGS.filter((s) => s.key !== 'name' && s.key !== 'runtimeDir' && sources.env[s.env]).map((s) => [s.env, sources.env[s.env]!])),
     node: process.execPath,
     cli: CLI,
-    configPath: args.configPath ? resolve(sources.cwd, args.configPath) : null,
+    configPath: config ? resolve(sources.cwd, config) : null,
     sockets: args.sockets,
     user: serviceUser(args.user, app),
     group: args.group === null ? null : known('group', args.group, '--group'),
     writable: args.writable.map((p) => resolve(sources.cwd, p)),
     privilegedPorts: args.privilegedPorts,
   };
-  const files: [string, string][] = [[`${unitName(app, settings.name)}.service`, serviceUnit(opts)]];
-  if (args.sockets.length > 0) files.push([`${unitName(app, settings.name)}.socket`, socketUnit(opts)]);
-  for (const [name, text] of files) {
+  const name = unitName(app, settings.name);
+  const files: [string, string][] = [[`${name}.service`, serviceUnit(opts)]];
+  if (args.sockets.length > 0) files.push([`${name}.socket`, socketUnit(opts)]);
+  if (args.out && !args.force) for (const [file] of files) refuseOtherApps(join(args.out, file), app);
+  for (const [file, text] of files) {
     if (args.out) {
-      writeFileSync(join(args.out, name), text);
-      process.stdout.write(`wrote ${join(args.out, name)}\n`);
+      writeFileSync(join(args.out, file), text);
+      process.stdout.write(`wrote ${join(args.out, file)}\n`);
     } else {
       process.stdout.write(`${text}\n`);
     }
   }
   return 0;
+}
+
+/**
+ * The flags for ExecStart=, each as `--flag=value`: a value that starts with a dash (node options:
+ * `--node-args=--import tsx`) is then the flag's, never taken for a flag of its own.
+ * Name and runtime directory are left to the unit, which puts them on the reload's line too.
+ */
+export function startArgs(flags: SettingSources['flags']): string[] {
+  const out: string[] = [];
+  for (const s of SETTINGS) {
+    const v = flags[s.key];
+    if (v === undefined || v === false || s.key === 'name' || s.key === 'runtimeDir') continue;
+    if (v === true) out.push(`--${s.flag}`);
+    else for (const one of Array.isArray(v) ? v : [v]) out.push(`--${s.flag}=${one}`);
+  }
+  return out;
+}
+
+/** A unit file of the same name made for another app (or by hand) is not replaced without --force. */
+function refuseOtherApps(path: string, app: string): void {
+  if (!existsSync(path)) return;
+  const made = /^Description=hypnode(?: sockets)?: (.*)$/m.exec(readFileSync(path, 'utf8'))?.[1];
+  if (made === app) return;
+  const what = made ? `was made for ${made}` : 'was not made by `hypnode unit`';
+  throw new UsageError(`${path} ${what}: give this app a unit of its own with --name NAME, or replace it with --force`);
 }
 
 /**
