@@ -14,7 +14,8 @@ import { CLI, EXAMPLES, waitFor } from './support/hypnode.js';
 // hypnode instance, behind a real HAProxy whose runtime API the role drains a host through. Under
 // load through HAProxy: a rolling reload of all three, a release broken at start (the play stops
 // at the first host with the release's own error, the others untouched), a rolling stop and start
-// drained in HAProxy, each failing no request; then a run with nothing new changes nothing.
+// drained in HAProxy, each failing no request; then a run with nothing new changes nothing, and a
+// run in check mode reports a new release's changes and makes none.
 
 const SSHD = '/usr/sbin/sshd';
 const PLAYBOOK = join(EXAMPLES, 'ansible', 'deploy.yml');
@@ -37,7 +38,7 @@ interface Fleet {
   haproxyPort: number;
   /** The release's tarball: examples/hello with version N, and an app that throws at start if asked. */
   release(n: number, opts?: { broken?: boolean }): string;
-  play(extraVars: Record<string, string | boolean>): Promise<Play>;
+  play(extraVars: Record<string, string | boolean>, flags?: string[]): Promise<Play>;
   root(host: Host): string;
   status(host: Host): Status;
 }
@@ -157,9 +158,9 @@ async function startFleet(t: TestContext): Promise<Fleet> {
   writeFileSync(join(work, 'inventory.json'), JSON.stringify(inventory, null, 2));
   mkdirSync(join(work, 'ansible-tmp'));
 
-  const play = (extraVars: Record<string, string | boolean>): Promise<Play> =>
+  const play = (extraVars: Record<string, string | boolean>, flags: string[] = []): Promise<Play> =>
     new Promise((resolve) => {
-      const child = spawn('ansible-playbook', ['-i', join(work, 'inventory.json'), PLAYBOOK, '-e', JSON.stringify(extraVars)], {
+      const child = spawn('ansible-playbook', ['-i', join(work, 'inventory.json'), PLAYBOOK, '-e', JSON.stringify(extraVars), ...flags], {
         env: {
           ...process.env,
           ANSIBLE_CONFIG: join(EXAMPLES, 'ansible', 'ansible.cfg'),
@@ -222,7 +223,7 @@ function changed(play: Play): Record<string, number> {
   return Object.fromEntries([...play.output.matchAll(/^(\S+)\s+:\s+ok=\d+\s+changed=(\d+)/gm)].map((m) => [m[1]!, Number(m[2])]));
 }
 
-test('ansible: a rolling reload, a release broken at start stopped at the first host, a rolling restart drained in HAProxy, under load with no failed request; a second run changes nothing', { skip }, async (t) => {
+test('ansible: a rolling reload, a release broken at start stopped at the first host, a rolling restart drained in HAProxy, under load with no failed request; a second run changes nothing, check mode changes nothing', { skip }, async (t) => {
   const fleet = await startFleet(t);
   const [app1, app2, app3] = fleet.hosts as [Host, Host, Host];
   const current = (h: Host) => readlinkSync(join(fleet.root(h), 'current'));
@@ -261,4 +262,16 @@ test('ansible: a rolling reload, a release broken at start stopped at the first 
   const again = await fleet.play({ release: '2', archive: fleet.release(2) });
   assert.equal(again.code, 0, again.output);
   assert.deepEqual(changed(again), { app1: 0, app2: 0, app3: 0 }, again.output);
+
+  // Check mode says what a new release would change, and changes nothing.
+  const served = new Map(fleet.hosts.map((h) => [h.name, fleet.status(h)]));
+  const check = await fleet.play({ release: '4', archive: fleet.release(4) }, ['--check']);
+  assert.equal(check.code, 0, check.output);
+  for (const h of fleet.hosts) {
+    assert.ok(changed(check)[h.name]! > 0, `${h.name}: check mode reports the change\n${check.output}`);
+    assert.equal(existsSync(join(fleet.root(h), 'releases', '4')), false, `${h.name}: nothing unpacked`);
+    assert.equal(current(h), 'releases/2', h.name);
+    const s = fleet.status(h);
+    assert.deepEqual([s.pid, s.generation], [served.get(h.name)!.pid, served.get(h.name)!.generation], `${h.name}: not reloaded`);
+  }
 });

@@ -126,14 +126,21 @@ export async function startHaproxy(teardown: Teardown, work: string, hosts: Host
   return { port, socket };
 }
 
-/** Runs `roll` under a bounded load through HAProxy that starts a moment before and ends a moment after it. */
+/**
+ * Runs `roll` under a bounded load through HAProxy that starts a moment before and ends a moment
+ * after it; throws if the load ran out (its bounds) before the roll ended, which would leave the
+ * end of the roll unwatched.
+ */
 export async function underLoad<T>(port: number, roll: () => Promise<T>): Promise<{ roll: T; result: LoadResult }> {
-  const running = startLoad({ port, durationMs: 120_000, maxRequests: 500_000, keepAliveClients: 3, newConnectionClients: 3, slowEvery: 20 });
+  const running = startLoad({ port, durationMs: 900_000, maxRequests: 2_000_000, keepAliveClients: 3, newConnectionClients: 3, slowEvery: 20 });
   try {
     await new Promise((r) => setTimeout(r, 500));
     const rolled = await roll();
+    const rolledAt = Date.now();
     await new Promise((r) => setTimeout(r, 500));
-    return { roll: rolled, result: await running.stop() };
+    const result = await running.stop();
+    assert.ok(result.samples.some((s) => s.start >= rolledAt), `the load ended before the roll did (${result.total} requests)`);
+    return { roll: rolled, result };
   } finally {
     await running.stop();
   }
