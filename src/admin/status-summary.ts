@@ -48,6 +48,7 @@ export function statusSummary(s: Status): StatusSummary {
       heapUsed: w.heapUsed,
       loopDelay: w.loopDelay,
       acceptsLimit: w.acceptsLimit,
+      linesDropped: w.linesDropped,
     })),
     generations: s.generations.map((g) => ({ id: g.id, state: g.state, createdAt: g.createdAt, workersWanted: g.workersWanted, workersReady: g.workersReady })),
     lastReload: r && {
