@@ -58,8 +58,8 @@ test('settings: an error in a config file names the key, or the line and column,
   };
   await rejects(`{\n  "workers": 2,\n  "env": {"DATABASE_URL": ${secret}"}\n}`, /is not valid JSON: line 3, column 27: Unexpected token$/);
   await rejects(`{\n  "env": {"DATABASE_URL": "${secret}",}\n}`, /is not valid JSON: line 2, column \d+: Expected double-quoted property name$/);
-  await rejects(`{"env": {"DATABASE_URL": "${secret}", "PORT": 80}}`, /key "env" at PORT: .*expected string, received number$/);
-  await rejects(`{"args": ["--password=${secret}", 7]}`, /key "args" at 1: .*expected string, received number$/);
+  await rejects(`{"env": {"DATABASE_URL": "${secret}", "PORT": 80}}`, /key "env" at PORT: expected a string$/);
+  await rejects(`{"args": ["--password=${secret}", 7]}`, /key "args" at 1: expected a string$/);
 });
 
 test('settings: a config file that does not parse leaves flags and environment, and says why', async (t) => {
