@@ -6,6 +6,7 @@ import type { Status } from '../src/protocol/status.js';
 import { startLoad } from '../tools/load.js';
 import { alive, freePort, runCli, tempDir, waitFor } from './support/hypnode.js';
 import { get } from './support/http.js';
+import { unitName } from '../src/systemd/unit.js';
 import { startUserManager, systemdSkipReason } from './support/systemd.js';
 import { faultsApp, managersOf, reachPoint, upgrading, type Point } from './support/upgrade-faults.js';
 
@@ -16,12 +17,12 @@ import { faultsApp, managersOf, reachPoint, upgrading, type Point } from './supp
 // (the only one left) answers status, reload and stop.
 
 const skip = systemdSkipReason() ?? false;
-const SERVICE = 'hypnode-app.service';
 const SHOW = ['MainPID', 'NRestarts', 'ActiveState', 'SubState', 'Result'];
 
 async function killOldManager(t: TestContext, point: Point): Promise<void> {
   const sb = await startUserManager(t);
   const { dir, app } = faultsApp(t);
+  const service = `${unitName(app, null)}.service`;
   const port = await freePort();
   const runtime = tempDir(t, 'hypnode-sdrun-');
   const pidFile = join(runtime, 'app.pid');
@@ -29,7 +30,7 @@ async function killOldManager(t: TestContext, point: Point): Promise<void> {
   const made = await runCli(['unit', app, '--workers', '2', '--user', 'root', '--runtime-dir', runtime, '--pid-file', pidFile, '--env', `PORT=${port}`, '--probation', probation, '--out', sb.unitDir]);
   assert.equal(made.code, 0, made.stderr);
   assert.equal((await sb.systemctl('daemon-reload')).code, 0);
-  const start = await sb.systemctl('start', SERVICE);
+  const start = await sb.systemctl('start', service);
   assert.equal(start.code, 0, start.stderr + sb.managerLog());
   const status = async (): Promise<Status> => {
     const r = await runCli(['status', app, '--runtime-dir', runtime, '--json']);
@@ -37,7 +38,7 @@ async function killOldManager(t: TestContext, point: Point): Promise<void> {
     return JSON.parse(r.stdout) as Status;
   };
   const before = await status();
-  assert.equal((await sb.show(SERVICE, ['MainPID'])).MainPID, String(before.pid));
+  assert.equal((await sb.show(service, ['MainPID'])).MainPID, String(before.pid));
 
   const load = startLoad({ port, durationMs: 90_000, maxRequests: 200_000, keepAliveClients: 3, newConnectionClients: 3, slowEvery: 20 });
   const held = point === 'drain' ? get(port, '/hold?ms=600000', 90_000).catch(() => null) : null;
@@ -48,7 +49,7 @@ async function killOldManager(t: TestContext, point: Point): Promise<void> {
   process.kill(before.pid, 'SIGKILL');
   assert.notEqual(await up.done, 0, 'the upgrade command lost its manager');
 
-  const after = await sb.waitFor(SERVICE, SHOW, (p) => p.MainPID === String(successor) && p.ActiveState === 'active', 30_000);
+  const after = await sb.waitFor(service, SHOW, (p) => p.MainPID === String(successor) && p.ActiveState === 'active', 30_000);
   const now = await waitFor('the new manager to answer', async () => {
     const s = await status().catch(() => null);
     return s?.pid === successor && s.state === 'serving' ? s : null;
@@ -64,14 +65,14 @@ async function killOldManager(t: TestContext, point: Point): Promise<void> {
   assert.deepEqual(managersOf(app), [successor], 'exactly one manager runs');
 
   writeFileSync(join(dir, 'version.txt'), '3\n');
-  const reload = await sb.systemctl('reload', SERVICE);
+  const reload = await sb.systemctl('reload', service);
   assert.equal(reload.code, 0, reload.stderr);
   assert.equal((await get(port)).version, '3');
-  const again = await sb.show(SERVICE, SHOW);
+  const again = await sb.show(service, SHOW);
   assert.deepEqual([again.MainPID, again.NRestarts, again.ActiveState], [String(successor), '0', 'active']);
-  const stop = await sb.systemctl('stop', SERVICE);
+  const stop = await sb.systemctl('stop', service);
   assert.equal(stop.code, 0, stop.stderr);
-  const stopped = await sb.show(SERVICE, ['ActiveState', 'Result']);
+  const stopped = await sb.show(service, ['ActiveState', 'Result']);
   assert.deepEqual([stopped.ActiveState, stopped.Result], ['inactive', 'success'], sb.managerLog());
   assert.ok(!alive(successor));
 }

@@ -19,7 +19,7 @@ test('hypnode unit prints a service and a socket unit that systemd-analyze verif
   const service = readFileSync(join(out, 'hypnode-web.service'), 'utf8');
   assert.match(service, /^Type=notify$/m);
   // The instance's identity (name, runtime dir from the environment) is on both lines.
-  assert.match(service, /^ExecStart=.* start .*app\.js --workers=3 --graceful-timeout=20 --name=web --runtime-dir=\S+$/m);
+  assert.match(service, /^ExecStart=.* start .*app\.js --workers=3 --graceful-timeout=20 --name=web --runtime-dir=\S+ --pid-file=%t\/hypnode\/hypnode-web\/manager\.pid$/m);
   assert.match(service, /^ExecReload=.* reload .*app\.js --name=web --runtime-dir=\S+$/m);
   assert.match(service, /^TimeoutStopSec=35$/m, 'above the graceful timeout');
   assert.match(service, /^KillMode=mixed$/m);
