@@ -100,8 +100,9 @@ export async function cannotBuild(name: string): Promise<string | null> {
     await npm(['ping', '--fetch-retries=0', '--fetch-timeout=30000'], EXAMPLES, process.env);
     return null;
   } catch (err) {
-    const said = (err as Error).message.trim().split('\n').slice(-2).join(' ');
-    return `examples/${name} is not installed in ${cacheRoot()} and npm cannot reach its registry to install it (${said}): run \`node dist/tools/frameworks.js ${name}\` where it can`;
+    // npm's own words for it: the error code and the failed request, without the stack.
+    const said = (err as Error).message.split('\n').filter((line) => /^npm error (code |\w*Error: )/.test(line)).map((line) => line.slice('npm error '.length));
+    return `examples/${name} is not installed in ${cacheRoot()} and npm cannot reach its registry to install it (${said.join('; ') || 'npm ping failed'}): run \`node dist/tools/frameworks.js ${name}\` where it can`;
   }
 }
 
