@@ -7,8 +7,9 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 // The real-framework examples (each examples/NAME with a package-lock.json: Next.js, NestJS,
 // SvelteKit, React Router, socket.io) are too heavy to install with the repository: several
-// hundred MB and a build each. So each is installed (`npm ci`) and built (its own `npm run build`) once, in a cache
-// outside the checkout keyed by everything that makes it: its files, this Node, this platform.
+// hundred MB and a build each. So each is installed (`npm ci`) and built (its own `npm run
+// build`) once, in a cache outside the checkout keyed by everything that makes it: its files,
+// this Node, this platform.
 // A key that matches is reused; a new one is built beside it, and keys unused for a week go.
 // The tests copy a built app out of the cache, so the cache itself is never changed by a test.
 //
