@@ -2,16 +2,18 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { test, type TestContext } from 'node:test';
+import { builtExample, cannotBuild } from '../tools/frameworks.js';
+import { deployBuilt } from './support/frameworks.js';
 import { freePort, runCli } from './support/hypnode.js';
 import { get } from './support/http.js';
 import { startUserManager, systemdSkipReason } from './support/systemd.js';
 
 // Issue #25, point 1: the unit `hypnode unit` writes runs each app layout as `hypnode start` run
-// in the same directory would, under a real systemd: a package's bin script given a relative build
-// path that serves its assets from a path relative to the working directory (React Router 7's
-// `react-router-serve build/server/index.js`, here a stand-in of the same shape: installing and
-// building React Router needs the network), node options from a config file with a relative path,
-// and TypeScript run by tsx through `--node-args=--import tsx`.
+// in the same directory would, under a real systemd: React Router 7's own server
+// (`react-router-serve ./build/server/index.js`, examples/react-router built by the framework
+// installer), which finds its build and its /assets/*.js by paths from the working directory,
+// with node options from a config file by a relative path; and TypeScript run by tsx through
+// `--node-args=--import tsx`.
 
 const skip = systemdSkipReason() ?? false;
 const TSX = resolve('node_modules/tsx');
@@ -36,60 +38,60 @@ function files(dir: string, tree: Record<string, string>): void {
   }
 }
 
-/** A project laid out as React Router 7's: a bin script in node_modules/.bin, the build beside. */
-function reactRouterLike(t: TestContext): string {
-  const dir = project(t, 'shop');
-  files(dir, {
-    'package.json': '{"type": "module"}',
-    'node_modules/serve-standin/package.json': '{"type": "module", "bin": {"react-router-serve": "cli.js"}}',
-    // As react-router-serve: the build by a path from the working directory, its assets where the build says, from there too.
-    'node_modules/serve-standin/cli.js': `#!/usr/bin/env node
-import http from 'node:http';
-import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
-const build = await import(pathToFileURL(resolve(process.argv[2])).href);
-const assets = resolve(build.assetsBuildDirectory);
-http.createServer((req, res) => {
-  if (req.url.startsWith('/assets/')) {
-    try { return void res.end(readFileSync(join(assets, req.url))); } catch { res.statusCode = 404; return void res.end('not found'); }
-  }
-  res.end(build.render(req.url));
-}).listen(Number(process.env.PORT), '127.0.0.1');
-`,
-    'build/server/index.js': `export const assetsBuildDirectory = 'build/client';
-export const render = () => '<script src="/assets/entry-1.js"></script> instrumented=' + (globalThis.instrumented === true);
-`,
-    'build/client/assets/entry-1.js': 'console.log("hydrated");\n',
-    'instrument.mjs': 'globalThis.instrumented = true;\n',
-    // The config's relative path is the working directory's, as node reads --import.
-    'hypnode.config.json': '{"nodeArgs": ["--import", "./instrument.mjs"]}',
-  });
-  mkdirSync(join(dir, 'node_modules/.bin'));
-  symlinkSync('../serve-standin/cli.js', join(dir, 'node_modules/.bin/react-router-serve'));
-  return dir;
+/** Every script of the client bundle that a page loads. */
+function scriptsOf(html: string): string[] {
+  return [...new Set([...html.matchAll(/"(\/assets\/[^"]+\.js)"/g)].map((m) => m[1]!))];
 }
 
-test('a package bin script with a relative build path: its pages and assets are served, a reload works', { skip }, async (t) => {
+async function assertHydrates(port: number, version: string): Promise<void> {
+  const page = await get(port, '/');
+  assert.equal(page.status, 200, page.body);
+  assert.match(page.body, new RegExp(`<h1>version <!-- -->${version}</h1>`), 'the loader ran in a worker of this version');
+  assert.equal(page.headers['x-instrumented'], 'yes', "the config's --import ./instrument.mjs ran");
+  const scripts = scriptsOf(page.body);
+  assert.ok(scripts.length >= 3, `the page loads its client bundle: ${scripts.join(' ')}`);
+  for (const script of scripts) {
+    const asset = await get(port, script);
+    assert.equal(asset.status, 200, `${script} is served`);
+    assert.match(String(asset.headers['content-type']), /javascript/, `${script} is JavaScript`);
+    assert.ok(asset.body.length > 0, `${script} is not empty`);
+  }
+}
+
+test('React Router 7 (react-router-serve): its pages and /assets/*.js are served, a reload works', { skip, timeout: 600_000 }, async (t) => {
+  const why = await cannotBuild('react-router');
+  if (why) return t.skip(why);
+  const built = await builtExample('react-router', (line) => t.diagnostic(line));
   const sb = await startUserManager(t);
-  const shop = reactRouterLike(t);
+  const shop = project(t, 'shop');
+  deployBuilt(built.dir, shop, 'production');
   const port = await freePort();
   const runtime = join(shop, '../run');
-  // The config file beside the app would be node_modules/.bin's: this project's is named.
-  const made = await runCli(['unit', 'react-router-serve', '--config', 'hypnode.config.json', '--workers', '2', '--user', 'root', '--runtime-dir', runtime, '--env', `PORT=${port}`, '--out', sb.unitDir, '--', 'build/server/index.js'], { cwd: shop });
+  const config = (version: string) => writeFileSync(join(shop, 'hypnode.config.json'), JSON.stringify({ nodeArgs: ['--import', './instrument.mjs'], env: { PORT: String(port), HOST: '127.0.0.1', APP_VERSION: version } }));
+  files(shop, {
+    // As an APM agent's --import: every response says it went through here.
+    'instrument.mjs': `import http from 'node:http';
+const writeHead = http.ServerResponse.prototype.writeHead;
+http.ServerResponse.prototype.writeHead = function (...args) {
+  this.setHeader('x-instrumented', 'yes');
+  return writeHead.apply(this, args);
+};
+`,
+  });
+  config('1');
+  // The config gives where to listen and the version (its env is read again on each reload). The
+  // config file beside the app would be node_modules/.bin's: this project's is named.
+  const made = await runCli(['unit', 'react-router-serve', '--config', 'hypnode.config.json', '--workers', '2', '--user', 'root', '--runtime-dir', runtime, '--out', sb.unitDir, '--', './build/server/index.js'], { cwd: shop });
   assert.equal(made.code, 0, made.stderr);
   assert.match(made.stdout, /hypnode-shop\.service/, 'named by the project, not by the script');
   assert.equal((await sb.systemctl('daemon-reload')).code, 0);
   const start = await sb.systemctl('start', 'hypnode-shop.service');
   assert.equal(start.code, 0, start.stderr + sb.managerLog());
-  const page = await get(port, '/');
-  assert.equal(page.status, 200);
-  assert.match(page.body, /instrumented=true/, "the config's --import ./instrument.mjs ran");
-  const asset = await get(port, '/assets/entry-1.js');
-  assert.deepEqual([asset.status, asset.body], [200, 'console.log("hydrated");\n'], 'the assets are served');
+  await assertHydrates(port, '1');
+  config('2');
   const reload = await sb.systemctl('reload', 'hypnode-shop.service');
   assert.equal(reload.code, 0, reload.stderr + sb.managerLog());
-  assert.equal((await get(port, '/assets/entry-1.js')).status, 200);
+  await assertHydrates(port, '2');
   assert.equal((await sb.systemctl('stop', 'hypnode-shop.service')).code, 0);
 
   // Another project's app of the same name would get the same unit: refused, unless --force.

@@ -6,9 +6,10 @@ import { join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 // The real-framework examples (each examples/NAME with a package-lock.json: Next.js, NestJS,
-// SvelteKit, socket.io) are too heavy to install with the repository: several hundred MB and a
-// build each. So each is installed (`npm ci`) and built (its own `npm run build`) once, in a cache
-// outside the checkout keyed by everything that makes it: its files, this Node, this platform.
+// SvelteKit, React Router, socket.io) are too heavy to install with the repository: several
+// hundred MB and a build each. So each is installed (`npm ci`) and built (its own `npm run
+// build`) once, in a cache outside the checkout keyed by everything that makes it: its files,
+// this Node, this platform.
 // A key that matches is reused; a new one is built beside it, and keys unused for a week go.
 // The tests copy a built app out of the cache, so the cache itself is never changed by a test.
 //
@@ -18,7 +19,7 @@ const EXAMPLES = fileURLToPath(new URL('../../examples/', import.meta.url));
 /** Raise to rebuild every cached example when the way they are built changes. */
 const RECIPE = 1;
 /** Build outputs and installs that a developer may have made inside examples/NAME: not sources. */
-const NOT_SOURCES = new Set(['node_modules', '.next', '.svelte-kit', 'build']);
+const NOT_SOURCES = new Set(['node_modules', '.next', '.svelte-kit', '.react-router', 'build']);
 const MARKER = '.hypnode-built.json';
 const UNUSED_FOR = 7 * 24 * 3600_000;
 const STAGING_ABANDONED_AFTER = 3600_000;
@@ -48,9 +49,8 @@ export function cacheRoot(): string {
 /** The example installed and built, from the cache or made now (minutes, the first time). */
 export async function builtExample(name: string, log: (line: string) => void = () => {}): Promise<BuiltExample> {
   const source = join(EXAMPLES, name);
-  if (!existsSync(join(source, 'package-lock.json'))) throw new Error(`examples/${name} has no package-lock.json: not a framework example`);
   const root = cacheRoot();
-  const dir = join(root, `${name}-${cacheKey(source)}`);
+  const dir = cachedDir(name);
   const marker = join(dir, MARKER);
   if (existsSync(marker)) {
     const now = new Date();
@@ -89,6 +89,29 @@ export async function builtExample(name: string, log: (line: string) => void = (
   } finally {
     rmSync(staging, { recursive: true, force: true });
   }
+}
+
+/**
+ * Why builtExample(name) cannot succeed here, for a test to skip with; null when it can: the
+ * example is in the cache already, or npm reaches its registry (`npm ping`) to install it.
+ */
+export async function cannotBuild(name: string): Promise<string | null> {
+  if (existsSync(join(cachedDir(name), MARKER))) return null;
+  try {
+    await npm(['ping', '--fetch-retries=0', '--fetch-timeout=30000'], EXAMPLES, process.env);
+    return null;
+  } catch (err) {
+    // npm's own words for it: the error code and the failed request, without the stack.
+    const said = (err as Error).message.split('\n').filter((line) => /^npm error (code |\w*Error: )/.test(line)).map((line) => line.slice('npm error '.length));
+    return `examples/${name} is not installed in ${cacheRoot()} and npm cannot reach its registry to install it (${said.join('; ') || 'npm ping failed'}): run \`node dist/tools/frameworks.js ${name}\` where it can`;
+  }
+}
+
+/** Where the cache keeps the example as its files are now. */
+function cachedDir(name: string): string {
+  const source = join(EXAMPLES, name);
+  if (!existsSync(join(source, 'package-lock.json'))) throw new Error(`examples/${name} has no package-lock.json: not a framework example`);
+  return join(cacheRoot(), `${name}-${cacheKey(source)}`);
 }
 
 /** Everything the install and build depend on: the example's files, Node, the platform, the recipe. */

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { cpSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { join, relative } from 'node:path';
 import type { TestContext } from 'node:test';
@@ -42,12 +42,8 @@ const NOT_DEPLOYED = new Set(['node_modules', '.next/cache', '.svelte-kit', '.hy
 
 export async function startFramework(t: TestContext, spec: FrameworkSpec): Promise<Framework> {
   const built = await builtExample(spec.name, (line) => t.diagnostic(line));
-  const from = join(built.dir, spec.root ?? '.');
   const dir = tempDir(t, `hypnode-${spec.name}-`);
-  cpSync(from, dir, { recursive: true, filter: (path) => !NOT_DEPLOYED.has(relative(from, path)) });
-  mkdirSync(join(dir, 'node_modules'));
-  for (const entry of readdirSync(join(from, 'node_modules'))) symlinkSync(join(from, 'node_modules', entry), join(dir, 'node_modules', entry));
-  symlinkSync(REPO, join(dir, 'node_modules', 'hypnode'), 'dir');
+  deployBuilt(join(built.dir, spec.root ?? '.'), dir, 'linked');
 
   const port = await freePort();
   const config = join(dir, 'hypnode.config.json');
@@ -58,6 +54,33 @@ export async function startFramework(t: TestContext, spec: FrameworkSpec): Promi
   const h = await startHypnode(t, join(dir, spec.app), ['--workers', '2', '--config', config, ...args], { wait: false });
   await h.waitServing(60_000);
   return { h, port, dir, deploy };
+}
+
+/**
+ * Copies a built example's files from `from` into `dir`, as a deploy. Its install is `linked`
+ * entry by entry to the cache (plus `hypnode`, linked to this checkout), or `production`: the
+ * packages that `npm ci --omit=dev` installs, copied (a unit's ProtectHome= hides a cache under
+ * /root, and a deploy ships no build tools).
+ */
+export function deployBuilt(from: string, dir: string, install: 'linked' | 'production'): void {
+  cpSync(from, dir, { recursive: true, filter: (path) => !NOT_DEPLOYED.has(relative(from, path)) });
+  mkdirSync(join(dir, 'node_modules'));
+  if (install === 'linked') {
+    for (const entry of readdirSync(join(from, 'node_modules'))) symlinkSync(join(from, 'node_modules', entry), join(dir, 'node_modules', entry));
+    symlinkSync(REPO, join(dir, 'node_modules', 'hypnode'), 'dir');
+    return;
+  }
+  const lock = JSON.parse(readFileSync(join(from, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean }> };
+  for (const [path, pkg] of Object.entries(lock.packages)) {
+    // A nested package comes with the one it is nested in.
+    if (!pkg.dev && /^node_modules\/(@[^/]+\/)?[^/]+$/.test(path)) cpSync(join(from, path), join(dir, path), { recursive: true, verbatimSymlinks: true });
+  }
+  const bin = join(dir, 'node_modules', '.bin');
+  mkdirSync(bin);
+  for (const name of readdirSync(join(from, 'node_modules', '.bin'))) {
+    const target = readlinkSync(join(from, 'node_modules', '.bin', name));
+    if (existsSync(join(bin, target))) symlinkSync(target, join(bin, name));
+  }
 }
 
 /** Changes a file of the deploy with `edit` (which must change it); returns a function that restores it. */

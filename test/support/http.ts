@@ -8,6 +8,7 @@ export interface Answer {
   status: number;
   pid: number;
   version: string;
+  headers: http.IncomingHttpHeaders;
   body: string;
 }
 
@@ -17,7 +18,7 @@ export function get(port: number, path = '/', timeoutMs = HANG_GUARD_MS): Promis
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (d: string) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, pid: Number(res.headers['x-pid']), version: String(res.headers['x-version']), body }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, pid: Number(res.headers['x-pid']), version: String(res.headers['x-version']), headers: res.headers, body }));
     });
     req.setTimeout(timeoutMs, () => req.destroy(new Error(`GET ${path}: no answer in ${timeoutMs} ms`)));
     req.on('error', reject);
