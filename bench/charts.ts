@@ -1,12 +1,14 @@
+import { LOG_SINKS, type LoggingRun } from './logging.js';
 import type { Results } from './report.js';
 import type { BrokenOutcome, ReloadOutcome } from './reload.js';
 import { max, median, ms } from './stats.js';
 import { legend, line, rect, svg, text, ticks } from './svg.js';
 
-// The reload figures as pictures, drawn from the same results as the tables: failed requests per
-// reload, what clients got after a deploy of broken code, and a reload's timeline, per contender.
+// The figures as pictures, drawn from the same results as the tables: failed requests per reload,
+// what clients got after a deploy of broken code, and a reload's timeline, per contender; and
+// logging at request rate against node's cluster, per sink.
 
-export type ChartName = 'failures' | 'broken' | 'timeline';
+export type ChartName = 'failures' | 'broken' | 'timeline' | 'logging';
 
 export interface Chart {
   file: string;
@@ -19,10 +21,16 @@ export const CHART_FILES: Record<ChartName, string> = {
   failures: 'reload-failures.svg',
   broken: 'broken-deploy.svg',
   timeline: 'reload-timeline.svg',
+  logging: 'logging.svg',
 };
 
+/** Node's cluster with workers writing to the inherited stdout: the logging section's yardstick. */
+const LOGGING_BASE = 'cluster-none';
+/** What hypnode must keep of cluster's throughput with per-request logging, on every sink. */
+const LOGGING_GOAL = 0.95;
+
 const WIDTH = 820;
-const LABEL = 120;
+const LABEL = 150;
 const ROW = 30;
 const BAR = 16;
 const TOP = 58;
@@ -47,6 +55,7 @@ export function charts(r: Results): Partial<Record<ChartName, Chart>> {
   return {
     ...(reloads.length ? { failures: failures(reloads), timeline: timeline(reloads) } : {}),
     ...(broken.length ? { broken: brokenDeploys(broken) } : {}),
+    ...(r.logging.some((x) => !x.error && x.contender !== LOGGING_BASE) ? { logging: logging(r.logging.filter((x) => !x.error)) } : {}),
   };
 }
 
@@ -159,4 +168,40 @@ function timeline(reloads: { name: string; rs: ReloadOutcome[] }[]): Chart {
     body.push(text(LABEL + PLOT + 10, y + BAR - 3, note, { size: 12 }));
   });
   return { file: CHART_FILES.timeline, alt: 'Timeline of a reload under load per contender: old code only, both versions, old code finishing, new code only, and when the command returned', svg: svg(WIDTH, height + 8, 'A reload under load, from the command\'s start', body) };
+}
+
+function logging(runs: LoggingRun[]): Chart {
+  const names = [...new Set(runs.map((x) => x.contender))].filter((n) => n !== LOGGING_BASE);
+  const rps = (mine: LoggingRun[]) => median(mine.map((x) => x.requestsPerSec)) ?? 0;
+  const rows = LOG_SINKS.flatMap((sink) =>
+    [false, true].flatMap((newConnections) => {
+      const here = runs.filter((x) => x.sink === sink && x.newConnections === newConnections);
+      const base = rps(here.filter((x) => x.contender === LOGGING_BASE));
+      return base > 0 ? names.filter((n) => here.some((x) => x.contender === n)).map((name) => ({ label: `${sink}, ${newConnections ? 'new connections' : 'keep-alive'}`, name, base, mine: rps(here.filter((x) => x.contender === name)) })) : [];
+    }),
+  );
+  const grid = ticks(Math.max(1.1, ...rows.map((x) => x.mine / x.base)), 6);
+  const top = grid[grid.length - 1]!;
+  const fills = ['#2e8b57', '#9aa5b1', '#66a3d2'];
+  const fill = (name: string) => fills[names.indexOf(name) % fills.length]!;
+  const { height, head } = frame(
+    `Logging at request rate: requests per second against node's cluster (${LOGGING_BASE}) on the same sink`,
+    `a JSON line per request, 2 workers, median over the rounds; dashed: ${LOGGING_GOAL}×`,
+    rows.length,
+    names.length > 1 ? legend(LABEL, TOP - 8, names.map((name) => ({ label: name, fill: fill(name) }))) : [],
+  );
+  const body = [...head, ...axis(grid, top, rows.length + 0.3, (v) => `${v.toFixed(1)}×`)];
+  const x = (v: number) => LABEL + (v / top) * PLOT;
+  const bottom = TOP + (rows.length + 0.3) * ROW;
+  body.push(line(x(LOGGING_GOAL), TOP - 4, x(LOGGING_GOAL), bottom, '#d1495b', 1.5, '5 4'));
+  rows.forEach(({ label, name, base, mine }, i) => {
+    const y = TOP + 8 + i * ROW;
+    const ratio = mine / base;
+    body.push(
+      text(12, y + BAR - 3, label, { size: 12 }),
+      rect(LABEL, y, x(ratio) - LABEL, BAR, fill(name), `${name}, ${label}: ${mine.toFixed(0)} req/s, ${LOGGING_BASE} ${base.toFixed(0)}`),
+      text(LABEL + PLOT + 10, y + BAR - 3, `${ratio.toFixed(2)}× (${mine.toFixed(0)} against ${base.toFixed(0)} req/s)`, { size: 12 }),
+    );
+  });
+  return { file: CHART_FILES.logging, alt: `Logging at request rate: requests per second of hypnode against node's cluster on a file, a pipe and journald`, svg: svg(WIDTH, height + 8, 'Logging at request rate against node cluster', body) };
 }

@@ -43,7 +43,7 @@ export type Images = Partial<Record<ChartName, { path: string; alt: string }>>;
 
 export function markdown(r: Results, images: Images): string {
   const ran = r.contenders.filter((c) => !c.skipped).map((c) => ({ name: c.name, trials: r.trials.filter((t) => t.contender === c.name) }));
-  const sections = [header(r), throughput(ran), reloads(ran, images), brokenReloads(r.trials, images), scale(r), logging(r), upgrade(r), pools(r), notes(r)].filter((s) => s.length);
+  const sections = [header(r), throughput(ran), reloads(ran, images), brokenReloads(r.trials, images), scale(r), logging(r, images), upgrade(r), pools(r), notes(r)].filter((s) => s.length);
   return `${sections.map((s) => s.join('\n')).join('\n\n')}\n`;
 }
 
@@ -145,7 +145,7 @@ function brokenReloads(trials: Trial[], images: Images): string[] {
   return [...lines, ...image(images.broken)];
 }
 
-function logging(r: Results): string[] {
+function logging(r: Results, images: Images): string[] {
   if (!r.logging.length && !r.loggingSkipped.length) return [];
   const names = [...new Set(r.logging.map((x) => x.contender))];
   const lines = [
@@ -173,7 +173,7 @@ function logging(r: Results): string[] {
   for (const s of r.loggingSkipped) lines.push('', `skipped: ${s}`);
   const errors = r.logging.filter((x) => x.error);
   for (const e of errors) lines.push('', `error, ${e.sink} ${e.contender}: ${firstLine(e.error!)}`);
-  return lines;
+  return [...lines, ...image(images.logging)];
 }
 
 function upgrade(r: Results): string[] {

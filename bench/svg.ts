@@ -23,8 +23,10 @@ export function rect(x: number, y: number, width: number, height: number, fill: 
   return `<rect x="${n(x)}" y="${n(y)}" width="${n(Math.max(0, width))}" height="${n(height)}" fill="${fill}">${tip}</rect>`;
 }
 
-export function line(x1: number, y1: number, x2: number, y2: number, stroke: string, width = 1): string {
-  return `<line x1="${n(x1)}" y1="${n(y1)}" x2="${n(x2)}" y2="${n(y2)}" stroke="${stroke}" stroke-width="${width}"/>`;
+/** `dash`: SVG's stroke-dasharray ("5 4"), for a line that marks a goal rather than a value. */
+export function line(x1: number, y1: number, x2: number, y2: number, stroke: string, width = 1, dash?: string): string {
+  const dashes = dash ? ` stroke-dasharray="${dash}"` : '';
+  return `<line x1="${n(x1)}" y1="${n(y1)}" x2="${n(x2)}" y2="${n(y2)}" stroke="${stroke}" stroke-width="${width}"${dashes}/>`;
 }
 
 export function text(x: number, y: number, content: string, opts: { anchor?: 'start' | 'middle' | 'end'; size?: number; weight?: 'bold'; fill?: string } = {}): string {

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { charts } from '../../bench/charts.js';
+import { BENCHMARKS } from '../../bench/paths.js';
 import { RESULTS_MARKER, spliceResults } from '../../bench/publish.js';
 import type { ReloadOutcome } from '../../bench/reload.js';
 import type { Results } from '../../bench/report.js';
@@ -27,6 +29,7 @@ function trial(contender: string, round: number, r: ReloadOutcome | null, broken
 }
 
 const results = {
+  logging: [],
   contenders: ['node', 'pm2', 'hypnode', 'cluster-none'].map((name) => ({ name, description: '', skipped: null })),
   trials: [
     trial('node', 0, null),
@@ -68,12 +71,26 @@ test('charts: after a broken deploy, what answered and what the command said', (
   assert.match(broken.svg, />20\/20 answered; reload: exit 1 after 222 ms</);
 });
 
-test('charts: none for a run without reloads', () => {
-  assert.deepEqual(charts({ ...results, trials: [trial('node', 0, null)] }), {});
+test('charts: logging against node cluster per sink, the median of the rounds', () => {
+  const run = (contender: string, sink: 'file' | 'pipe', requestsPerSec: number, round: number) => ({ contender, sink, newConnections: false, round, requestsPerSec, linesPerSec: requestsPerSec, managerCpuSeconds: 0, seconds: 5, error: null });
+  const logging = [run('cluster-none', 'file', 1000, 0), run('cluster-none', 'file', 1200, 1), run('hypnode', 'file', 990, 0), run('hypnode', 'file', 1210, 1), run('cluster-none', 'pipe', 500, 0), run('hypnode', 'pipe', 400, 0)];
+  const chart = charts({ ...results, logging }).logging;
+  assert.ok(chart);
+  assert.match(chart.svg, />1\.00× \(1100 against 1100 req\/s\)</);
+  assert.match(chart.svg, />0\.80× \(400 against 500 req\/s\)</);
+  assert.match(chart.svg, /stroke-dasharray/, 'the 0.95× line');
+});
+
+test('charts: none for a run without reloads or logging', () => {
+  assert.deepEqual(charts({ ...results, trials: [trial('node', 0, null)], logging: [] }), {});
 });
 
 test('spliceResults: replaces what follows the marker, keeps what precedes it, and names the file without one', () => {
   const doc = `# Benchmarks\n\nhow to run it\n\n${RESULTS_MARKER}\n\nold tables\n`;
   assert.equal(spliceResults(doc, '## Results new\n', 'BENCHMARKS.md'), `# Benchmarks\n\nhow to run it\n\n${RESULTS_MARKER}\n\n## Results new\n`);
   assert.throws(() => spliceResults('# Benchmarks\n', 'x', 'BENCHMARKS.md'), /BENCHMARKS\.md has no line <!-- Everything below/);
+});
+
+test('BENCHMARKS.md carries the marker that --publish writes below, once', () => {
+  assert.equal(readFileSync(BENCHMARKS, 'utf8').split(RESULTS_MARKER).length, 2);
 });
