@@ -147,12 +147,13 @@ function timeline(reloads: { name: string; rs: ReloadOutcome[] }[]): Chart {
       { label: 'new code only', fill: COLOURS.new },
     ]),
   );
-  const body = [...head, ...axis(grid, top, picked.length + 0.3, (v) => (v === 0 ? '0' : ms(v)))];
+  const body = [...head, ...axis(grid, top, picked.length + 0.3, (v) => (v >= 1000 ? `${v / 1000} s` : `${v} ms`))];
   const x = (v: number) => LABEL + (Math.min(v, top) / top) * PLOT;
   picked.forEach(({ name, r }, i) => {
     const y = TOP + 8 + i * ROW;
     const firstNew = r.firstNewMs ?? top;
-    const everywhere = r.newEverywhereMs ?? top;
+    // The first new answer ends after the last old request was sent when the switch is instant.
+    const everywhere = Math.max(r.newEverywhereMs ?? top, firstNew);
     const oldDone = r.oldDoneMs === null ? top : Math.max(r.oldDoneMs, everywhere);
     const segments: [number, number, string, string][] = [
       [0, firstNew, COLOURS.old, 'old code only'],
@@ -185,7 +186,7 @@ function logging(runs: LoggingRun[]): Chart {
   const fills = ['#2e8b57', '#9aa5b1', '#66a3d2'];
   const fill = (name: string) => fills[names.indexOf(name) % fills.length]!;
   const { height, head } = frame(
-    `Logging at request rate: requests per second against node's cluster (${LOGGING_BASE}) on the same sink`,
+    `Logging at request rate: req/s against node's cluster (${LOGGING_BASE})`,
     `a JSON line per request, 2 workers, median over the rounds; dashed: ${LOGGING_GOAL}×`,
     rows.length,
     names.length > 1 ? legend(LABEL, TOP - 8, names.map((name) => ({ label: name, fill: fill(name) }))) : [],
