@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { charts } from '../../bench/charts.js';
+import { parsePlan } from '../../bench/options.js';
 import { BENCHMARKS } from '../../bench/paths.js';
 import { RESULTS_MARKER, spliceResults } from '../../bench/publish.js';
 import type { ReloadOutcome } from '../../bench/reload.js';
@@ -93,4 +94,9 @@ test('spliceResults: replaces what follows the marker, keeps what precedes it, a
 
 test('BENCHMARKS.md carries the marker that --publish writes below, once', () => {
   assert.equal(readFileSync(BENCHMARKS, 'utf8').split(RESULTS_MARKER).length, 2);
+});
+
+test('--publish: a full run only, never a smoke run\'s figures', () => {
+  assert.equal((parsePlan(['--publish'], []) as { publish: boolean }).publish, true);
+  assert.throws(() => parsePlan(['--quick', '--publish'], []), /--publish: a --quick run is a smoke run/);
 });
