@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 
 // The command line of `npm run bench` and what it implies for every phase of the run.
 
-export const USAGE = `usage: node dist/bench/run.js [--quick] [--only NAME,...] [--reloads N] [--duration S]
+export const USAGE = `usage: node dist/bench/run.js [--quick] [--only NAME,...] [--reloads N] [--duration S] [--publish]
 
   --quick         smoke run (CI): one short wrk run and one reload per contender, scale with 2 workers
   --only NAMES    contenders to run, comma-separated; "scale" names the hypnode scale section,
@@ -11,8 +11,11 @@ export const USAGE = `usage: node dist/bench/run.js [--quick] [--only NAME,...] 
                   how a few keep-alive connections spread over 4 and 8 workers
   --reloads N     repetitions per contender, each with one reload under load (default 5)
   --duration S    seconds of each wrk run (default 5)
+  --publish       also write the tables into BENCHMARKS.md (after its results marker) and the
+                  charts into docs/benchmarks/ (not with --quick)
 
-Progress goes to stderr, the Markdown tables to stdout, everything to bench/results/latest.json.`;
+Progress goes to stderr, the Markdown tables to stdout, everything to bench/results/latest.json,
+the charts (SVG) beside it.`;
 
 export class UsageError extends Error {}
 
@@ -37,6 +40,8 @@ export interface Plan {
   scaleReloads: number;
   /** Rounds of the logging section (each: every sink, both connection kinds, every contender). */
   loggingRounds: number;
+  /** Write the tables into BENCHMARKS.md and the charts into docs/benchmarks/. */
+  publish: boolean;
 }
 
 export function parsePlan(argv: string[], names: readonly string[]): Plan | 'help' {
@@ -49,6 +54,7 @@ export function parsePlan(argv: string[], names: readonly string[]): Plan | 'hel
         only: { type: 'string' },
         reloads: { type: 'string' },
         duration: { type: 'string' },
+        publish: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
     }));
@@ -57,6 +63,7 @@ export function parsePlan(argv: string[], names: readonly string[]): Plan | 'hel
   }
   if (values.help) return 'help';
   const quick = values.quick === true;
+  if (quick && values.publish) throw new UsageError('--publish: a --quick run is a smoke run, not figures to publish');
   const only = values.only === undefined ? null : values.only.split(',').map((n) => n.trim()).filter(Boolean);
   const unknown = only?.filter((n) => n !== 'scale' && n !== 'logging' && n !== 'upgrade' && n !== 'pools' && !names.includes(n)) ?? [];
   if (unknown.length) throw new UsageError(`--only: unknown ${unknown.join(', ')} (known: ${[...names, 'scale', 'logging'].join(', ')})`);
@@ -79,6 +86,7 @@ export function parsePlan(argv: string[], names: readonly string[]): Plan | 'hel
     scaleAllocMb: 50,
     scaleReloads: quick ? 1 : Math.min(repetitions, 3),
     loggingRounds: quick ? 1 : Math.min(repetitions, 3),
+    publish: values.publish === true,
   };
 }
 

@@ -11,4 +11,9 @@ export const PERL_APP = root('bench/apps/app.pl');
 export const HYPNODE_CLI = root('dist/src/cli/main.js');
 export const PM2_BIN = root('node_modules/.bin/pm2');
 export const PM2_PACKAGE = root('node_modules/pm2/package.json');
-export const RESULTS = root('bench/results/latest.json');
+/** The run's results (latest.json) and charts; not committed. */
+export const RESULTS_DIR = root('bench/results/');
+export const RESULTS = `${RESULTS_DIR}latest.json`;
+/** Where --publish puts the charts and the tables. */
+export const BENCHMARKS = root('BENCHMARKS.md');
+export const PUBLISHED_CHARTS = root('docs/benchmarks/');

@@ -29,6 +29,8 @@ export interface ReloadOutcome {
   failures: Record<FailureKind, number>;
   /** Answers per version over the whole load. */
   versions: Record<string, number>;
+  /** From running the command until the new code gave its first answer (its workers were ready and took traffic); null: never. */
+  firstNewMs: number | null;
   /** From running the command until every request sent got the new code; null: not within the run. */
   newEverywhereMs: number | null;
   /**
@@ -55,6 +57,7 @@ export async function reloadUnderLoad(instance: Instance, versionFile: string, p
   const at = newEverywhereAt(samples, version);
   const newEverywhereMs = at === null ? null : Math.max(0, at - reloadStart);
   const oldDoneMs = at === null ? null : Math.max(0, lastOtherAnswer(samples, version) - reloadStart);
+  const firstNew = firstAnswer(samples, version);
   const failures = countFailureKinds(samples);
   const versions: Record<string, number> = {};
   for (const s of samples) if (s.version) versions[s.version] = (versions[s.version] ?? 0) + 1;
@@ -64,6 +67,7 @@ export async function reloadUnderLoad(instance: Instance, versionFile: string, p
     failed: Object.values(failures).reduce((a, b) => a + b, 0),
     failures,
     versions,
+    firstNewMs: firstNew === null ? null : Math.max(0, firstNew - reloadStart),
     newEverywhereMs,
     oldDoneMs,
     returnedEarly: newEverywhereMs === null || r.ms < newEverywhereMs,
@@ -91,6 +95,13 @@ function lastOtherAnswer(samples: readonly Sample[], version: string): number {
   let last = -Infinity;
   for (const s of samples) if (s.version !== version) last = Math.max(last, s.end);
   return last;
+}
+
+/** When the first answer by `version` came back; null when none did. */
+function firstAnswer(samples: readonly Sample[], version: string): number | null {
+  let first = Infinity;
+  for (const s of samples) if (s.version === version) first = Math.min(first, s.end);
+  return Number.isFinite(first) ? first : null;
 }
 
 export interface BrokenOutcome {

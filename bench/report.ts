@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { batchSize } from '../src/manager/batch.js';
+import type { ChartName } from './charts.js';
 import { FAILURE_KINDS } from '../tools/load.js';
 import type { Machine } from './machine.js';
 import type { Plan } from './options.js';
@@ -37,9 +38,12 @@ export function writeJson(path: string, results: Results): void {
 
 const NONE = '—';
 
-export function markdown(r: Results): string {
+/** A chart drawn for the run: where the Markdown finds it, relative to itself, and its alternative text. */
+export type Images = Partial<Record<ChartName, { path: string; alt: string }>>;
+
+export function markdown(r: Results, images: Images): string {
   const ran = r.contenders.filter((c) => !c.skipped).map((c) => ({ name: c.name, trials: r.trials.filter((t) => t.contender === c.name) }));
-  const sections = [header(r), throughput(ran), reloads(ran), brokenReloads(r.trials), scale(r), logging(r), upgrade(r), pools(r), notes(r)].filter((s) => s.length);
+  const sections = [header(r), throughput(ran), reloads(ran, images), brokenReloads(r.trials, images), scale(r), logging(r, images), upgrade(r), pools(r), notes(r)].filter((s) => s.length);
   return `${sections.map((s) => s.join('\n')).join('\n\n')}\n`;
 }
 
@@ -88,7 +92,7 @@ function throughput(ran: Ran[]): string[] {
   return lines;
 }
 
-function reloads(ran: Ran[]): string[] {
+function reloads(ran: Ran[], images: Images): string[] {
   if (!ran.length) return [];
   const lines = [
     '### Reload under load',
@@ -121,10 +125,10 @@ function reloads(ran: Ran[]): string[] {
       ]),
     );
   }
-  return lines;
+  return [...lines, ...image(images.failures), ...image(images.timeline)];
 }
 
-function brokenReloads(trials: Trial[]): string[] {
+function brokenReloads(trials: Trial[], images: Images): string[] {
   const broken = trials.flatMap((t) => (t.broken ? [{ name: t.contender, b: t.broken }] : []));
   if (!broken.length) return [];
   const lines = [
@@ -138,10 +142,10 @@ function brokenReloads(trials: Trial[]): string[] {
     const answered = b.answered ? `${b.answered}/${b.probes} (${versions})` : `nothing (0/${b.probes})`;
     lines.push(row([name, b.command.timedOut ? 'hung, killed' : String(b.command.code), ms(b.command.ms), answered]));
   }
-  return lines;
+  return [...lines, ...image(images.broken)];
 }
 
-function logging(r: Results): string[] {
+function logging(r: Results, images: Images): string[] {
   if (!r.logging.length && !r.loggingSkipped.length) return [];
   const names = [...new Set(r.logging.map((x) => x.contender))];
   const lines = [
@@ -169,7 +173,7 @@ function logging(r: Results): string[] {
   for (const s of r.loggingSkipped) lines.push('', `skipped: ${s}`);
   const errors = r.logging.filter((x) => x.error);
   for (const e of errors) lines.push('', `error, ${e.sink} ${e.contender}: ${firstLine(e.error!)}`);
-  return lines;
+  return [...lines, ...image(images.logging)];
 }
 
 function upgrade(r: Results): string[] {
@@ -252,6 +256,10 @@ function notes(r: Results): string[] {
     ...r.trials.filter((t) => t.leftovers.length).map((t) => `${t.contender}, round ${t.round + 1}: outlived its stop: ${t.leftovers.join('; ')}`),
     ...r.scale.filter((p) => p.error).map((p) => `scale, ${p.workers} workers, batch ${p.batch}: ${firstLine(p.error!)}`),
   ].map((n) => `- ${n}`);
+}
+
+function image(chart: Images[ChartName]): string[] {
+  return chart ? ['', `![${chart.alt}](${chart.path})`] : [];
 }
 
 function row(cells: string[]): string {

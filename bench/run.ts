@@ -3,9 +3,12 @@ import { hypnode } from './contenders/hypnode.js';
 import { describeMachine } from './machine.js';
 import { parsePlan, USAGE, UsageError, type Plan } from './options.js';
 import { endEverything, guardProcesses } from './owned.js';
-import { RESULTS } from './paths.js';
+import { relative } from 'node:path';
+import { charts } from './charts.js';
+import { BENCHMARKS, PUBLISHED_CHARTS, RESULTS, RESULTS_DIR, ROOT } from './paths.js';
+import { publishResults, writeCharts } from './publish.js';
 import { progress } from './progress.js';
-import { markdown, writeJson, type Results } from './report.js';
+import { markdown, writeJson, type Images, type Results } from './report.js';
 import { runLogging } from './logging.js';
 import { runUpgrade } from './upgrade.js';
 import { runPools } from './pools.js';
@@ -14,8 +17,8 @@ import { runTrial, type Trial } from './trial.js';
 import { wrkAvailable, WRK } from './wrk.js';
 
 // `npm run bench`: every contender, round after round, then hypnode's scale, logging and upgrade
-// sections; the tables
-// on stdout, the whole run in bench/results/latest.json.
+// sections; the tables on stdout, the whole run in bench/results/latest.json and its charts beside
+// it (with --publish, in BENCHMARKS.md and docs/benchmarks/ too).
 
 let plan: Plan;
 try {
@@ -76,8 +79,17 @@ try {
     upgradeSkipped: upgrade.skipped,
   };
   writeJson(RESULTS, results);
-  progress(`results in ${RESULTS}`);
-  process.stdout.write(markdown(results));
+  const drawn = charts(results);
+  // Image paths relative to the Markdown's own place: the repository root, for both.
+  const images = (dir: string): Images => Object.fromEntries(Object.entries(drawn).map(([name, c]) => [name, { path: `${relative(ROOT, dir)}/${c.file}`, alt: c.alt }]));
+  writeCharts(RESULTS_DIR, Object.values(drawn));
+  progress(`results in ${RESULTS}, charts beside it`);
+  process.stdout.write(markdown(results, images(RESULTS_DIR)));
+  if (plan.publish) {
+    writeCharts(PUBLISHED_CHARTS, Object.values(drawn));
+    publishResults(BENCHMARKS, markdown(results, images(PUBLISHED_CHARTS)));
+    progress(`published: ${BENCHMARKS}, charts in ${PUBLISHED_CHARTS}`);
+  }
 } finally {
   await endEverything();
 }

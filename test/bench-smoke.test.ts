@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { readFileSync, statSync } from 'node:fs';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
@@ -7,9 +8,11 @@ import { fileURLToPath } from 'node:url';
 // tables. Its figures are never judged here.
 
 const RUN = fileURLToPath(new URL('../bench/run.js', import.meta.url));
+const RESULTS_DIR = fileURLToPath(new URL('../../bench/results/', import.meta.url));
 const hasWrk = (await new Promise<number | null>((resolve) => spawn('wrk', ['--version']).on('error', () => resolve(null)).on('exit', resolve))) !== null;
 
-test('npm run bench -- --quick completes and prints the tables', { skip: hasWrk ? false : 'wrk is not installed (apt-get install wrk)' }, async () => {
+test('npm run bench -- --quick completes, prints the tables and draws the reload charts', { skip: hasWrk ? false : 'wrk is not installed (apt-get install wrk)' }, async () => {
+  const began = Date.now();
   const child = spawn(process.execPath, [RUN, '--quick', '--only', 'node,cluster-none,hypnode'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
@@ -21,4 +24,9 @@ test('npm run bench -- --quick completes and prints the tables', { skip: hasWrk 
   assert.match(out, /^\| hypnode \| \d+/m);
   assert.match(out, /^### Reload under load/m);
   assert.match(err, /^bench: /m, 'progress is shown while it runs');
+  for (const file of ['reload-failures.svg', 'reload-timeline.svg']) {
+    assert.match(out, new RegExp(`^!\\[[^\\]]+\\]\\(bench/results/${file}\\)$`, 'm'), `${file} is embedded in the tables`);
+    assert.ok(statSync(RESULTS_DIR + file).mtimeMs >= began - 1000, `${file} was drawn by this run`);
+    assert.match(readFileSync(RESULTS_DIR + file, 'utf8'), /^<svg [^>]+>[\s\S]*>hypnode<[\s\S]*<\/svg>\n$/, `${file} has a row for hypnode`);
+  }
 });
