@@ -5,7 +5,8 @@
 // hypnode, whose --env-file they are.)
 import { OperationError, UsageError } from '../errors.js';
 import { describeNativeAddon, NativeAddonError } from '../native.js';
-import { parseCli, type CliArgs } from './args.js';
+import type { CliArgs } from './args.js';
+import { baselineTierOnly } from './manager-tiers.js';
 import { HYPNODE_VERSION } from '../version.js';
 
 // Each command's module is loaded when it runs: the manager (`start`) stays a small long-lived
@@ -32,7 +33,10 @@ const COMMANDS: Record<CliArgs['command'], (args: CliArgs) => Promise<number>> =
 };
 
 async function main(): Promise<number> {
+  // Before the settings and the command's modules load (see manager-tiers.ts).
+  baselineTierOnly();
   try {
+    const { parseCli } = await import('./args.js');
     const args = parseCli(process.argv.slice(2));
     return await COMMANDS[args.command](args);
   } catch (err) {
