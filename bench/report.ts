@@ -43,7 +43,7 @@ export type Images = Partial<Record<ChartName, { path: string; alt: string }>>;
 
 export function markdown(r: Results, images: Images): string {
   const ran = r.contenders.filter((c) => !c.skipped).map((c) => ({ name: c.name, trials: r.trials.filter((t) => t.contender === c.name) }));
-  const sections = [header(r), throughput(ran), reloads(ran, images), brokenReloads(r.trials, images), scale(r), logging(r, images), upgrade(r), pools(r), notes(r)].filter((s) => s.length);
+  const sections = [header(r), throughput(ran), managerGoals(ran), reloads(ran, images), brokenReloads(r.trials, images), scale(r), logging(r, images), upgrade(r), pools(r), notes(r)].filter((s) => s.length);
   return `${sections.map((s) => s.join('\n')).join('\n\n')}\n`;
 }
 
@@ -90,6 +90,31 @@ function throughput(ran: Ran[]): string[] {
     );
   }
   return lines;
+}
+
+// What hypnode's manager should cost at most (issue 28), beside what it is measured against.
+const GOAL_RSS_MB = 45;
+const GOAL_ADMIN_EXTRA_MB = 5;
+const GOAL_START_EXTRA_MS = 100;
+
+/** The manager's memory and start time against those goals, from the throughput rounds. */
+function managerGoals(ran: Ran[]): string[] {
+  const pick = (name: string, f: (t: Trial) => number | null | undefined) => median((ran.find((c) => c.name === name)?.trials ?? []).map(f).filter((v): v is number => typeof v === 'number'));
+  const rss = (name: string) => pick(name, (t) => t.idle?.managerRssMb);
+  const start = (name: string) => pick(name, (t) => t.startupMs);
+  const [hypnode, admin, primary] = [rss('hypnode'), rss('hypnode-admin'), rss('cluster-none') ?? rss('cluster-rr')];
+  const [started, bare] = [start('hypnode'), start('node')];
+  if (hypnode === null && admin === null) return [];
+  const met = (value: number | null, limit: number | null) => (value === null || limit === null ? NONE : value <= limit ? 'yes' : 'no');
+  return [
+    "### hypnode's manager against its goals",
+    '',
+    row(['figure', 'hypnode', 'beside it', 'goal', 'met']),
+    row(['---', '---:', '---:', '---', '---']),
+    row(['manager RSS, 2 workers idle', fmt(hypnode, megabytes), `cluster primary ${fmt(primary, megabytes)}`, `at most ${GOAL_RSS_MB} MB`, met(hypnode, GOAL_RSS_MB)]),
+    row(['manager RSS with --admin', fmt(admin, megabytes), `without ${fmt(hypnode, megabytes)}`, `at most ${GOAL_ADMIN_EXTRA_MB} MB more`, met(admin, hypnode === null ? null : hypnode + GOAL_ADMIN_EXTRA_MB)]),
+    row(['start → first answer', fmt(started, ms), `bare node ${fmt(bare, ms)}`, `at most bare node + ${GOAL_START_EXTRA_MS} ms`, met(started, bare === null ? null : bare + GOAL_START_EXTRA_MS)]),
+  ];
 }
 
 function reloads(ran: Ran[], images: Images): string[] {

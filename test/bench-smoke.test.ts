@@ -13,7 +13,7 @@ const hasWrk = (await new Promise<number | null>((resolve) => spawn('wrk', ['--v
 
 test('npm run bench -- --quick completes, prints the tables and draws the reload charts', { skip: hasWrk ? false : 'wrk is not installed (apt-get install wrk)' }, async () => {
   const began = Date.now();
-  const child = spawn(process.execPath, [RUN, '--quick', '--only', 'node,cluster-none,hypnode'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [RUN, '--quick', '--only', 'node,cluster-none,hypnode,hypnode-admin'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -22,6 +22,11 @@ test('npm run bench -- --quick completes, prints the tables and draws the reload
   assert.equal(code, 0, err.slice(-2000));
   assert.match(out, /^\| contender \| keep-alive req\/s/m);
   assert.match(out, /^\| hypnode \| \d+/m);
+  assert.match(out, /^\| hypnode-admin \| \d+/m);
+  // The manager's goals, each beside what it is measured against.
+  assert.match(out, /^\| manager RSS, 2 workers idle \| \d+ MB \| cluster primary \d+ MB \| at most 45 MB \| (yes|no) \|$/m);
+  assert.match(out, /^\| manager RSS with --admin \| \d+ MB \| without \d+ MB \| at most 5 MB more \| (yes|no) \|$/m);
+  assert.match(out, /^\| start → first answer \| [\d.]+ m?s \| bare node [\d.]+ m?s \| at most bare node \+ 100 ms \| (yes|no) \|$/m);
   assert.match(out, /^### Reload under load/m);
   assert.match(err, /^bench: /m, 'progress is shown while it runs');
   for (const file of ['reload-failures.svg', 'reload-timeline.svg']) {

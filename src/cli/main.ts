@@ -5,26 +5,24 @@
 // hypnode, whose --env-file they are.)
 import { OperationError, UsageError } from '../errors.js';
 import { describeNativeAddon, NativeAddonError } from '../native.js';
-import { parseCli, type CliArgs } from './args.js';
-import { reload, reopenLogs, status, stop, upgrade } from './commands/control.js';
-import { list } from './commands/list.js';
-import { start } from './commands/start.js';
-import { top } from './commands/top.js';
-import { unit } from './commands/unit.js';
-import { commandHelp, globalHelp, helpWidth } from './help.js';
+import type { CliArgs } from './args.js';
+import { baselineTierOnly } from './manager-tiers.js';
 import { HYPNODE_VERSION } from '../version.js';
 
+// Each command's module is loaded when it runs: the manager (`start`) stays a small long-lived
+// process without the client commands, `top` or the unit generator in its memory.
 const COMMANDS: Record<CliArgs['command'], (args: CliArgs) => Promise<number>> = {
-  start,
-  reload,
-  upgrade,
-  status,
-  top,
-  ls: list,
-  stop,
-  'reopen-logs': reopenLogs,
-  unit,
+  start: async (args) => (await import('./commands/start.js')).start(args),
+  reload: async (args) => (await import('./commands/control.js')).reload(args),
+  upgrade: async (args) => (await import('./commands/control.js')).upgrade(args),
+  status: async (args) => (await import('./commands/control.js')).status(args),
+  top: async (args) => (await import('./commands/top.js')).top(args),
+  ls: async (args) => (await import('./commands/list.js')).list(args),
+  stop: async (args) => (await import('./commands/control.js')).stop(args),
+  'reopen-logs': async (args) => (await import('./commands/control.js')).reopenLogs(args),
+  unit: async (args) => (await import('./commands/unit.js')).unit(args),
   help: async (args) => {
+    const { commandHelp, globalHelp, helpWidth } = await import('./help.js');
     process.stdout.write(`${args.helpFor ? commandHelp(args.helpFor, helpWidth()) : globalHelp(helpWidth())}\n`);
     return 0;
   },
@@ -35,7 +33,10 @@ const COMMANDS: Record<CliArgs['command'], (args: CliArgs) => Promise<number>> =
 };
 
 async function main(): Promise<number> {
+  // Before the settings and the command's modules load (see manager-tiers.ts).
+  baselineTierOnly();
   try {
+    const { parseCli } = await import('./args.js');
     const args = parseCli(process.argv.slice(2));
     return await COMMANDS[args.command](args);
   } catch (err) {

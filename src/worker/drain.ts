@@ -1,10 +1,9 @@
 import http from 'node:http';
 import net from 'node:net';
-import tls from 'node:tls';
 import { closeHttp2Server, Http2Sessions } from './http2-sessions.js';
 import { closeWebSocket, endEventStream } from './long-lived.js';
 import { PROBE_USER_AGENT, probeSockets } from './ready-probe.js';
-import { isHttp2Server } from './server-kinds.js';
+import { isHttp2Server, isTlsServer } from './server-kinds.js';
 import { SocketList } from './socket-list.js';
 
 // Tracks the app's servers and their connections, and drains them without failing a request:
@@ -62,7 +61,7 @@ export class ConnectionTracker {
     if (this.servers.has(server)) return;
     this.servers.add(server);
     const tracker = this;
-    const overTls = server instanceof tls.Server;
+    const overTls = isTlsServer(server);
     const accepted = overTls ? this.tlsTransports : this.plain;
     function closed(this: HttpSocket): void {
       accepted.delete(this);

@@ -1,5 +1,6 @@
-import http2 from 'node:http2';
+import type http2 from 'node:http2';
 import net from 'node:net';
+import { http2 as loadHttp2 } from './lazy-builtins.js';
 import { PROBE_USER_AGENT } from './ready-probe.js';
 
 // HTTP/2 sessions of a worker's servers (node:http2's, and those of the servers gRPC builds on
@@ -60,7 +61,7 @@ export class Http2Sessions {
 
   private goAway(session: http2.ServerHttp2Session): void {
     if (session.closed || session.destroyed) return;
-    session.goaway(http2.constants.NGHTTP2_NO_ERROR, MAX_STREAM_ID);
+    session.goaway(loadHttp2().constants.NGHTTP2_NO_ERROR, MAX_STREAM_ID);
     const close = () => session.close();
     setTimeout(close, this.pingBoundMs).unref();
     try {

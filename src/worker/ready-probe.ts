@@ -1,8 +1,7 @@
 import http from 'node:http';
-import http2 from 'node:http2';
-import https from 'node:https';
+import type http2 from 'node:http2';
 import net from 'node:net';
-import tls from 'node:tls';
+import { http2 as loadHttp2, https, tls } from './lazy-builtins.js';
 import { listenPrivately } from './listen-intercept.js';
 import { isHttp2Server, isHttpServer, isTlsServer } from './server-kinds.js';
 
@@ -79,7 +78,7 @@ function request(secure: boolean, address: net.AddressInfo, path: string): Promi
       headers: { host: 'localhost', 'user-agent': PROBE_USER_AGENT, connection: 'close', accept: '*/*' },
     };
     // The app's certificate is for its real name, not for a loopback address: only the answer matters.
-    const req = secure ? https.get({ ...options, servername: 'localhost', rejectUnauthorized: false }) : http.get(options);
+    const req = secure ? https().get({ ...options, servername: 'localhost', rejectUnauthorized: false }) : http.get(options);
     req.once('response', (res) => {
       res.resume();
       resolve(res.statusCode ?? 0);
@@ -97,8 +96,8 @@ interface Http2Answer {
 async function probeHttp2(secure: boolean, address: net.AddressInfo, path: string): Promise<string | null> {
   const { address: host, port } = address;
   // The app's certificate is for its real name, not for a loopback address: only the answer matters.
-  const session = http2.connect('http://localhost', {
-    createConnection: () => (secure ? tls.connect({ host, port, servername: 'localhost', rejectUnauthorized: false, ALPNProtocols: ['h2'] }) : net.connect(port, host)),
+  const session = loadHttp2().connect('http://localhost', {
+    createConnection: () => (secure ? tls().connect({ host, port, servername: 'localhost', rejectUnauthorized: false, ALPNProtocols: ['h2'] }) : net.connect(port, host)),
   });
   try {
     const get = await ask(session, { ':method': 'GET', ':path': path, accept: '*/*' });

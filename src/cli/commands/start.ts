@@ -18,7 +18,7 @@ import { inheritedSockets } from '../../systemd/inherited.js';
 import { SystemdNotifier } from '../../systemd/notify.js';
 import { Handover } from '../../upgrade/handover.js';
 import { startedNode } from '../../upgrade/node-path.js';
-import { upgradeManager, type UpgradeContext } from '../../upgrade/upgrade.js';
+import type { UpgradeContext, upgradeManager as UpgradeManager } from '../../upgrade/upgrade.js';
 import { HYPNODE_VERSION } from '../../version.js';
 import type { CliArgs } from '../args.js';
 import { daemonize, takeDaemonReadyFd, tellDaemonParent } from '../daemon.js';
@@ -193,4 +193,9 @@ async function adoptAdmin(address: string | null, handed: { fd: number; address:
   if (!address) return null;
   const { AdminServer } = await import('../../admin/server.js');
   return AdminServer.listen(address, manager, handed?.address === address ? handed.fd : null);
+}
+
+/** The manager's own upgrade, loaded when one is asked for: most managers never upgrade. */
+async function upgradeManager(...args: Parameters<typeof UpgradeManager>): ReturnType<typeof UpgradeManager> {
+  return (await import('../../upgrade/upgrade.js')).upgradeManager(...args);
 }
