@@ -4,7 +4,9 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import type { Status } from '../../src/protocol/status.js';
+import type { RunningLoad } from '../../tools/load.js';
 import { CLI, tempDir, waitFor } from './hypnode.js';
+import type { Answer } from './http.js';
 
 // What the tests of a manager dying mid-upgrade share, in the foreground and under systemd.
 
@@ -90,4 +92,21 @@ export async function reachPoint(point: Point, w: UpgradeWatch): Promise<number>
   if (point === 'probation') await waitFor('the old workers to drain', async () => (await drained()) || null, 30_000);
   else assert.equal(await drained(), false, 'an old worker still drains');
   return successor;
+}
+
+/**
+ * After the old manager died at `point`: the successor answers as the serving manager, and the
+ * load (stopped half a second later) failed no request and reached the new code.
+ */
+export async function successorServes(t: TestContext, o: { point: Point; successor: number; status: () => Promise<Status>; load: RunningLoad; held: Promise<Answer | null> | null }): Promise<Status> {
+  const now = await waitFor('the new manager to answer', async () => {
+    const s = await o.status().catch(() => null);
+    return s?.pid === o.successor && s.state === 'serving' ? s : null;
+  }, 30_000);
+  await new Promise((r) => setTimeout(r, 500));
+  const result = await o.load.stop();
+  t.diagnostic(`${result.total} requests, ${JSON.stringify(result.failures)} failed; held request: ${o.held ? ((await o.held)?.status ?? 'cut') : '-'}`);
+  assert.deepEqual(result.failures, {}, `no request may fail when the old manager dies ${o.point}`);
+  assert.ok(result.versions['2'], `the new code answered: ${JSON.stringify(result.versions)}`);
+  return now;
 }
