@@ -18,6 +18,8 @@ test('bad input is rejected with a line that names the file, key or flag', async
     [['start', join(dir, 'app.js'), '--bogus'], /unknown option --bogus; see `hypnode help start`/, 2],
     [['status', join(dir, 'app.js')], /no hypnode instance is running for/, 3],
     [['reload', join(dir, 'app.js')], /no hypnode instance is running for/, 1],
+    [['unit', join(dir, 'app.js'), '--user', 'root', '--out', join(dir, 'no-such-dir')], /--out .*no-such-dir: no such directory/, 2],
+    [['unit', join(dir, 'app.js'), '--user', 'root', '--out', join(dir, 'app.js')], /--out .*app\.js: not a directory/, 2],
   ];
   writeFileSync(join(dir, 'app.js'), '');
   for (const [args, message, code] of cases) {

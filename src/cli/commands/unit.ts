@@ -37,6 +37,7 @@ export async function unit(args: CliArgs): Promise<number> {
   const name = unitName(app, settings.name);
   const files: [string, string][] = [[`${name}.service`, serviceUnit(opts)]];
   if (args.sockets.length > 0) files.push([`${name}.socket`, socketUnit(opts)]);
+  if (args.out) outDirectory(args.out);
   if (args.out && !args.force) for (const [file] of files) refuseOtherApps(join(args.out, file), app);
   for (const [file, text] of files) {
     if (args.out) {
@@ -63,6 +64,13 @@ export function startArgs(flags: SettingSources['flags']): string[] {
     else for (const one of Array.isArray(v) ? v : [v]) out.push(`--${s.flag}=${one}`);
   }
   return out;
+}
+
+/** --out names a directory that exists: systemd's own unit directories are never made here. */
+function outDirectory(dir: string): void {
+  const found = statSync(dir, { throwIfNoEntry: false });
+  if (!found) throw new UsageError(`--out ${dir}: no such directory (systemd reads units from /etc/systemd/system, or ~/.config/systemd/user for --user units)`);
+  if (!found.isDirectory()) throw new UsageError(`--out ${dir}: not a directory`);
 }
 
 /** A unit file of the same name made for another app (or by hand) is not replaced without --force. */
