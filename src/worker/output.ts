@@ -49,12 +49,15 @@ class Stream {
     private readonly format: 'text' | 'json',
     private readonly who: Identity,
     private readonly dropped: (lines: number) => void,
+    /** What it wrote last, kept for the worker's exit (see last-words.ts). */
+    private readonly lastWords: LastWords,
   ) {
     this.tag = Buffer.from(`[g${who.generation} ${who.pid}] `);
     this.lead = Buffer.from(`${target.journal ? `<${name === 'stdout' ? 6 : 4}>` : ''}[g${who.generation} ${who.pid}] `);
   }
 
   push(chunk: Chunk, encoding?: BufferEncoding): void {
+    this.lastWords.keep(chunk, encoding);
     // At request rate, nearly every write is one whole line of text (console.log, a logger's
     // line): one string, one write, encoded by the addon with its lead, no Buffer made.
     if (typeof chunk === 'string' && this.held === null && this.partial === null && this.format === 'text' && (encoding === undefined || encoding === 'utf8') && isOneLine(chunk)) {
@@ -166,16 +169,12 @@ export function writeDirectly(config: OutputConfig, who: Identity): DirectOutput
   // One sink for both (a log file, `2>&1`): one queue, so that their lines keep their order too.
   const errQueue = sameFile(out.fd, err.fd) ? outQueue : new OutputQueue(err, budget, config.stallMs, count);
   const queues = new Set([outQueue, errQueue]);
+  const lastWords = new LastWords();
   const streams = {
-    stdout: new Stream('stdout', config.stdout, outQueue, config.format, who, count),
-    stderr: new Stream('stderr', config.stderr, errQueue, config.format, who, count),
+    stdout: new Stream('stdout', config.stdout, outQueue, config.format, who, count, lastWords),
+    stderr: new Stream('stderr', config.stderr, errQueue, config.format, who, count, lastWords),
   };
   const byFd = (fd: unknown) => (fd === 1 ? streams.stdout : fd === 2 ? streams.stderr : null);
-  const lastWords = new LastWords();
-  for (const stream of Object.values(streams)) {
-    const push = stream.push.bind(stream);
-    stream.push = (chunk, encoding) => (lastWords.keep(chunk, encoding), push(chunk, encoding));
-  }
 
   for (const stream of Object.values(streams)) {
     const proc = stream.name === 'stdout' ? process.stdout : process.stderr;
