@@ -20,8 +20,9 @@ test('hypnode start gives up after --start-tries deaths before ready: exit 1, th
   assert.match(h.output, /error: the app cannot start: worker \d+ \(generation 1\) exited with code 1 before it was ready; giving up after 3 tries \(--start-tries\)/);
   assert.match(h.output, new RegExp(`error:\\s+${BOOT_ERROR}`), 'the app\'s last words are in the error');
   const died = [...h.output.matchAll(/\[g1 (\d+)\] FATAL/g)].map((m) => Number(m[1]));
-  // Counted slot by slot: the slot that died a third time ended it, the other had died fewer times.
-  assert.ok(died.length >= 3 && died.length <= 5, `${died.length} workers died at boot`);
+  // Counted slot by slot: the slot that died a third time ended it, the other had died fewer
+  // times, and its worker booting then may still say its error before the manager ends it.
+  assert.ok(died.length >= 3 && died.length <= 6, `${died.length} workers died at boot`);
   assert.deepEqual(died.filter(alive), [], 'no worker outlives the manager');
 });
 
