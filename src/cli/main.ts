@@ -7,7 +7,6 @@ import { OperationError, UsageError } from '../errors.js';
 import { describeNativeAddon, NativeAddonError } from '../native.js';
 import type { CliArgs } from './args.js';
 import { exitStatus } from './exit-status.js';
-import { jsonText } from './format.js';
 import { baselineTierOnly } from './manager-tiers.js';
 import { HYPNODE_VERSION } from '../version.js';
 
@@ -46,7 +45,10 @@ async function main(): Promise<number> {
     if (!(err instanceof UsageError || err instanceof OperationError || err instanceof NativeAddonError)) throw err;
     process.stderr.write(`hypnode: ${err.message}\n`);
     // A program reads the code, and a failed reload's output and what serves, off stdout.
-    if (args?.json) process.stdout.write(jsonText({ ok: false, code: err.code, error: err.message, ...(err instanceof OperationError ? err.details : {}) }));
+    if (args?.json) {
+      const { jsonText } = await import('./format.js');
+      process.stdout.write(jsonText({ ok: false, code: err.code, error: err.message, ...(err instanceof OperationError ? err.details : {}) }));
+    }
     return exitStatus(err.code, args?.command ?? null);
   }
 }
