@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { ErrorCode } from './protocol/error-codes.js';
 
 // Typed access to native/hypnode_native.c: the socket calls Node has no API for (systemd, the
 // control channel's peer check) and the worker's orphan watch. The addon is loaded on first use,
@@ -55,7 +56,8 @@ export type WriteOutcome = number | string;
 /** The addon could not be loaded: no prebuild fits and none was built, or not on Linux. */
 export class NativeAddonError extends Error {
   override name = 'NativeAddonError';
-  readonly code = 'ERR_HYPNODE_NATIVE';
+  /** Also the code of the warning that says so (see loadNative). */
+  readonly code = 'NATIVE_MISSING' satisfies ErrorCode;
 }
 
 /** Which addon file this process loaded, and how it came to be there. */
@@ -170,7 +172,7 @@ export function loadNative(): void {
   } catch (err) {
     if (err instanceof NativeAddonError && !warned) {
       warned = true;
-      process.emitWarning(`${err.message}. Without it hypnode runs, but the control socket is guarded by its file modes only, two starts of one instance at the same moment are not kept apart, a worker whose event loop is stuck outlives a manager that died, a terminal's Ctrl-C reaches the workers too, processes the app started may outlive a stop, and systemd's Type=notify cannot be used.`, { code: 'HYPNODE_NATIVE_MISSING' });
+      process.emitWarning(`${err.message}. Without it hypnode runs, but the control socket is guarded by its file modes only, two starts of one instance at the same moment are not kept apart, a worker whose event loop is stuck outlives a manager that died, a terminal's Ctrl-C reaches the workers too, processes the app started may outlive a stop, and systemd's Type=notify cannot be used.`, { code: err.code });
     }
     throw err;
   }

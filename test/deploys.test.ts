@@ -100,14 +100,14 @@ http.createServer((req, res) => res.end(process.env.GREETING + ' ' + process.env
 
   writeFileSync(env, 'GREETING=hallo\nthis line has no equals sign\n');
   const bad = await h.cli('reload');
-  assert.equal(bad.code, 1);
+  assert.equal(bad.code, 2, 'bad input (BAD_INPUT): exit 2, as on the command line');
   assert.match(bad.stderr, /env file .*app\.env, line 2: expected KEY=VALUE, found no "="/);
   assert.match(bad.stderr, /the old code keeps serving/);
   assert.equal(await body(port), 'bonjour\ntout le monde shell');
 
   rmSync(env);
   const missing = await h.cli('reload');
-  assert.equal(missing.code, 1);
+  assert.equal(missing.code, 2);
   assert.match(missing.stderr, /env file .*app\.env cannot be read: ENOENT/);
   assert.equal(await body(port), 'bonjour\ntout le monde shell');
 });

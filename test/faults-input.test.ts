@@ -45,7 +45,7 @@ test('conflicting flags, and commands for an instance that does not run, are ref
   const env = { HYPNODE_RUNTIME_DIR: dir };
   const cases: [string[], number, RegExp][] = [
     [['reload', app, '--fast'], 2, /--fast goes with `hypnode stop`/],
-    [['stop', app, '--json'], 2, /--json goes with `hypnode status`/],
+    [['top', app, '--json'], 2, /--json goes with `hypnode reload`, .*, not `hypnode top`/],
     [['start', app, '--args', 'x', '--', 'y'], 2, /either with --args or after --, not both/],
     [['status', app, '--', 'y'], 2, /app arguments after -- are only for `hypnode start`/],
     [['status', app, '--log-file', join(dir, 'log')], 2, /--log-file goes with `hypnode start`/],

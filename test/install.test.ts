@@ -96,7 +96,7 @@ test(`hypnode installed that way reloads under load without failing a request (N
   assert.deepEqual(result.failures, {}, 'no request may fail during a reload');
   assert.ok(result.total > 100, `the load ran (${result.total} requests)`);
   for (const v of ['1', '2', '3']) assert.ok(result.versions[v], `version ${v} answered`);
-  assert.doesNotMatch(h.output, /HYPNODE_NATIVE_MISSING|native addon is missing/);
+  assert.doesNotMatch(h.output, /NATIVE_MISSING|native addon is missing/);
   const stop = await h.cliRun('stop');
   assert.equal(stop.code, 0, stop.stderr);
   assert.equal(await h.exited, 0);
@@ -158,7 +158,7 @@ test(`no prebuild fits and nothing can compile: the install succeeds with a warn
   const h = new InstalledManager(t, cli, app, ['--workers', '2'], { PORT: String(port), HYPNODE_RUNTIME_DIR: tempDir(t, 'hypnode-run-') });
   await h.waitServing();
   assert.equal((await get(port)).status, 200);
-  const warnings = h.output.split('\n').filter((l) => l.includes('HYPNODE_NATIVE_MISSING'));
+  const warnings = h.output.split('\n').filter((l) => l.includes('NATIVE_MISSING'));
   assert.equal(warnings.length, 1, `one warning, from the manager and none from its workers:\n${h.output}`);
   assert.match(warnings[0]!, /native addon is missing: no prebuild for linux-x64 glibc .*install python3, make and a C compiler .*`npm rebuild hypnode`/);
   assert.equal((await h.cliRun('stop')).code, 0);

@@ -87,7 +87,7 @@ http.createServer((req, res) => res.end('ok\\n')).listen(Number(process.env.PORT
   rmSync(join(dir, 'crash'));
   writeFileSync(envFile, 'DATABASE_URL=postgres://app:s3cretPassw0rd@db/app\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCprivateKEY\n');
   const broken = await h.cli('reload');
-  assert.equal(broken.code, 1);
+  assert.equal(broken.code, 2);
   assert.match(broken.stderr, /env file .*app\.env, line 2: expected KEY=VALUE, found no "="/);
   const error = (await h.status()).lastReload;
   assert.ok(error && !error.ok);

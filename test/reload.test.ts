@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { startLoad } from '../tools/load.js';
-import { assertNoneLeft, exampleApp, freePort, startHypnode } from './support/hypnode.js';
+import { assertNoneLeft, exampleApp, freePort, startHypnode, tempDir, waitFor } from './support/hypnode.js';
 
 // Issue #2, points 1 and 2: reloads under a mixed load drop nothing, and `hypnode reload`
 // returns only once the new code answers every request.
@@ -56,12 +56,16 @@ test('a new version that throws at start fails the reload with its error and lea
   const good = await import('node:fs').then((fs) => fs.readFileSync(app, 'utf8'));
   writeFileSync(app, `throw new Error('database password missing (broken v2)');\n${good}`);
   const load = startLoad({ port, durationMs: 10_000, maxRequests: 50_000, keepAliveClients: 2, newConnectionClients: 2 });
-  const r = await h.cli('reload');
+  const r = await h.cli('reload', '--json');
   const result = await load.stop();
 
   assert.equal(r.code, 1, 'the reload fails');
   assert.match(r.stderr, /database password missing \(broken v2\)/, "the reload prints the new code's own error");
   assert.match(r.stderr, /old code keeps serving/);
+  const failure = JSON.parse(r.stdout) as { ok: boolean; code: string; output: string; serving: { generation: number; ready: number } };
+  assert.deepEqual([failure.ok, failure.code], [false, 'START_FAILED'], 'with --json, the code on stdout');
+  assert.match(failure.output, /database password missing \(broken v2\)/);
+  assert.deepEqual([failure.serving.generation, failure.serving.ready], [before.generation, 2]);
   assert.deepEqual(result.failures, {});
   assert.deepEqual(Object.keys(result.versions), ['1'], 'only the old code answered');
   const after = await h.status();
@@ -90,4 +94,44 @@ test('a new version that never becomes ready fails after the upgrade timeout', a
   const s = await h.status();
   assert.equal(s.generation, 1);
   assert.equal(s.workers.length, 1, 'the new worker was torn down');
+});
+
+test('a reload during an upgrade, an upgrade during a reload: refused for now (exit 75, UPGRADING or BUSY), nothing failed', async (t) => {
+  const dir = tempDir(t);
+  const hold = join(dir, 'hold');
+  const app = join(dir, 'app.mjs');
+  // New workers wait while the hold file exists: the reload or upgrade runs until the test lets go.
+  writeFileSync(app, `import http from 'node:http';
+import { existsSync } from 'node:fs';
+const listen = () => existsSync(${JSON.stringify(hold)}) ? setTimeout(listen, 50) : http.createServer((req, res) => res.end('ok')).listen(Number(process.env.PORT), '127.0.0.1');
+listen();
+`);
+  const h = await startHypnode(t, app, ['--workers', '1'], { env: { PORT: String(await freePort()) } });
+  const refused = async (command: string, code: string, words: RegExp) => {
+    const r = await h.cli(command, '--json');
+    assert.equal(r.code, 75, `${command}: exit ${r.code}, ${r.stderr}`);
+    assert.equal((JSON.parse(r.stdout) as { code: string }).code, code);
+    assert.match(r.stderr, words);
+  };
+  const underWay = () => waitFor('it to be under way', async () => (await h.status()).reloading);
+
+  writeFileSync(hold, '');
+  const reload = h.cli('reload');
+  await underWay();
+  await refused('upgrade', 'BUSY', /upgrade failed: a reload runs; upgrade once it is done/);
+  rmSync(hold);
+  const reloaded = await reload;
+  assert.equal(reloaded.code, 0, `the reload itself goes on: ${reloaded.stderr}`);
+
+  writeFileSync(hold, '');
+  const upgrade = h.cli('upgrade');
+  await underWay();
+  await refused('reload', 'UPGRADING', /reload failed: the manager itself is being upgraded; reload once that is done/);
+  rmSync(hold);
+  const upgraded = await upgrade;
+  assert.equal(upgraded.code, 0, `the upgrade itself goes on: ${upgraded.stderr}`);
+  const after = await h.status();
+  h.seenPids.add(after.pid);
+  assert.notEqual(after.pid, h.pid);
+  assert.equal((await h.cli('stop')).code, 0);
 });

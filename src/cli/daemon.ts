@@ -34,7 +34,7 @@ export function daemonize(argv: string[], paths: InstancePaths, logFile: string 
     const timer = setTimeout(async () => {
       const crash = await lastCrash(paths);
       child.kill('SIGTERM');
-      reject(new OperationError(`the manager did not serve within ${timeoutMs / 1000}s; it was stopped${crash}`));
+      reject(new OperationError(`the manager did not serve within ${timeoutMs / 1000}s; it was stopped${crash}`, 'START_FAILED'));
     }, timeoutMs);
     pipe.on('data', (d: Buffer) => {
       said += d.toString();
@@ -51,7 +51,7 @@ export function daemonize(argv: string[], paths: InstancePaths, logFile: string 
     child.once('close', (code, signal) => {
       clearTimeout(timer);
       const why = said.startsWith('failed: ') ? `: ${said.slice('failed: '.length).trimEnd()}` : '';
-      reject(new OperationError(`the manager exited (${signal ?? `code ${code}`}) before it served${why}`));
+      reject(new OperationError(`the manager exited (${signal ?? `code ${code}`}) before it served${why}`, 'START_FAILED'));
     });
   });
 }

@@ -1,7 +1,13 @@
 import { duration, secs } from '../durations.js';
 import { killedWords, type ReloadResult, type Status, type UpgradeResult, type WorkerStatus } from '../protocol/status.js';
 
-// What a person reads: `hypnode status` as a table, a reload's progress and outcome.
+// What a person reads: `hypnode status` as a table, a reload's progress and outcome; and what
+// --json prints instead, for a program.
+
+/** The --json form of a result or an error: all of it, on one document. */
+export function jsonText(value: unknown): string {
+  return `${JSON.stringify(value, null, 2)}\n`;
+}
 
 export function formatStatus(s: Status): string {
   const now = Date.now();

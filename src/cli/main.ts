@@ -6,6 +6,7 @@
 import { OperationError, UsageError } from '../errors.js';
 import { describeNativeAddon, NativeAddonError } from '../native.js';
 import type { CliArgs } from './args.js';
+import { exitStatus } from './exit-status.js';
 import { baselineTierOnly } from './manager-tiers.js';
 import { HYPNODE_VERSION } from '../version.js';
 
@@ -35,20 +36,20 @@ const COMMANDS: Record<CliArgs['command'], (args: CliArgs) => Promise<number>> =
 async function main(): Promise<number> {
   // Before the settings and the command's modules load (see manager-tiers.ts).
   baselineTierOnly();
+  let args: CliArgs | null = null;
   try {
     const { parseCli } = await import('./args.js');
-    const args = parseCli(process.argv.slice(2));
+    args = parseCli(process.argv.slice(2));
     return await COMMANDS[args.command](args);
   } catch (err) {
-    if (err instanceof UsageError) {
-      process.stderr.write(`hypnode: ${err.message}\n`);
-      return 2;
+    if (!(err instanceof UsageError || err instanceof OperationError || err instanceof NativeAddonError)) throw err;
+    process.stderr.write(`hypnode: ${err.message}\n`);
+    // A program reads the code, and a failed reload's output and what serves, off stdout.
+    if (args?.json) {
+      const { jsonText } = await import('./format.js');
+      process.stdout.write(jsonText({ ok: false, code: err.code, error: err.message, ...(err instanceof OperationError ? err.details : {}) }));
     }
-    if (err instanceof OperationError || err instanceof NativeAddonError) {
-      process.stderr.write(`hypnode: ${err.message}\n`);
-      return 1;
-    }
-    throw err;
+    return exitStatus(err.code, args?.command ?? null);
   }
 }
 

@@ -31,7 +31,7 @@ export interface Resolved {
 
 export async function resolveSettings(sources: SettingSources): Promise<Resolved> {
   const configFile = findConfigFile(sources);
-  const fromFile = configFile ? await readConfigFile(configFile) : {};
+  const fromFile = configFile ? await readConfigFile(configFile).catch(asConfigError) : {};
   return { settings: layered(sources, fromFile, configFile), configFile };
 }
 
@@ -44,7 +44,7 @@ export async function resolveLeniently(sources: SettingSources): Promise<Resolve
   try {
     return { ...(await resolveSettings(sources)), configError: null };
   } catch (err) {
-    if (!(err instanceof UsageError) || !/^config file /.test(err.message)) throw err;
+    if (!(err instanceof UsageError) || err.code !== 'CONFIG_INVALID') throw err;
     return { settings: layered(sources, {}, null), configFile: null, configError: err.message };
   }
 }
@@ -67,7 +67,7 @@ function findConfigFile(sources: SettingSources): string | null {
   const explicit = sources.configPath ?? sources.env.HYPNODE_CONFIG ?? null;
   if (explicit) {
     const path = resolve(sources.cwd, explicit);
-    if (!existsSync(path)) throw new UsageError(`config file ${path} does not exist (from ${sources.configPath ? '--config' : 'HYPNODE_CONFIG'})`);
+    if (!existsSync(path)) throw new UsageError(`config file ${path} does not exist (from ${sources.configPath ? '--config' : 'HYPNODE_CONFIG'})`, 'CONFIG_INVALID');
     return path;
   }
   const dir = dirname(sources.appPath);
@@ -76,6 +76,11 @@ function findConfigFile(sources: SettingSources): string | null {
     if (existsSync(path)) return path;
   }
   return null;
+}
+
+/** Bad input found in the config file: its own code, which resolveLeniently goes on without. */
+function asConfigError(err: unknown): never {
+  throw err instanceof UsageError ? new UsageError(err.message, 'CONFIG_INVALID') : err;
 }
 
 async function readConfigFile(path: string): Promise<Partial<Settings>> {

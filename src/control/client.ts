@@ -1,6 +1,7 @@
 import net from 'node:net';
 import { OperationError } from '../errors.js';
 import type { Command, FinalReply, Reply } from '../protocol/control.js';
+import { codeOf } from '../protocol/error-codes.js';
 import { LineReader, MAX_REPLY_BYTES } from '../protocol/lines.js';
 import { managerRefusal, trustDir } from './manager-trust.js';
 import type { InstancePaths } from './paths.js';
@@ -21,7 +22,7 @@ export function sendCommand<C extends Command>(paths: InstancePaths, cmd: C, onP
 export function ask<C extends Command>(paths: InstancePaths, cmd: C, onProgress: (text: string) => void = () => {}, node?: string): Promise<Answer<C>> {
   return new Promise((resolve, reject) => {
     const trust = trustDir(paths);
-    if ('refusal' in trust) return reject(new OperationError(trust.refusal));
+    if ('refusal' in trust) return reject(new OperationError(trust.refusal, 'UNTRUSTED'));
     const socket = net.connect(paths.socket);
     let settled = false;
     const closed = new Promise<void>((done) => socket.once('close', () => done()));
@@ -34,7 +35,7 @@ export function ask<C extends Command>(paths: InstancePaths, cmd: C, onProgress:
     socket.setEncoding('utf8');
     socket.once('connect', () => {
       const refusal = managerRefusal(socket, paths, trust.uids);
-      if (refusal) return fail(new OperationError(refusal));
+      if (refusal) return fail(new OperationError(refusal, 'UNTRUSTED'));
       socket.write(`${JSON.stringify({ cmd, node })}\n`);
     });
     const reader = new LineReader(
@@ -42,17 +43,19 @@ export function ask<C extends Command>(paths: InstancePaths, cmd: C, onProgress:
         const reply = JSON.parse(line) as Reply<C>;
         if ('progress' in reply) return onProgress(reply.progress);
         if (settled) return;
+        // A manager older than the codes sends none: it may be the old one of an upgrade.
+        if (!reply.ok) reply.code = codeOf(reply, reply.denied ? 'DENIED' : 'FAILED');
         // Refused access is no failed reload or stop: it is reported as itself, whatever was asked.
-        if (!reply.ok && reply.denied) return fail(new OperationError(reply.error));
+        if (!reply.ok && reply.code === 'DENIED') return fail(new OperationError(reply.error, 'DENIED'));
         settled = true;
         resolve({ reply, closed });
       },
-      () => fail(new OperationError(`the manager for ${paths.label} sent an answer too long to read`)),
+      () => fail(new OperationError(`the manager for ${paths.label} sent an answer too long to read`, 'NO_ANSWER')),
       MAX_REPLY_BYTES,
     );
     socket.on('data', (chunk: string) => reader.push(chunk));
     socket.once('error', (err: NodeJS.ErrnoException) => fail(connectError(paths, err)));
-    socket.once('close', () => fail(new OperationError(`the manager for ${paths.label} closed the control channel without an answer`)));
+    socket.once('close', () => fail(new OperationError(`the manager for ${paths.label} closed the control channel without an answer`, 'NO_ANSWER')));
   });
 }
 
@@ -60,15 +63,15 @@ function connectError(paths: InstancePaths, err: NodeJS.ErrnoException): Operati
   switch (err.code) {
     case 'ENOENT':
     case 'ECONNREFUSED':
-      return new OperationError(`no hypnode instance is running for ${paths.label} (no manager at ${paths.socket})`);
+      return new OperationError(`no hypnode instance is running for ${paths.label} (no manager at ${paths.socket})`, 'NOT_RUNNING');
     case 'EACCES':
-      return new OperationError(`permission denied on ${paths.socket}: only the user who started the instance, and root, may control it`);
+      return new OperationError(`permission denied on ${paths.socket}: only the user who started the instance, and root, may control it`, 'DENIED');
     case 'EPIPE':
     case 'ECONNRESET':
       // The kernel took the connection, the manager dropped it unread: what libuv does when the
       // process has no file descriptor left to accept it with.
-      return new OperationError(`the manager for ${paths.label} dropped the connection unanswered (${err.code}): it may be out of file descriptors, see its log and limits`);
+      return new OperationError(`the manager for ${paths.label} dropped the connection unanswered (${err.code}): it may be out of file descriptors, see its log and limits`, 'NO_ANSWER');
     default:
-      return new OperationError(`control channel ${paths.socket}: ${err.message}`);
+      return new OperationError(`control channel ${paths.socket}: ${err.message}`, 'NO_ANSWER');
   }
 }

@@ -49,7 +49,7 @@ export async function lockInstance(paths: InstancePaths): Promise<InstanceLock> 
     }
     if (!locked) {
       closeSync(fd);
-      throw new OperationError(await heldBy(path, paths));
+      throw new OperationError(await heldBy(path, paths), 'ALREADY_RUNNING');
     }
     if (sameFile(fd, path)) {
       writePid(fd);

@@ -20,14 +20,15 @@ export function ensurePrivateDir(dir: string): void {
   }
   const st = lstatSync(dir);
   const uid = process.geteuid?.() ?? 0;
-  if (st.isSymbolicLink()) throw new OperationError(`runtime directory ${dir} is a symbolic link: name the real directory (--runtime-dir)`);
-  if (!st.isDirectory()) throw new OperationError(`runtime directory ${dir} is not a directory`);
+  if (st.isSymbolicLink()) throw new OperationError(`runtime directory ${dir} is a symbolic link: name the real directory (--runtime-dir)`, 'UNTRUSTED');
+  if (!st.isDirectory()) throw new OperationError(`runtime directory ${dir} is not a directory`, 'UNTRUSTED');
   if (st.uid !== uid && st.uid !== 0) {
-    throw new OperationError(`runtime directory ${dir} belongs to uid ${st.uid}, not to you (uid ${uid}) or root: choose another --runtime-dir`);
+    throw new OperationError(`runtime directory ${dir} belongs to uid ${st.uid}, not to you (uid ${uid}) or root: choose another --runtime-dir`, 'UNTRUSTED');
   }
   if ((st.mode & 0o022) !== 0) {
     throw new OperationError(
       `runtime directory ${dir} is writable by others (mode ${(st.mode & 0o7777).toString(8)}): make it 0700 (chmod go-w) or choose another --runtime-dir`,
+      'UNTRUSTED',
     );
   }
 }

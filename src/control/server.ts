@@ -2,6 +2,7 @@ import { chmodSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { OperationError } from '../errors.js';
 import { parseRequest, type FinalReply, type Reply, type Request } from '../protocol/control.js';
+import { codeOf } from '../protocol/error-codes.js';
 import { LineReader } from '../protocol/lines.js';
 import { answers, closeKeepingPath } from '../sockets.js';
 import { adoptLock, lockInstance, type InstanceLock } from './instance-lock.js';
@@ -41,7 +42,7 @@ export class ControlServer {
     try {
       // Holding the lock, a socket that answers is a manager in another network namespace (whose
       // lock we cannot see); one that does not was left by a manager that was killed.
-      if (await answers(paths.socket)) throw new OperationError(`hypnode is already running for ${paths.label} (control socket ${paths.socket})`);
+      if (await answers(paths.socket)) throw new OperationError(`hypnode is already running for ${paths.label} (control socket ${paths.socket})`, 'ALREADY_RUNNING');
       rmSync(paths.socket, { force: true });
       // Without the addon the peer check is off: loading it says so, once, as a warning.
       canCheckPeers();
@@ -139,7 +140,7 @@ function serve(socket: net.Socket, handle: CommandHandler): void {
   };
   let answered = false;
   const refusal = peerRefusal(socket);
-  if (refusal) return finish({ ok: false, error: refusal, denied: true });
+  if (refusal) return finish({ ok: false, code: 'DENIED', error: refusal, denied: true });
   socket.setTimeout(REQUEST_TIMEOUT_MS, () => socket.destroy());
   const reader = new LineReader(
     (line) => {
@@ -148,10 +149,10 @@ function serve(socket: net.Socket, handle: CommandHandler): void {
       // A reload may take minutes: from here on the client waits as long as it takes.
       socket.setTimeout(0);
       const request = parseRequest(line);
-      if (typeof request === 'string') return finish({ ok: false, error: request });
-      handle(request, (text) => send({ progress: text })).then(finish, (err: Error) => finish({ ok: false, error: err.message }));
+      if (typeof request === 'string') return finish({ ok: false, code: 'BAD_REQUEST', error: request });
+      handle(request, (text) => send({ progress: text })).then(finish, (err: Error) => finish({ ok: false, code: codeOf(err, 'INTERNAL'), error: err.message }));
     },
-    () => finish({ ok: false, error: 'request too long' }),
+    () => finish({ ok: false, code: 'BAD_REQUEST', error: 'request too long' }),
   );
   // Only the first line counts: anything after it is dropped unread.
   socket.on('data', (chunk: string) => {

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Deployment, Plan } from '../config/deployment.js';
 import { secs } from '../durations.js';
+import { codeOf, type ErrorCode } from '../protocol/error-codes.js';
 import { killedWords, servingWords, type GenerationStatus, type ManagerRuntime, type ManagerState, type ReloadResult, type Serving, type Status, type UpgradeResult, type WorkerStatus } from '../protocol/status.js';
 import { Generation, StartFailure } from './generation.js';
 import type { ListenerRegistry } from './listeners.js';
@@ -146,8 +147,8 @@ export class Manager extends EventEmitter<ManagerEvents> {
   }
 
   reload(onProgress?: (text: string) => void): Promise<ReloadResult> {
-    if (this.lifecycle !== 'running') return Promise.resolve(this.refused('hypnode is stopping'));
-    if (this.upgrading) return Promise.resolve(this.refused('the manager itself is being upgraded; reload once that is done'));
+    if (this.lifecycle !== 'running') return Promise.resolve(this.refused('STOPPING', 'hypnode is stopping'));
+    if (this.upgrading) return Promise.resolve(this.refused('UPGRADING', 'the manager itself is being upgraded; reload once that is done'));
     const unlisten = onProgress ? this.listen(onProgress) : () => {};
     const result = this.reloads.request();
     void result.finally(unlisten);
@@ -158,11 +159,11 @@ export class Manager extends EventEmitter<ManagerEvents> {
    * For an upgrade of the manager: no reload runs meanwhile. Returns why not, or null and holds
    * off reloads until handBack() or retire().
    */
-  beginUpgrade(): string | null {
-    if (this.lifecycle !== 'running') return 'hypnode is stopping';
-    if (this.upgrading) return 'an upgrade of the manager runs already';
-    if (this.reloads.busy) return 'a reload runs; upgrade once it is done';
-    if (!this.current || this.current.readyCount() === 0) return 'no generation serves: nothing to hand over';
+  beginUpgrade(): { code: ErrorCode; error: string } | null {
+    if (this.lifecycle !== 'running') return { code: 'STOPPING', error: 'hypnode is stopping' };
+    if (this.upgrading) return { code: 'BUSY', error: 'an upgrade of the manager runs already' };
+    if (this.reloads.busy) return { code: 'BUSY', error: 'a reload runs; upgrade once it is done' };
+    if (!this.current || this.current.readyCount() === 0) return { code: 'NOT_SERVING', error: 'no generation serves: nothing to hand over' };
     this.upgrading = true;
     this.emit('upgrade-start');
     this.emit('changed');
@@ -329,7 +330,7 @@ export class Manager extends EventEmitter<ManagerEvents> {
   private async reloadOnce(): Promise<ReloadResult> {
     const startedAt = Date.now();
     this.emit('reload-start');
-    const result = await this.replace(startedAt).catch((err: Error) => this.failed(startedAt, null, err.message, err instanceof StartFailure ? err.output : ''));
+    const result = await this.replace(startedAt).catch((err: Error) => this.failed(startedAt, null, err instanceof StartFailure ? 'START_FAILED' : codeOf(err, 'INTERNAL'), err.message, err instanceof StartFailure ? err.output : ''));
     this.lastReload = result;
     if (result.ok) {
       this.say(`done: generation ${result.generation} serves everything, ${result.killedDraining > 0 ? killedWords(result.killedDraining) : 'the old drained'}, in ${secs(result.doneAt - startedAt)}`);
@@ -342,7 +343,7 @@ export class Manager extends EventEmitter<ManagerEvents> {
   }
 
   private async replace(startedAt: number): Promise<ReloadResult> {
-    if (this.lifecycle !== 'running') return this.refused('hypnode is stopping');
+    if (this.lifecycle !== 'running') return this.refused('STOPPING', 'hypnode is stopping');
     const plan = await this.deployment.next();
     // Usually the current generation; after a batched reload that failed midway, two share the slots.
     const olds = this.servingGenerations();
@@ -355,7 +356,7 @@ export class Manager extends EventEmitter<ManagerEvents> {
     // Without batches every new worker starts now; with them the first batch is a canary, started
     // while every old worker still serves, that fails the reload exactly as a whole generation would.
     await this.standBy(next, batches > 1 ? batch : next.size, batches > 1 ? `batch 1/${batches}` : `generation ${next.id}`);
-    if (this.lifecycle !== 'running') return this.refused('hypnode is stopping');
+    if (this.lifecycle !== 'running') return this.refused('STOPPING', 'hypnode is stopping');
     const readyAt = next.readyAt ?? Date.now();
     const probation = new Probation(next, plan.settings.probation * 1000);
     const previous = { current: this.current, plan: this.plan, yields: olds.map((o) => o.yieldCount) };
@@ -427,7 +428,7 @@ export class Manager extends EventEmitter<ManagerEvents> {
    */
   private async growInBatches(next: Generation, olds: Generation[], batch: number, batches: number, startedAt: number): Promise<ReloadResult | null> {
     for (let i = 1; i < batches; i++) {
-      if (this.lifecycle !== 'running') return this.refused('hypnode is stopping');
+      if (this.lifecycle !== 'running') return this.refused('STOPPING', 'hypnode is stopping');
       const from = i * batch;
       const to = Math.min(from + batch, next.size);
       this.say(`batch ${i + 1}/${batches}: starting slots ${from}-${to - 1}`);
@@ -436,7 +437,7 @@ export class Manager extends EventEmitter<ManagerEvents> {
       } catch (err) {
         if (!(err instanceof StartFailure)) throw err;
         next.shrink(from);
-        return this.failed(startedAt, next.id, err.message, err.output);
+        return this.failed(startedAt, next.id, 'START_FAILED', err.message, err.output);
       }
       const leaving = (await Promise.all(olds.map((o) => o.yieldSlots(from, to, false)))).flat();
       await Promise.all(leaving.map((w) => w.exited));
@@ -457,7 +458,7 @@ export class Manager extends EventEmitter<ManagerEvents> {
     }
     await next.stopAccepting({ kind: 'replaced' }, false);
     void next.drained().then(() => this.discard(next));
-    return this.failed(startedAt, next.id, error, next.lastCrash?.output ?? '');
+    return this.failed(startedAt, next.id, 'PROBATION_FAILED', error, next.lastCrash?.output ?? '');
   }
 
   /** The generations whose workers serve (or may serve again): normally the current one alone. */
@@ -545,12 +546,12 @@ export class Manager extends EventEmitter<ManagerEvents> {
     return { generation: cur.id, ready: cur.readyCount(), wanted: cur.size, ...(others.length ? { others } : {}) };
   }
 
-  private failed(startedAt: number, attempted: number | null, error: string, output: string): ReloadResult {
-    return { ok: false, generation: this.current?.id ?? 0, attempted, startedAt, error, output, serving: this.serving() };
+  private failed(startedAt: number, attempted: number | null, code: ErrorCode, error: string, output: string): ReloadResult {
+    return { ok: false, generation: this.current?.id ?? 0, attempted, startedAt, code, error, output, serving: this.serving() };
   }
 
-  private refused(error: string): ReloadResult {
-    return this.failed(Date.now(), null, error, '');
+  private refused(code: ErrorCode, error: string): ReloadResult {
+    return this.failed(Date.now(), null, code, error, '');
   }
 
   private say(text: string): void {

@@ -1,3 +1,4 @@
+import type { ErrorCode } from './error-codes.js';
 import type { ReloadResult, Serving, Status, UpgradeResult } from './status.js';
 
 // The control channel speaks newline-delimited JSON over a unix socket: the client sends one
@@ -26,11 +27,13 @@ export interface Request {
 
 export type Failure = {
   ok: false;
+  /** What went wrong, for programs; absent from a manager older than the codes (see codeOf). */
+  code: ErrorCode;
   error: string;
   /** A failed reload: the new code's own output, and what serves now. */
   output?: string;
   serving?: Serving | null;
-  /** The caller may not control this instance at all (see control/peer.ts). */
+  /** The caller may not control this instance at all (see control/peer.ts): code DENIED, said also so for a client older than the codes. */
   denied?: true;
 };
 

@@ -1,3 +1,5 @@
+import type { ErrorCode } from './error-codes.js';
+
 // What the manager reports: `hypnode status --json`, the answer to a reload, and what the CLI
 // shows of both. The fields are documented in the README and stable: new ones may be added,
 // none renamed or removed.
@@ -75,6 +77,7 @@ export type ReloadResult =
       /** The generation that failed, null when none was started. */
       attempted: number | null;
       startedAt: number;
+      code: ErrorCode;
       error: string;
       output: string;
       serving: Serving | null;
@@ -105,6 +108,7 @@ export type UpgradeResult =
       ok: false;
       from: ManagerRuntime & { pid: number };
       startedAt: number;
+      code: ErrorCode;
       error: string;
       output: string;
     };

@@ -9,6 +9,7 @@ import { outputLockFd } from '../manager/log-sink.js';
 import type { Manager } from '../manager/manager.js';
 import { writePidFile } from '../manager/pid-file.js';
 import { describeExit } from '../manager/worker-exit.js';
+import { codeOf, type ErrorCode } from '../protocol/error-codes.js';
 import type { UpgradeResult } from '../protocol/status.js';
 import type { FromNew, ManagerIdentity } from '../protocol/upgrade.js';
 import { probe, Successor } from './successor.js';
@@ -45,6 +46,7 @@ class UpgradeFailure extends Error {
   constructor(
     message: string,
     readonly output = '',
+    readonly code: ErrorCode = 'START_FAILED',
   ) {
     super(message);
   }
@@ -53,13 +55,13 @@ class UpgradeFailure extends Error {
 export async function upgradeManager(ctx: UpgradeContext, nodeArg: string | null, say: (text: string) => void): Promise<UpgradeResult> {
   const { manager, self } = ctx;
   const startedAt = Date.now();
-  const failed = (error: string, output: string): UpgradeResult => ({ ok: false, from: self, startedAt, error, output });
+  const failed = (code: ErrorCode, error: string, output: string): UpgradeResult => ({ ok: false, from: self, startedAt, code, error, output });
   const refusal = manager.beginUpgrade();
-  if (refusal) return failed(refusal, '');
+  if (refusal) return failed(refusal.code, refusal.error, '');
   const node = nodeArg ? resolve(ctx.cwd, nodeArg) : ctx.startedNode;
   let successor: Successor | null = null;
   let steppedAside = false;
-  const stopping = new Promise<never>((_, reject) => manager.once('stopping', () => reject(new UpgradeFailure('hypnode is stopping'))));
+  const stopping = new Promise<never>((_, reject) => manager.once('stopping', () => reject(new UpgradeFailure('hypnode is stopping', '', 'STOPPING'))));
   stopping.catch(() => {});
   try {
     const runtime = probe(node, ctx.cli, ctx.env, BOOT_ALLOWANCE_MS);
@@ -116,8 +118,8 @@ export async function upgradeManager(ctx: UpgradeContext, nodeArg: string | null
     say(`new manager ${pid} serves every new connection; draining the old workers`);
     // The probation: a new worker that dies before it ends (and before the old have drained) fails the upgrade.
     const died = s.channel.next((m) => ('crash' in m ? m : undefined)).then(
-      (m) => new UpgradeFailure(`${describeExit(m.crash)}, within its ${secs(ctx.probationMs)} probation`, m.output),
-      () => new UpgradeFailure(`the new manager ${pid} exited within its probation; its output is in the log`),
+      (m) => new UpgradeFailure(`${describeExit(m.crash)}, within its ${secs(ctx.probationMs)} probation`, m.output, 'PROBATION_FAILED'),
+      () => new UpgradeFailure(`the new manager ${pid} exited within its probation; its output is in the log`, '', 'PROBATION_FAILED'),
     );
     const verdict = await Promise.race([Promise.all([manager.drained(), delay(ctx.probationMs)]).then(() => null), died, stopping]);
     if (verdict) throw verdict;
@@ -134,11 +136,11 @@ export async function upgradeManager(ctx: UpgradeContext, nodeArg: string | null
     say(`done: manager ${pid} (hypnode ${runtime.hypnode}, Node ${runtime.node}) serves everything, the old drained, in ${secs(Date.now() - startedAt)}`);
     return { ...result, doneAt: Date.now() };
   } catch (err) {
-    const failure = err instanceof UpgradeFailure ? err : new UpgradeFailure((err as Error).message);
+    const failure = err instanceof UpgradeFailure ? err : new UpgradeFailure((err as Error).message, '', codeOf(err, 'INTERNAL'));
     successor?.abandon();
     // A new manager that wrote the PID file and then failed: it names this one again.
     if (ctx.pidFile && successor?.identity) restorePidFile(ctx.pidFile, successor.identity.pid);
-    const result = failed(failure.message, failure.output);
+    const result = failed(failure.code, failure.message, failure.output);
     if (steppedAside) say(`upgrade failed: ${failure.message}; the old workers accept again`);
     await manager.handBack(result);
     return result;

@@ -34,7 +34,7 @@ test('parseCli: misuse is a usage error naming the flag or command', () => {
   refused(['start', 'a.js', 'b.js'], /unexpected argument "b\.js"; pass app arguments after --/);
   refused(['reload', 'app.js', '--', 'x'], /only for `hypnode start` and `hypnode unit`/);
   refused(['start', 'app.js', '--args', 'x', '--', 'y'], /either with --args or after --/);
-  refused(['stop', 'app.js', '--json'], /--json goes with `hypnode status`, `hypnode ls`, not `hypnode stop`/);
+  refused(['top', 'app.js', '--json'], /--json goes with `hypnode reload`, .*, not `hypnode top`/);
   refused(['status', 'app.js', '--log-file', 'x'], /--log-file goes with `hypnode start`/);
   refused(['start', 'app.js', '--user', 'x'], /--user goes with `hypnode unit`/);
   refused(['reload', 'app.js', '--node', '/usr/bin/node'], /--node goes with `hypnode upgrade`/);

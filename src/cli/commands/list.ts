@@ -1,6 +1,6 @@
 import { duration } from '../../durations.js';
 import type { CliArgs } from '../args.js';
-import { table } from '../format.js';
+import { jsonText, table } from '../format.js';
 import { runningInstances } from '../instances.js';
 
 // `hypnode ls`: every instance this user can control, as a table or (--json) a list.
@@ -12,7 +12,7 @@ export async function list(args: CliArgs): Promise<number> {
       name: s.name, app: s.app, generation: s.generation, workersReady: s.workersReady, workersWanted: s.workersWanted,
       state: s.state, reloading: s.reloading, pid: s.pid, startedAt: s.startedAt, socket,
     }));
-    process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+    process.stdout.write(jsonText(rows));
     return 0;
   }
   if (running.length === 0) {

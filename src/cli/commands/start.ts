@@ -81,11 +81,11 @@ async function run(args: CliArgs, handover: Handover | null): Promise<number> {
     switch (request.cmd) {
       case 'reload': {
         const result = await manager.reload(progress);
-        return result.ok ? { ok: true, result } : { ok: false, error: result.error, output: result.output, serving: result.serving };
+        return result.ok ? { ok: true, result } : { ok: false, code: result.code, error: result.error, output: result.output, serving: result.serving };
       }
       case 'upgrade': {
         const result = await upgradeManager(context(), request.node ?? null, progress);
-        return result.ok ? { ok: true, result } : { ok: false, error: result.error, output: result.output };
+        return result.ok ? { ok: true, result } : { ok: false, code: result.code, error: result.error, output: result.output };
       }
       case 'status':
         return { ok: true, result: manager.status() };
