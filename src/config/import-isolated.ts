@@ -1,5 +1,4 @@
 import { pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
 
 // A config module (.mjs/.js) is read again on every reload. Imported here, each version would
 // stay in the manager's module cache for good (ES modules are never unloaded: measured, 10 KiB of
@@ -15,8 +14,12 @@ import(workerData)
   .catch((err) => parentPort.postMessage({ error: err instanceof Error ? err.message : String(err) }));
 `;
 
-/** The default export of the module at `path`; rejects with the module's own error message. */
-export function importDefault(path: string): Promise<unknown> {
+/**
+ * The default export of the module at `path`; rejects with the module's own error message.
+ * worker_threads is loaded only here: most managers have no config module, and it costs 1.6 MB.
+ */
+export async function importDefault(path: string): Promise<unknown> {
+  const { Worker } = await import('node:worker_threads');
   return new Promise((resolve, reject) => {
     const worker = new Worker(IMPORT_DEFAULT, { eval: true, workerData: pathToFileURL(path).href });
     worker.once('message', (reply: { value?: unknown; error?: string }) => {

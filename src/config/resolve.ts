@@ -1,9 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { delimiter, dirname, extname, resolve } from 'node:path';
-import type { z } from 'zod';
 import { didYouMean } from '../did-you-mean.js';
 import { UsageError } from '../errors.js';
 import { importDefault } from './import-isolated.js';
+import { describeProblem } from './rules.js';
 import { SETTINGS, defaultSettings, settingsSchema, type SettingDoc, type SettingKey, type Settings } from './settings.js';
 
 // Precedence: flags > environment > config file > defaults. Each layer is validated on its own
@@ -203,38 +203,9 @@ export function parseSeconds(text: string, where: string): number {
 }
 
 function validateOne(key: SettingKey, value: unknown, where: string, quote = true): unknown {
-  const schema = settingsSchema.shape[key] as z.ZodType;
-  const result = schema.safeParse(value);
-  if (!result.success) {
-    const issue = result.error.issues[0];
-    const at = issue?.path.length ? ` at ${issue.path.map(String).join('.')}` : '';
-    throw new UsageError(`${where}${at}: ${issueWords(issue)}${quote ? ` (got ${JSON.stringify(value)})` : ''}`);
-  }
-  return result.data;
-}
-
-const TYPE_WORDS: Record<string, string> = { number: 'a number', int: 'a whole number', string: 'a string', boolean: 'true or false', array: 'a list', object: 'an object', record: 'an object' };
-
-/** What zod found wrong, in hypnode's words (the schema's own messages are already). */
-function issueWords(issue: z.core.$ZodIssue | undefined): string {
-  if (!issue) return 'invalid value';
-  switch (issue.code) {
-    case 'too_small':
-      return issue.origin === 'string' ? 'must not be empty' : `must be ${issue.inclusive ? 'at least' : 'more than'} ${issue.minimum}`;
-    case 'too_big':
-      return `must be ${issue.inclusive ? 'at most' : 'less than'} ${issue.maximum}`;
-    case 'invalid_type':
-      return `expected ${TYPE_WORDS[issue.expected] ?? issue.expected}`;
-    case 'invalid_union': {
-      // Our schema's own words for the branch that takes strings ("a path starting with /").
-      const inner = issue.errors.flat().find((i) => i.code === 'invalid_format' || i.code === 'custom');
-      return inner?.message ?? 'invalid value';
-    }
-    case 'invalid_value':
-      return `expected ${issue.values.map((v) => JSON.stringify(v)).join(' or ')}`;
-    default:
-      return issue.message;
-  }
+  const problem = SETTINGS.find((s) => s.key === key)!.rule.problem(value);
+  if (problem) throw new UsageError(describeProblem(where, problem, value, quote));
+  return value;
 }
 
 function checkWhole(settings: Record<SettingKey, unknown>, configFile: string | null): Settings {

@@ -1,9 +1,11 @@
 import { availableParallelism } from 'node:os';
-import { z } from 'zod';
+import { UsageError } from '../errors.js';
+import { boolean, describeProblem, either, list, map, nullable, number, oneOf, string, type Rule, type RuleType } from './rules.js';
 
 // One table holds every setting: its config-file key, CLI flag, environment variable, type,
 // default, whether a reload applies a new value, and the words `hypnode --help` and the README
-// show. The zod schema, the flags, --help and the README's settings table are all made from it.
+// show. The rules that check values (rules.ts), the flags, --help and the README's settings table
+// are all made from it.
 // Names follow hypnotoad's where the meaning is the same, PM2's for what hypnotoad lacks.
 
 /** How a flag or environment variable is written: a list is a repeated flag (or space-separated). */
@@ -15,12 +17,12 @@ export type SettingKind = 'int' | 'seconds' | 'string' | 'bool' | 'list' | 'path
  */
 export type TakesEffect = 'reload' | 'start';
 
-interface Def<S extends z.ZodType> {
+interface Def<T> {
   flag: string;
   env: string;
   kind: SettingKind;
-  schema: S;
-  default: () => z.infer<S>;
+  rule: Rule<T>;
+  default: () => T;
   /** The default as the docs show it. */
   shown: string;
   /** The flag's value in help, when its kind says too little (PATH, NAME). */
@@ -29,88 +31,96 @@ interface Def<S extends z.ZodType> {
   doc: string;
 }
 
-const seconds = z.number().finite().positive();
-const def = <S extends z.ZodType>(d: Def<S>): Def<S> => d;
+const seconds = number({ above: 0 });
+const def = <T>(d: Def<T>): Def<T> => d;
 
 const TABLE = {
-  workers: def({ flag: 'workers', env: 'HYPNODE_WORKERS', kind: 'int', schema: z.number().int().min(1).max(512), default: () => availableParallelism(),
+  workers: def({ flag: 'workers', env: 'HYPNODE_WORKERS', kind: 'int', rule: number({ whole: true, min: 1, max: 512 }), default: () => availableParallelism(),
     shown: 'CPUs', effect: 'reload', doc: 'worker processes per generation' }),
-  gracefulTimeout: def({ flag: 'graceful-timeout', env: 'HYPNODE_GRACEFUL_TIMEOUT', kind: 'seconds', schema: seconds, default: () => 30,
+  gracefulTimeout: def({ flag: 'graceful-timeout', env: 'HYPNODE_GRACEFUL_TIMEOUT', kind: 'seconds', rule: seconds, default: () => 30,
     shown: '30', effect: 'reload', doc: 'seconds an old worker may take to finish its in-flight requests before it is killed' }),
-  heartbeatInterval: def({ flag: 'heartbeat-interval', env: 'HYPNODE_HEARTBEAT_INTERVAL', kind: 'seconds', schema: seconds, default: () => 1,
+  heartbeatInterval: def({ flag: 'heartbeat-interval', env: 'HYPNODE_HEARTBEAT_INTERVAL', kind: 'seconds', rule: seconds, default: () => 1,
     shown: '1', effect: 'reload', doc: 'seconds between heartbeats from each worker' }),
-  heartbeatTimeout: def({ flag: 'heartbeat-timeout', env: 'HYPNODE_HEARTBEAT_TIMEOUT', kind: 'seconds', schema: seconds, default: () => 10,
+  heartbeatTimeout: def({ flag: 'heartbeat-timeout', env: 'HYPNODE_HEARTBEAT_TIMEOUT', kind: 'seconds', rule: seconds, default: () => 10,
     shown: '10', effect: 'reload', doc: 'seconds without a heartbeat after which a worker counts as hung and is killed and replaced' }),
-  upgradeTimeout: def({ flag: 'upgrade-timeout', env: 'HYPNODE_UPGRADE_TIMEOUT', kind: 'seconds', schema: seconds, default: () => 60,
+  upgradeTimeout: def({ flag: 'upgrade-timeout', env: 'HYPNODE_UPGRADE_TIMEOUT', kind: 'seconds', rule: seconds, default: () => 60,
     shown: '60', effect: 'reload', doc: 'seconds a new worker may take to become ready before it is killed (and a reload fails)' }),
   readyPath: def({ flag: 'ready-path', env: 'HYPNODE_READY_PATH', kind: 'string', value: 'PATH',
-    schema: z.union([z.literal('off'), z.string().regex(/^\/[^\s]*$/, 'a path starting with /, or "off"')]), default: (): string => '/',
+    rule: string({ pattern: [/^(off|\/\S*)$/, 'a path starting with /, or "off"'] }), default: (): string => '/',
     shown: '/', effect: 'reload', doc: 'the path of the readiness probe each HTTP server must answer below 500 before its worker is ready ("off": listening is ready)' }),
-  probation: def({ flag: 'probation', env: 'HYPNODE_PROBATION', kind: 'seconds', schema: z.number().finite().min(0), default: () => 2,
+  probation: def({ flag: 'probation', env: 'HYPNODE_PROBATION', kind: 'seconds', rule: number({ min: 0 }), default: () => 2,
     shown: '2', effect: 'reload', doc: 'seconds after a reload switches traffic in which a new worker that dies fails the reload, and the old workers serve again (0: none)' }),
-  startTries: def({ flag: 'start-tries', env: 'HYPNODE_START_TRIES', kind: 'int', schema: z.number().int().min(0),
+  startTries: def({ flag: 'start-tries', env: 'HYPNODE_START_TRIES', kind: 'int', rule: number({ whole: true, min: 0 }),
     // Under systemd a start that cannot succeed must fail, so that `systemctl start` says why in seconds.
     default: () => (process.env.NOTIFY_SOCKET ? 3 : 0), shown: '3 under systemd, else 0 (forever)', effect: 'start',
     doc: 'on the first start, give up (exit 1 with the app\'s last output) once a worker slot\'s worker died before it was ready this many times; 0: retry forever with backoff' }),
-  accepts: def({ flag: 'accepts', env: 'HYPNODE_ACCEPTS', kind: 'int', schema: z.number().int().min(0), default: () => 0,
+  accepts: def({ flag: 'accepts', env: 'HYPNODE_ACCEPTS', kind: 'int', rule: number({ whole: true, min: 0 }), default: () => 0,
     shown: '0 (never)', effect: 'reload', doc: 'replace a worker gracefully after it accepted this many connections' }),
-  acceptsJitter: def({ flag: 'accepts-jitter', env: 'HYPNODE_ACCEPTS_JITTER', kind: 'int', schema: z.number().int().min(0), default: () => 0,
+  acceptsJitter: def({ flag: 'accepts-jitter', env: 'HYPNODE_ACCEPTS_JITTER', kind: 'int', rule: number({ whole: true, min: 0 }), default: () => 0,
     shown: '0', effect: 'reload', doc: "each worker adds a random 0 to N to --accepts, so that workers started together are not replaced together (gunicorn's max_requests_jitter)" }),
   reloadBatch: def({ flag: 'reload-batch', env: 'HYPNODE_RELOAD_BATCH', kind: 'string', value: 'N|N%',
-    schema: z.union([z.number().int().min(1), z.string().regex(/^([1-9]\d*|([1-9]\d?|100)%)$/, 'a number of workers (4) or a percentage of them (25%)')]).nullable(),
+    rule: nullable(either(number({ whole: true, min: 1 }), string({ pattern: [/^([1-9]\d*|([1-9]\d?|100)%)$/, 'a number of workers (4) or a percentage of them (25%)'] }))),
     default: (): number | string | null => null, shown: 'all at once', effect: 'reload',
     doc: 'replace the workers this many (or this share) at a time: the first batch is a canary; memory peaks at workers + batch instead of twice the workers; also the most workers replaced at once by the limits (--accepts, --max-rss)' }),
-  maxRss: def({ flag: 'max-rss', env: 'HYPNODE_MAX_RSS', kind: 'int', schema: z.number().int().min(0), default: () => 0,
+  maxRss: def({ flag: 'max-rss', env: 'HYPNODE_MAX_RSS', kind: 'int', rule: number({ whole: true, min: 0 }), default: () => 0,
     shown: '0 (never)', effect: 'reload', doc: "replace a worker gracefully once its resident memory exceeds this many MiB (PM2's max_memory_restart)" }),
-  waitReady: def({ flag: 'wait-ready', env: 'HYPNODE_WAIT_READY', kind: 'bool', schema: z.boolean(), default: () => false,
+  waitReady: def({ flag: 'wait-ready', env: 'HYPNODE_WAIT_READY', kind: 'bool', rule: boolean, default: () => false,
     shown: 'false', effect: 'reload', doc: "a worker is ready only once the app says so too (process.send('ready') or ready() from 'hypnode')" }),
-  nodeArgs: def({ flag: 'node-args', env: 'HYPNODE_NODE_ARGS', kind: 'list', schema: z.array(z.string()), default: (): string[] => [],
+  nodeArgs: def({ flag: 'node-args', env: 'HYPNODE_NODE_ARGS', kind: 'list', rule: list(string()), default: (): string[] => [],
     shown: 'none', effect: 'reload', doc: 'node options for the workers, space-separated (e.g. "--max-old-space-size=512")' }),
-  args: def({ flag: 'args', env: 'HYPNODE_ARGS', kind: 'list', schema: z.array(z.string()), default: (): string[] => [],
+  args: def({ flag: 'args', env: 'HYPNODE_ARGS', kind: 'list', rule: list(string()), default: (): string[] => [],
     shown: 'none', effect: 'reload', doc: 'arguments for the app (also: everything after --)' }),
-  env: def({ flag: 'env', env: 'HYPNODE_ENV', kind: 'map', schema: z.record(z.string(), z.string()), default: (): Record<string, string> => ({}),
+  env: def({ flag: 'env', env: 'HYPNODE_ENV', kind: 'map', rule: map(string()), default: (): Record<string, string> => ({}),
     shown: 'none', effect: 'reload', doc: 'environment for the workers, KEY=VALUE (the flag may repeat)' }),
-  envFile: def({ flag: 'env-file', env: 'HYPNODE_ENV_FILE', kind: 'paths', schema: z.array(z.string().min(1)), default: (): string[] => [],
+  envFile: def({ flag: 'env-file', env: 'HYPNODE_ENV_FILE', kind: 'paths', rule: list(string({ nonEmpty: true })), default: (): string[] => [],
     shown: 'none', effect: 'reload', doc: "dotenv files for the workers, as node's --env-file reads them, read again on every reload (the flag may repeat; the variable takes paths separated by :)" }),
-  pidFile: def({ flag: 'pid-file', env: 'HYPNODE_PID_FILE', kind: 'string', value: 'PATH', schema: z.string().min(1).nullable(), default: (): string | null => null,
+  pidFile: def({ flag: 'pid-file', env: 'HYPNODE_PID_FILE', kind: 'string', value: 'PATH', rule: nullable(string({ nonEmpty: true })), default: (): string | null => null,
     shown: 'none', effect: 'start', doc: "write the manager's PID here (atomically; removed on exit)" }),
-  name: def({ flag: 'name', env: 'HYPNODE_NAME', kind: 'string', value: 'NAME', schema: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, _ . - (at most 64)').nullable(),
+  name: def({ flag: 'name', env: 'HYPNODE_NAME', kind: 'string', value: 'NAME', rule: nullable(string({ pattern: [/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, _ . - (at most 64)'] })),
     default: (): string | null => null, shown: 'none', effect: 'start', doc: 'instance name, to run the same app file more than once' }),
-  runtimeDir: def({ flag: 'runtime-dir', env: 'HYPNODE_RUNTIME_DIR', kind: 'string', value: 'DIR', schema: z.string().min(1).nullable(), default: (): string | null => null,
+  runtimeDir: def({ flag: 'runtime-dir', env: 'HYPNODE_RUNTIME_DIR', kind: 'string', value: 'DIR', rule: nullable(string({ nonEmpty: true })), default: (): string | null => null,
     shown: 'see Runtime directory', effect: 'start', doc: 'where the control socket lives' }),
   admin: def({ flag: 'admin', env: 'HYPNODE_ADMIN', kind: 'string', value: 'ADDRESS',
-    schema: z.string().regex(/^(\/.+|(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}|\d{1,5})$/, 'host:port, a port (on 127.0.0.1), or the absolute path of a unix socket')
-      .refine((a) => a.startsWith('/') || (Number(/\d+$/.exec(a)![0]) >= 1 && Number(/\d+$/.exec(a)![0]) <= 65535), 'a port from 1 to 65535').nullable(),
+    rule: nullable(string({ pattern: [/^(\/.+|(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}|\d{1,5})$/, 'host:port, a port (on 127.0.0.1), or the absolute path of a unix socket'],
+      also: [(a) => a.startsWith('/') || (Number(/\d+$/.exec(a)![0]) >= 1 && Number(/\d+$/.exec(a)![0]) <= 65535), 'a port from 1 to 65535'] })),
     default: (): string | null => null, shown: 'off', effect: 'start',
     doc: 'serve /metrics (Prometheus), /healthz and /status from the manager on this address: host:port, a port (127.0.0.1), or a unix socket path' }),
-  stopDelay: def({ flag: 'stop-delay', env: 'HYPNODE_STOP_DELAY', kind: 'seconds', schema: z.number().finite().min(0), default: () => 0,
+  stopDelay: def({ flag: 'stop-delay', env: 'HYPNODE_STOP_DELAY', kind: 'seconds', rule: number({ min: 0 }), default: () => 0,
     shown: '0', effect: 'reload', doc: 'on a graceful stop, seconds /healthz answers 503 while the workers still serve, so that a load balancer stops sending first' }),
-  logFormat: def({ flag: 'log-format', env: 'HYPNODE_LOG_FORMAT', kind: 'string', value: 'text|json', schema: z.enum(['text', 'json']), default: (): 'text' | 'json' => 'text',
+  logFormat: def({ flag: 'log-format', env: 'HYPNODE_LOG_FORMAT', kind: 'string', value: 'text|json', rule: oneOf(['text', 'json']), default: (): 'text' | 'json' => 'text',
     shown: 'text', effect: 'reload', doc: 'text ("[g2 1234] line") or json (one object a line, for log shippers)' }),
-  logBuffer: def({ flag: 'log-buffer', env: 'HYPNODE_LOG_BUFFER', kind: 'int', schema: z.number().int().min(65_536), default: () => 8 * 1024 * 1024,
+  logBuffer: def({ flag: 'log-buffer', env: 'HYPNODE_LOG_BUFFER', kind: 'int', rule: number({ whole: true, min: 65_536 }), default: () => 8 * 1024 * 1024,
     shown: '8388608 (8 MiB)', effect: 'reload',
     doc: 'bytes of output each worker holds, in order, while the log\'s destination is slower than the app (a paused reader, journald or a log shipper catching up); lines beyond it are dropped and counted (see Logs)' }),
-  logStallTimeout: def({ flag: 'log-stall-timeout', env: 'HYPNODE_LOG_STALL_TIMEOUT', kind: 'seconds', schema: seconds, default: () => 10,
+  logStallTimeout: def({ flag: 'log-stall-timeout', env: 'HYPNODE_LOG_STALL_TIMEOUT', kind: 'seconds', rule: seconds, default: () => 10,
     shown: '10', effect: 'reload',
     doc: 'seconds the log\'s destination may take nothing at all before it counts as stalled: each worker then drops what it holds, and what follows, until it takes lines again (see Logs)' }),
 };
 
 type Table = typeof TABLE;
 export type SettingKey = keyof Table;
+export type Settings = { [K in SettingKey]: RuleType<Table[K]['rule']> };
 
-function shapeOf<T extends Record<string, { schema: z.ZodType }>>(table: T): { [K in keyof T]: T[K]['schema'] } {
-  return Object.fromEntries(Object.entries(table).map(([k, d]) => [k, d.schema])) as { [K in keyof T]: T[K]['schema'] };
-}
-
-export const settingsSchema = z.object(shapeOf(TABLE)).strict();
-export type Settings = z.infer<typeof settingsSchema>;
-
-export interface SettingDoc extends Def<z.ZodType> {
+export interface SettingDoc extends Def<unknown> {
   key: SettingKey;
 }
 
-export const SETTINGS: readonly SettingDoc[] = Object.entries(TABLE).map(([key, d]) => ({ ...(d as Def<z.ZodType>), key: key as SettingKey }));
+export const SETTINGS: readonly SettingDoc[] = Object.entries(TABLE).map(([key, d]) => ({ ...(d as Def<unknown>), key: key as SettingKey }));
 
 export function defaultSettings(): Settings {
   return Object.fromEntries(SETTINGS.map((s) => [s.key, s.default()])) as Settings;
 }
+
+/** A whole settings object: every key known, every value valid (what the layers make together, defaults included). */
+export const settingsSchema = {
+  parse(value: Record<string, unknown>): Settings {
+    for (const key of Object.keys(value)) {
+      if (!(key in TABLE)) throw new UsageError(`unknown setting "${key}"`);
+    }
+    for (const s of SETTINGS) {
+      const problem = s.rule.problem(value[s.key]);
+      if (problem) throw new UsageError(describeProblem(`setting "${s.key}"`, problem, value[s.key], s.kind !== 'map' && s.kind !== 'list'));
+    }
+    return value as Settings;
+  },
+};

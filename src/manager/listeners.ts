@@ -1,4 +1,3 @@
-import { lookup } from 'node:dns/promises';
 import net from 'node:net';
 import { getSystemErrorMap } from 'node:util';
 import { listenKeyId, type ListenKey } from '../protocol/listen-key.js';
@@ -143,6 +142,8 @@ function bind(key: ListenKey): SocketHandle | number {
 
 async function normalize(key: ListenKey): Promise<ListenKey> {
   if (key.kind === 'unix' || key.host === null || net.isIP(key.host)) return key;
+  // Loaded when a name is to be looked up: most apps listen on an address or a port alone.
+  const { lookup } = await import('node:dns/promises');
   const { address } = await lookup(key.host);
   return { ...key, host: address };
 }
