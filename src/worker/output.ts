@@ -36,7 +36,7 @@ class Stream {
   private partial: Buffer | null = null;
   private readonly tag: Buffer;
   /** The tag with the stream's default journald priority: the whole prefix of a plain line. */
-  private readonly lead: Buffer;
+  private readonly lead: string;
   /** Lines written before the manager said go ahead: written first, then. */
   private held: Buffer[][] | null = [];
   private heldBytes = 0;
@@ -53,13 +53,13 @@ class Stream {
     private readonly lastWords: LastWords,
   ) {
     this.tag = Buffer.from(`[g${who.generation} ${who.pid}] `);
-    this.lead = Buffer.from(`${target.journal ? `<${name === 'stdout' ? 6 : 4}>` : ''}[g${who.generation} ${who.pid}] `);
+    this.lead = `${target.journal ? `<${name === 'stdout' ? 6 : 4}>` : ''}[g${who.generation} ${who.pid}] `;
   }
 
   push(chunk: Chunk, encoding?: BufferEncoding): void {
     this.lastWords.keep(chunk, encoding);
     // At request rate, nearly every write is one whole line of text (console.log, a logger's
-    // line): one string, one write, encoded by the addon with its lead, no Buffer made.
+    // line): one string, batched with the others of the turn (see OutputQueue.text), no Buffer made.
     if (typeof chunk === 'string' && this.held === null && this.partial === null && this.format === 'text' && (encoding === undefined || encoding === 'utf8') && isOneLine(chunk)) {
       this.queue.text(this.lead, chunk);
       return;
