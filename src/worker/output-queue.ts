@@ -81,7 +81,7 @@ export class OutputQueue {
   }
 
   /** The lines of this turn go now: before any other write, so that none overtakes them. */
-  private writePending(): void {
+  writePending(): void {
     if (this.pendingLines === 0) return;
     const text = this.pending;
     const lines = this.pendingLines;

@@ -62,6 +62,9 @@ class Stream {
     // line): one string, batched with the others of the turn (see OutputQueue.text), no Buffer made.
     if (typeof chunk === 'string' && this.held === null && this.partial === null && this.format === 'text' && (encoding === undefined || encoding === 'utf8') && isOneLine(chunk)) {
       this.queue.text(this.lead, chunk);
+      // stderr is unbuffered, as C's stdio has it: an error said just before the event loop
+      // hangs (and the heartbeat's kill) is the line that matters then; stdout's wait for the turn.
+      if (this.name === 'stderr') this.queue.writePending();
       return;
     }
     const bytes = typeof chunk === 'string' ? Buffer.from(chunk, encoding ?? 'utf8') : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
