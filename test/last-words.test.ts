@@ -11,7 +11,8 @@ import { get } from './support/http.js';
 
 /**
  * Answers GET / with its version; GET /exit writes a FATAL line and exits, /throw throws from a
- * callback, /heap fills the V8 heap, /rss fills memory outside it. Version `dies` does as /exit
+ * callback, /hang writes a FATAL line and never returns, /heap fills the V8 heap, /rss fills
+ * memory outside it. Version `dies` does as /exit
  * 300 ms after it listened.
  */
 const APP = `
@@ -24,6 +25,7 @@ http.createServer((req, res) => {
   if (req.url === '/exit') return die('the database is gone');
   if (req.url === '/throw') return void setImmediate(() => { console.log('about to throw'); throw new Error('FATAL: thrown'); });
   if (req.url === '/heap') for (;;) hoard.push(new Array(1e5).fill({ version }));
+  if (req.url === '/hang') { console.log('a line of stdout, kept for the turn'); console.error('FATAL: stuck in a loop'); for (;;); }
   if (req.url === '/rss') return void setInterval(() => hoard.push(Buffer.alloc(16 * 1048576, 1)), 5);
   res.setHeader('x-version', version);
   res.end(version);
@@ -60,6 +62,17 @@ test('a ready worker that exits or throws leaves its last lines in lastCrash.out
   assert.doesNotMatch(thrown.output, /\0|write-directly|last-words/);
   assert.ok(h.output.includes('FATAL: the database is gone'), 'the lines are in the log too');
   assert.equal(h.output.split('FATAL: the database is gone').length, 2, 'once');
+});
+
+test('an error written just before the event loop hangs is in the log, though the heartbeat timeout kills the worker', async (t) => {
+  const a = app(t);
+  const port = await freePort();
+  const h = await startHypnode(t, a.app, ['--workers', '1', '--heartbeat-interval', '0.2', '--heartbeat-timeout', '2'], { env: { PORT: String(port) } });
+  const [worker] = (await h.status()).workers;
+  const hung = await crashAfter(h, port, '/hang');
+  assert.match(hung.message, /heartbeat|killed/, hung.message);
+  // stderr is unbuffered (see OutputQueue.text): the line left before the loop began.
+  assert.match(h.output, new RegExp(`^\\[g1 ${worker!.pid}\\] FATAL: stuck in a loop$`, 'm'));
 });
 
 test("a new worker dying in its probation fails the reload with the app's own last line", async (t) => {

@@ -14,6 +14,9 @@ import { writeSome, writeText } from '../native.js';
 
 /** Lines batched into one write to a sink no other writer shares (a file, a journal stream), at most. */
 const MAX_BATCH_BYTES = 64 * 1024;
+/** A turn's plain lines written at once when they reach this many characters (as a file write, a batch's size). */
+const MAX_PENDING_CHARS = 16 * 1024;
+const NO_LEAD = Buffer.alloc(0);
 /** How soon the timer comes back: at once while the sink takes lines, backing off while it takes none. */
 const RETRY_MIN_MS = 1;
 const RETRY_MAX_MS = 50;
@@ -47,6 +50,10 @@ export class OutputQueue {
   private since = 0;
   /** The sink took nothing for the stall window: lines go until it takes one again. */
   private stalled = false;
+  /** This turn's plain lines (see text()), and how many. */
+  private pending = '';
+  private pendingLines = 0;
+  private turnEnd: NodeJS.Immediate | null = null;
 
   constructor(
     private target: Target,
@@ -57,23 +64,49 @@ export class OutputQueue {
 
   /** Writes to another sink from now on (a reopened log file, a journal stream of its own). */
   retarget(target: Target): void {
+    this.writePending();
     this.target = target;
   }
 
-  /** One plain line, given as a string, behind `lead`: encoded by the addon when it goes at once. */
-  text(lead: Buffer, text: string): void {
-    // Small enough to be one atomic write whatever its characters: never split, never partial.
-    if (this.held.length > 0 || this.stalled || lead.length + text.length * 3 > PIPE_BUF) return this.lines(Buffer.concat([lead, Buffer.from(text)]), 1);
-    const left = writeText(this.target.lockFd, this.target.fd, lead, text);
-    if (left === 0) return;
-    const bytes = Buffer.concat([lead, Buffer.from(text)]);
-    if (typeof left === 'number') this.hold(bytes, 1, bytes.length - left);
-    else if (PASSING.has(left)) this.hold(bytes, 1, 0);
-    else this.dropped(1);
+  /**
+   * One plain line, given as a string, behind `lead`: kept with the others of this event-loop
+   * turn, and written with them as one write when the turn ends (or the batch is large), so that
+   * a turn that serves several requests makes one system call, not one per line.
+   */
+  text(lead: string, text: string): void {
+    this.pending += lead + text;
+    this.pendingLines++;
+    if (this.pending.length >= MAX_PENDING_CHARS) this.writePending();
+    else this.turnEnd ??= setImmediate(this.endTurn);
   }
+
+  /** The lines of this turn go now: before any other write, so that none overtakes them. */
+  writePending(): void {
+    if (this.pendingLines === 0) return;
+    const text = this.pending;
+    const lines = this.pendingLines;
+    this.pending = '';
+    this.pendingLines = 0;
+    // Encoded by the addon straight from the string when it may go at once as one write (under a
+    // lock, only what is surely atomic: lines() cuts a larger batch at line ends).
+    if (this.held.length > 0 || this.stalled || (this.target.lockFd >= 0 && text.length * 3 > PIPE_BUF)) return this.lines(Buffer.from(text), lines);
+    const left = writeText(this.target.lockFd, this.target.fd, NO_LEAD, text);
+    if (left === 0) return;
+    if (typeof left === 'number') {
+      const bytes = Buffer.from(text);
+      this.hold(bytes, lines, bytes.length - left);
+    } else if (PASSING.has(left)) this.hold(Buffer.from(text), lines, 0);
+    else this.dropped(lines);
+  }
+
+  private readonly endTurn = (): void => {
+    this.turnEnd = null;
+    this.writePending();
+  };
 
   /** Whole lines (`lines` of them) as bytes. */
   lines(bytes: Buffer, lines: number): void {
+    this.writePending();
     // Under a lock, in pieces each written atomically (see atomicCut): the counts stay per line.
     if (this.target.lockFd >= 0 && lines > 1 && bytes.length > PIPE_BUF) {
       for (let start = 0, end = 0; start < bytes.length; start = end) {
@@ -96,6 +129,7 @@ export class OutputQueue {
    * some within the stall window; what it will not take is dropped.
    */
   finish(): void {
+    this.writePending();
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     const nap = new Int32Array(new SharedArrayBuffer(4));

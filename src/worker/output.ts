@@ -12,7 +12,7 @@ import { OutputQueue, type Budget } from './output-queue.js';
 // 0.7x the requests per second of cluster with per-request logging). Each line is tagged here as
 // the manager would tag it (`[g2 1234] `, its journald priority, or the JSON record), whole
 // lines only (a partial line waits for its end, or for the exit), and written under the sink's
-// lock (see writeSome in native/). A sink slower than the app never blocks it: its lines are held
+// lock (see writeSome in native/), the plain lines of an event-loop turn as one write. A sink slower than the app never blocks it: its lines are held
 // in order and written as the sink takes them (see output-queue.ts), and dropped and counted only
 // when the worker's budget is full or the sink took nothing for the stall window; the count goes
 // to the manager with the heartbeats. Before the worker is ready its output still goes through
@@ -36,7 +36,7 @@ class Stream {
   private partial: Buffer | null = null;
   private readonly tag: Buffer;
   /** The tag with the stream's default journald priority: the whole prefix of a plain line. */
-  private readonly lead: Buffer;
+  private readonly lead: string;
   /** Lines written before the manager said go ahead: written first, then. */
   private held: Buffer[][] | null = [];
   private heldBytes = 0;
@@ -53,15 +53,18 @@ class Stream {
     private readonly lastWords: LastWords,
   ) {
     this.tag = Buffer.from(`[g${who.generation} ${who.pid}] `);
-    this.lead = Buffer.from(`${target.journal ? `<${name === 'stdout' ? 6 : 4}>` : ''}[g${who.generation} ${who.pid}] `);
+    this.lead = `${target.journal ? `<${name === 'stdout' ? 6 : 4}>` : ''}[g${who.generation} ${who.pid}] `;
   }
 
   push(chunk: Chunk, encoding?: BufferEncoding): void {
     this.lastWords.keep(chunk, encoding);
     // At request rate, nearly every write is one whole line of text (console.log, a logger's
-    // line): one string, one write, encoded by the addon with its lead, no Buffer made.
+    // line): one string, batched with the others of the turn (see OutputQueue.text), no Buffer made.
     if (typeof chunk === 'string' && this.held === null && this.partial === null && this.format === 'text' && (encoding === undefined || encoding === 'utf8') && isOneLine(chunk)) {
       this.queue.text(this.lead, chunk);
+      // stderr is unbuffered, as C's stdio has it: an error said just before the event loop
+      // hangs (and the heartbeat's kill) is the line that matters then; stdout's wait for the turn.
+      if (this.name === 'stderr') this.queue.writePending();
       return;
     }
     const bytes = typeof chunk === 'string' ? Buffer.from(chunk, encoding ?? 'utf8') : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);

@@ -110,3 +110,47 @@ test('a pipe that takes nothing for the stall window: what is held is dropped, c
   const more = await readUntil(fd, (l) => l.length >= 100);
   assert.deepEqual(seqs([...first, ...more]), [...Array.from({ length: first.length }, (_, i) => i), ...Array.from({ length: 100 }, (_, i) => 1000 + i)], 'in order; then the lines written after, all of them');
 });
+
+// Plain lines (text()) of one event-loop turn go as one write when the turn ends: never after a
+// line written later, and at once when finish() says the worker is leaving.
+
+const plain = (seq: number) => `${String(seq).padStart(8, '0')}:${'p'.repeat(LINE - 10)}\n`;
+const turnEnd = () => new Promise((resolve) => setImmediate(resolve));
+
+test('the plain lines of a turn are written at its end, or before any line given as bytes after them', async (t) => {
+  const fd = pipe(t);
+  const { q, dropped } = queue(fd, 1024 * 1024, 60_000);
+  q.text('[g1 1] ', plain(0));
+  q.text('[g1 1] ', plain(1));
+  assert.equal(readAll(fd), '', 'nothing written within the turn');
+  q.lines(line(2), 1);
+  q.text('[g1 1] ', plain(3));
+  assert.equal(readAll(fd), `[g1 1] ${plain(0)}[g1 1] ${plain(1)}${line(2).toString()}`, 'the bytes after the turn\'s first lines, not before');
+  await turnEnd();
+  assert.equal(readAll(fd), `[g1 1] ${plain(3)}`, 'the rest at the turn\'s end');
+  assert.equal(dropped(), 0);
+});
+
+test('a full pipe: plain lines and bytes are held in one order and written as it is read, none dropped', async (t) => {
+  const fd = pipe(t);
+  const { q, dropped } = queue(fd, 4 * 1024 * 1024, 60_000);
+  for (let i = 0; i < 3000; i++) {
+    if (i % 7 === 0) q.lines(line(i), 1);
+    else q.text('', plain(i));
+    if (i % 50 === 0) await turnEnd();
+  }
+  const got = await readUntil(fd, (l) => l.length >= 3000);
+  assert.deepEqual(seqs(got), Array.from({ length: 3000 }, (_, i) => i), 'every line once, in order');
+  assert.equal(dropped(), 0);
+});
+
+test('a large turn is written as it grows, and finish() writes the rest at once', (t) => {
+  const fd = pipe(t);
+  const { q } = queue(fd, 1024 * 1024, 60_000);
+  for (let i = 0; i < 200; i++) q.text('', plain(i));
+  const before = readAll(fd).split('\n').filter(Boolean);
+  assert.ok(before.length > 0 && before.length < 200, `part written within the turn (${before.length} of 200 lines)`);
+  q.finish();
+  const after = readAll(fd).split('\n').filter(Boolean);
+  assert.deepEqual(seqs([...before, ...after]), Array.from({ length: 200 }, (_, i) => i), 'all, in order, before the turn ends');
+});
