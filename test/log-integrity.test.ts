@@ -106,6 +106,12 @@ async function writeAndStop(h: Hypnode, port: number, text: () => string): Promi
     crashed = pids.find((p) => !s.workers.some((w) => w.pid === p)) ?? 0;
     return crashed !== 0 && s.lastCrash !== null;
   });
+  // The worker started in its place is stopped only once ready: a stop ends a starting worker by
+  // SIGKILL, which may cut the line it is writing (see Logs in the README).
+  await waitFor('the crashed worker replaced', async () => {
+    const s = await quickStatus(h);
+    return s.workers.length === pids.length && s.workers.every((w) => w.state === 'ready');
+  }, 60_000);
   assert.equal((await h.cli('stop')).code, 0);
   return { pids, crashed };
 }

@@ -21,6 +21,9 @@ const MAX_PENDING_BYTES = 16 * 1024 * 1024;
 /** A sink that took nothing (full) or was held by a worker: try again this much later. */
 const RETRY_MS = 20;
 
+/** An exiting manager waits this long for a full pipe's reader to take some, at most (as --log-stall-timeout's default). */
+const EXIT_STALL_MS = 10_000;
+
 /** Writes to a shared sink in one turn of the event loop, at most (a pipe's buffer is 16 of PIPE_BUF). */
 const WRITES_PER_TURN = 16;
 /** What a shared sink may say for a while: another writer's turn, a full disk. */
@@ -128,12 +131,25 @@ export class Sink {
     else close(old, () => {});
   }
 
-  /** Writes what is pending now, synchronously: at exit, nothing may be left behind. */
+  /**
+   * Writes what is pending now, synchronously: at exit, nothing may be left behind. A shared pipe
+   * is non-blocking: while its reader takes some within EXIT_STALL_MS, it is waited for.
+   */
   drainSync(): void {
     const rest = this.rest ? Buffer.concat([this.rest, this.take()]) : this.take();
     this.rest = null;
+    const nap = new Int32Array(new SharedArrayBuffer(4));
+    let since = performance.now();
     try {
-      for (let off = 0; off < rest.length; ) off += writeSync(this.fd, rest, off);
+      for (let off = 0; off < rest.length; ) {
+        try {
+          off += writeSync(this.fd, rest, off);
+          since = performance.now();
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EAGAIN' || performance.now() - since >= EXIT_STALL_MS) throw err;
+          Atomics.wait(nap, 0, 0, 2);
+        }
+      }
     } catch {
       // A sink that cannot take it at exit: nothing more to do.
     }

@@ -11,6 +11,25 @@ const KEEP_BYTES = 16 * 1024;
 const MAX_LINE_BYTES = 1024 * 1024;
 const NEWLINE = Buffer.from('\n');
 
+/** Workers' pipes still open: read to their end before the manager exits (see outputsEnded). */
+const following = new Set<Readable>();
+
+/**
+ * Resolves once every worker's pipe has ended (every line in them passed on), or after `withinMs`
+ * (a process the app left behind may hold one open). A worker that exited a moment before the
+ * manager did may still have lines in its pipes: the manager exits only after it passed them on.
+ */
+export function outputsEnded(withinMs: number): Promise<void> {
+  const ends = [...following].map((stream) => new Promise((resolve) => stream.once('close', resolve)));
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, withinMs);
+    void Promise.all(ends).then(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
 /** A line the worker writes to say what follows goes elsewhere (see protocol/worker.ts). */
 export interface Marker {
   line: Buffer;
@@ -32,6 +51,8 @@ export class OutputTail {
     };
     const lastWords = marker && Buffer.concat([marker.line.subarray(0, -1), Buffer.from(LAST_WORDS)]);
     let partial: Buffer | null = null;
+    following.add(stream);
+    stream.once('close', () => following.delete(stream));
     stream.on('data', (chunk: Buffer) => {
       const batch: Buffer[] = [];
       let start = 0;

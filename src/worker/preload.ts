@@ -7,6 +7,7 @@ import { exitWhenOrphaned, leaveForegroundGroup, NativeAddonError } from '../nat
 import { WORKER_CONFIG_ENV, type WorkerConfig, type WorkerToManager } from '../protocol/worker.js';
 import { installBridge, type MetricsSource } from './bridge.js';
 import { onManagerMessage, sendAndFlush, sendToManager, startChannel, holdChannel } from './channel.js';
+import { blockOnPipes } from './blocking-pipes.js';
 import { ConnectionTracker } from './drain.js';
 import { interceptListen, resumeAccepting, startAccepting, stopAccepting } from './listen-intercept.js';
 import { writeDirectly, type DirectOutput } from './output.js';
@@ -26,6 +27,8 @@ delete process.env[WORKER_CONFIG_ENV];
 // A terminal's Ctrl-C is for the manager, which drains the workers. Without the addon the worker
 // gets it too, and drains by itself (SIGINT below).
 withAddon(leaveForegroundGroup);
+// No output written before the worker is ready may be lost when it exits (see blocking-pipes.ts).
+blockOnPipes();
 
 let recycling = false;
 function recycle(reason: string): void {

@@ -11,6 +11,7 @@ import { adoptOutputLock } from '../../manager/log-sink.js';
 import { Manager } from '../../manager/manager.js';
 import { endAdopted, endWorkerGroup } from '../../manager/leftovers.js';
 import { ownChildren, reapOrphans } from '../../manager/orphan-reaper.js';
+import { outputsEnded } from '../../manager/output-tail.js';
 import { removePidFile, writePidFile } from '../../manager/pid-file.js';
 import type { ManagerIdentity } from '../../protocol/upgrade.js';
 import { attachSystemd } from '../../systemd/attach.js';
@@ -139,6 +140,7 @@ async function run(args: CliArgs, handover: Handover | null): Promise<number> {
       log.error(outcome.why);
       await manager.stop('fast');
       await endLeftovers(manager, log);
+      await outputsEnded(OUTPUT_END_MS);
       log.close();
       return 1;
     }
@@ -172,10 +174,14 @@ async function run(args: CliArgs, handover: Handover | null): Promise<number> {
   control?.close();
   admin?.close();
   if (pidFile) removePidFile(pidFile);
+  await outputsEnded(OUTPUT_END_MS);
   log.close();
   // A manager stopped before its app ever served did not do its job: say so to whoever waits (a container runtime).
   return manager.hasServed ? 0 : 1;
 }
+
+/** How long an exiting manager reads its workers' pipes for lines still in them, at most. */
+const OUTPUT_END_MS = 5000;
 
 /** What the app started and left behind ends with the manager (see manager/leftovers.ts). */
 async function endLeftovers(manager: Manager, log: Logger): Promise<void> {
