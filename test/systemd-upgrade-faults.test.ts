@@ -45,7 +45,7 @@ async function killOldManager(t: TestContext, point: Point): Promise<void> {
   await new Promise((r) => setTimeout(r, 300));
   writeFileSync(join(dir, 'version.txt'), '2\n');
   const up = upgrading([app, '--runtime-dir', runtime]);
-  const successor = await reachPoint(point, { oldPid: before.pid, generation: before.generation, pidFile, output: up.output, status });
+  const successor = await reachPoint(point, { app, oldPid: before.pid, generation: before.generation, pidFile, output: up.output, status });
   process.kill(before.pid, 'SIGKILL');
   assert.notEqual(await up.done, 0, 'the upgrade command lost its manager');
 

@@ -31,7 +31,7 @@ async function killOldManager(t: TestContext, point: Point): Promise<void> {
   await new Promise((r) => setTimeout(r, 300));
   writeFileSync(join(dir, 'version.txt'), '2\n');
   const up = upgrading([h.app], h.env);
-  successor = await reachPoint(point, { oldPid: h.pid, generation: before.generation, pidFile, output: up.output, status: () => h.status() });
+  successor = await reachPoint(point, { app, oldPid: h.pid, generation: before.generation, pidFile, output: up.output, status: () => h.status() });
   process.kill(h.pid, 'SIGKILL');
   await h.exited;
   assert.notEqual(await up.done, 0, 'the upgrade command lost its manager');
@@ -79,7 +79,7 @@ test('the new manager killed during the probation, after it claimed the PID file
   await new Promise((r) => setTimeout(r, 300));
   writeFileSync(join(dir, 'version.txt'), '2\n');
   const up = upgrading([h.app], h.env);
-  successor = await reachPoint('probation', { oldPid: h.pid, generation: before.generation, pidFile, output: up.output, status: () => h.status() });
+  successor = await reachPoint('probation', { app, oldPid: h.pid, generation: before.generation, pidFile, output: up.output, status: () => h.status() });
   const newWorkers = readFileSync(`/proc/${successor}/task/${successor}/children`, 'utf8').trim().split(' ').map(Number);
   assert.ok(newWorkers.length >= 2, `the new manager's workers: ${newWorkers.join(' ')}`);
   process.kill(successor, 'SIGKILL');

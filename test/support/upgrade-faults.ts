@@ -63,6 +63,7 @@ export function upgrading(args: string[], env: Record<string, string> = {}): { o
 export type Point = 'standing by' | 'probation' | 'drain';
 
 export interface UpgradeWatch {
+  app: string;
   oldPid: number;
   /** The old manager's serving generation. */
   generation: number | null;
@@ -80,7 +81,11 @@ export async function reachPoint(point: Point, w: UpgradeWatch): Promise<number>
   };
   if (point === 'standing by') {
     // Frozen as soon as it started the new manager, the old one never hears it stand by, nor tells it to take the traffic.
+    // The old manager says so just before it spawns the new one: frozen on seeing the line, it
+    // could be stopped before the spawn (then nothing stands by, and under systemd the
+    // watchdog kills the old one 30 s later). The new process itself is what is waited for.
     await waitFor('the upgrade to start a new manager', () => /starting a new manager/.test(w.output()) || null, 30_000);
+    await waitFor('the new manager\'s process', () => managersOf(w.app).some((pid) => pid !== w.oldPid) || null, 30_000);
     process.kill(w.oldPid, 'SIGSTOP');
     return waitFor('the new manager to stand by (it claims the PID file)', newPid, 60_000);
   }
