@@ -514,19 +514,25 @@ static napi_value set_child_subreaper(napi_env env, napi_callback_info info) {
 // a write of at most PIPE_BUF bytes is atomic, and nearly every batch of log lines is that small:
 // those are written at once, side by side. A larger one can be split by the kernel (when the pipe
 // fills mid-write), and another writer's line land in between: it is written alone, while no
-// small write is under way and none may start. The writers of one sink share two words in
-// shared memory for this: the pid of the writer of a large batch, and the count of small writes
-// under way. No call ever waits for the sink (the descriptor is non-blocking): it writes what
+// small write is under way and none may start. The writers of one sink share, in shared memory,
+// the pid of the writer of a large batch, and a slot per small write under way holding its
+// writer's pid: a writer killed mid-write (SIGKILL, the OOM killer) leaves its pid behind, which
+// the next large batch finds dead and clears (a bare count of writes under way would stay up for
+// good, and every large batch be "busy" from then on). No call ever waits for the sink (the descriptor is non-blocking): it writes what
 // the sink takes now and says how far it got; the caller keeps the rest and comes back later
 // (see worker/output-queue.ts). A large batch begun holds the sink across calls until its last
 // byte is out, so that no line is ever torn by another's; its holder seen dead (its pid gone)
 // frees it. A small write is a single system call, so waiting for those under way is a moment.
+#define SMALL_SLOTS 256
 struct output_lock {
   volatile pid_t holder;
+  // The count of small writes under way of a hypnode before the slots (0.1.0): a manager upgraded
+  // from one shares the lock with its writers until they are gone, so it is still respected.
   volatile int small;
   // The holder's fd for the sink: one process may write to two sinks under one lock (the
   // manager's stdout and stderr), and only the one with a batch under way holds it.
   volatile int holder_fd;
+  volatile pid_t small_writers[SMALL_SLOTS];
 };
 
 static struct output_lock *mapped_locks[1024];
@@ -534,6 +540,10 @@ static struct output_lock *mapped_locks[1024];
 static struct output_lock *lock_at(int fd) {
   if (fd < 0 || fd >= 1024) return NULL;
   if (!mapped_locks[fd]) {
+    // A lock made by an older hypnode is smaller: grown (zeros: no slot taken), its fields keep their places.
+    // (Its size by lseek, not fstat: fstat needs glibc 2.33, the prebuilds run on 2.28.)
+    off_t size = lseek(fd, 0, SEEK_END);
+    if (size < 0 || ((size_t)size < sizeof(struct output_lock) && ftruncate(fd, sizeof(struct output_lock)) != 0)) return NULL;
     void *map = mmap(NULL, sizeof(struct output_lock), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (map == MAP_FAILED) return NULL;
     mapped_locks[fd] = map;
@@ -541,31 +551,61 @@ static struct output_lock *lock_at(int fd) {
   return mapped_locks[fd];
 }
 
+// Whether no process has that pid any more.
+static int gone(pid_t pid) {
+  return kill(pid, 0) != 0 && errno == ESRCH;
+}
+
 // The holder if it lives, else 0 (and the sink taken from the dead one).
 static pid_t live_holder(struct output_lock *lock) {
   pid_t holder = __atomic_load_n(&lock->holder, __ATOMIC_SEQ_CST);
-  if (holder != 0 && kill(holder, 0) != 0 && errno == ESRCH) {
+  if (holder != 0 && gone(holder)) {
     __atomic_compare_exchange_n(&lock->holder, &holder, 0, 0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
     return 0;
   }
   return holder;
 }
 
-// A small batch: counted as under way, unless a large one is being written.
-static int begin_small(struct output_lock *lock) {
-  for (;;) {
-    __atomic_add_fetch(&lock->small, 1, __ATOMIC_SEQ_CST);
-    if (__atomic_load_n(&lock->holder, __ATOMIC_SEQ_CST) == 0) return 1;
-    __atomic_sub_fetch(&lock->small, 1, __ATOMIC_SEQ_CST);
-    if (live_holder(lock) != 0) return 0;
+// A free slot taken for this process's small write, from a place its pid picks; -1 if all are
+// taken (as many small writes under way as slots: the caller tries again later).
+static int take_slot(struct output_lock *lock, pid_t self) {
+  for (int i = 0; i < SMALL_SLOTS; i++) {
+    int at = (int)(((unsigned)self + (unsigned)i) % SMALL_SLOTS);
+    pid_t none = 0;
+    if (__atomic_compare_exchange_n(&lock->small_writers[at], &none, self, 0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED)) return at;
   }
+  return -1;
+}
+
+// A small batch: its slot taken, unless a large one is being written. The slot, or -1.
+static int begin_small(struct output_lock *lock, pid_t self) {
+  for (;;) {
+    int slot = take_slot(lock, self);
+    if (slot < 0) return -1;
+    if (__atomic_load_n(&lock->holder, __ATOMIC_SEQ_CST) == 0) return slot;
+    __atomic_store_n(&lock->small_writers[slot], 0, __ATOMIC_SEQ_CST);
+    if (live_holder(lock) != 0) return -1;
+  }
+}
+
+// Whether no small write is under way; the slots of writers that died are freed on the way.
+static int small_writes_done(struct output_lock *lock) {
+  if (__atomic_load_n(&lock->small, __ATOMIC_SEQ_CST) > 0) return 0;
+  int done = 1;
+  for (int i = 0; i < SMALL_SLOTS; i++) {
+    pid_t writer = __atomic_load_n(&lock->small_writers[i], __ATOMIC_SEQ_CST);
+    if (writer == 0) continue;
+    if (gone(writer)) __atomic_compare_exchange_n(&lock->small_writers[i], &writer, 0, 0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
+    else done = 0;
+  }
+  return done;
 }
 
 // The small writes under way are done (each is one system call: a moment, unless its writer was
 // descheduled mid-way; then not yet, and the caller tries again later, still holding the sink).
 static int no_small_writes(struct output_lock *lock) {
   for (int round = 0; round < 64; round++) {
-    if (__atomic_load_n(&lock->small, __ATOMIC_SEQ_CST) <= 0) return 1;
+    if (small_writes_done(lock)) return 1;
     sched_yield();
   }
   return 0;
@@ -597,6 +637,7 @@ static const char *write_some(struct output_lock *lock, int fd, const char *data
   // Our batch under way on another sink under the same lock: finished first.
   if (ours && !held) return "busy";
   int large = held || (lock && length - *done > PIPE_BUF);
+  int slot = -1;
   if (lock && !held) {
     if (large) {
       pid_t none = 0;
@@ -606,7 +647,7 @@ static const char *write_some(struct output_lock *lock, int fd, const char *data
         if (!__atomic_compare_exchange_n(&lock->holder, &none, self, 0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED)) return "busy";
       }
       lock->holder_fd = fd;
-    } else if (!begin_small(lock)) {
+    } else if ((slot = begin_small(lock, self)) < 0) {
       return "busy";
     }
   }
@@ -627,7 +668,7 @@ static const char *write_some(struct output_lock *lock, int fd, const char *data
   }
   if (!lock) return result;
   if (!large) {
-    __atomic_sub_fetch(&lock->small, 1, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&lock->small_writers[slot], 0, __ATOMIC_SEQ_CST);
   } else if (*done == length || result || (!held && *done == began)) {
     // Done, failed, or not begun at all: the sink is free again.
     __atomic_store_n(&lock->holder, 0, __ATOMIC_SEQ_CST);
