@@ -526,7 +526,7 @@ static napi_value set_child_subreaper(napi_env env, napi_callback_info info) {
 #define SMALL_SLOTS 256
 struct output_lock {
   volatile pid_t holder;
-  // The count of small writes under way of a hypnode before the slots (0.1.0): a manager upgraded
+  // The count of small writes under way of an older hypnode (before the slots): a manager upgraded
   // from one shares the lock with its writers until they are gone, so it is still respected.
   volatile int small;
   // The holder's fd for the sink: one process may write to two sinks under one lock (the
