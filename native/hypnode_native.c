@@ -518,8 +518,10 @@ static napi_value set_child_subreaper(napi_env env, napi_callback_info info) {
 // the pid of the writer of a large batch, and a slot per small write under way holding its
 // writer's pid: a writer killed mid-write (SIGKILL, the OOM killer) leaves its pid behind, which
 // the next large batch finds dead and clears (a bare count of writes under way would stay up for
-// good, and every large batch be "busy" from then on). No call ever waits for the sink (the descriptor is non-blocking): it writes what
-// the sink takes now and says how far it got; the caller keeps the rest and comes back later
+// good, and every large batch be "busy" from then on; a dead writer's pid reused by a live process
+// keeps its slot until that one ends). No call ever waits for the sink (the descriptor is
+// non-blocking): it writes what the sink takes now and says how far it got; the caller keeps the
+// rest and comes back later
 // (see worker/output-queue.ts). A large batch begun holds the sink across calls until its last
 // byte is out, so that no line is ever torn by another's; its holder seen dead (its pid gone)
 // frees it. A small write is a single system call, so waiting for those under way is a moment.
