@@ -109,13 +109,18 @@ test('workers that reach --accepts together are replaced one at a time, not in a
   const first = await h.status();
   const watch = watchWorkers(h);
   // New connections, spread over the 4 workers by the kernel: they reach 40 at about the same time.
-  const load = startLoad({ port, durationMs: 15_000, maxRequests: 400, keepAliveClients: 0, newConnectionClients: 8, slowEvery: 0 });
-  const result = await load.done;
+  // The kernel wakes whichever worker waits, not each in turn (unevenly so on a busy machine), so
+  // the load goes on in rounds until 3 of the first 4 have reached their limit, within bounds.
+  const replacedNow = (s: Status) => first.workers.filter((w) => !s.workers.some((x) => x.pid === w.pid)).length;
+  const failures: Record<string, number> = {};
+  for (let round = 0; round < 10 && replacedNow(await h.status()) < 3; round++) {
+    const result = await startLoad({ port, durationMs: 10_000, maxRequests: 400, keepAliveClients: 0, newConnectionClients: 8, slowEvery: 0 }).done;
+    for (const [reason, n] of Object.entries(result.failures)) failures[reason] = (failures[reason] ?? 0) + n;
+  }
   await new Promise((r) => setTimeout(r, 1500));
   const { most } = await watch.stop();
-  assert.deepEqual(result.failures, {});
-  const now = await h.status();
-  const replaced = first.workers.filter((w) => !now.workers.some((x) => x.pid === w.pid)).length;
+  assert.deepEqual(failures, {});
+  const replaced = replacedNow(await h.status());
   assert.ok(replaced >= 3, `the workers were replaced (${replaced} of 4)`);
   assert.ok(most <= 5, `one replacement at a time: at most 5 workers alive at once (saw ${most})`);
   assert.match(h.output, /replacing worker/);

@@ -4,11 +4,11 @@ import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import type { Status } from '../src/protocol/status.js';
 import { startLoad } from '../tools/load.js';
-import { alive, freePort, runCli, tempDir, waitFor } from './support/hypnode.js';
+import { alive, freePort, managersOf, runCli, tempDir, waitFor } from './support/hypnode.js';
 import { get } from './support/http.js';
 import { unitName } from '../src/systemd/unit.js';
 import { startUserManager, systemdSkipReason } from './support/systemd.js';
-import { faultsApp, managersOf, reachPoint, successorServes, upgrading, type Point } from './support/upgrade-faults.js';
+import { faultsApp, reachPoint, successorServes, upgrading, type Point } from './support/upgrade-faults.js';
 
 // Issue #22, point 3, under a real systemd and the unit `hypnode unit` writes: the old manager
 // (systemd's main process) killed with SIGKILL at each point of an upgrade once the new one's

@@ -3,9 +3,9 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { startLoad } from '../tools/load.js';
-import { alive, freePort, startHypnode, tempDir, waitFor } from './support/hypnode.js';
+import { alive, freePort, managersOf, startHypnode, tempDir, waitFor } from './support/hypnode.js';
 import { get } from './support/http.js';
-import { faultsApp, managersOf, reachPoint, successorServes, upgrading, type Point } from './support/upgrade-faults.js';
+import { faultsApp, reachPoint, successorServes, upgrading, type Point } from './support/upgrade-faults.js';
 
 // Issue #22, point 3, outside systemd: the old manager killed (kill -9) at each point of an
 // upgrade once the new one's workers stand by. The new manager finishes the takeover alone (PID

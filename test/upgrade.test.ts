@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { startLoad } from '../tools/load.js';
 import { cachedNode } from '../tools/node-lines.js';
-import { alive, exampleApp, freePort, Hypnode, tempDir, waitFor } from './support/hypnode.js';
+import { alive, exampleApp, freePort, Hypnode, managersOf, tempDir, waitFor } from './support/hypnode.js';
 import { copyRuntime, type Runnable } from './support/readable.js';
 
 // Issue #15 outside systemd: `hypnode upgrade` replaces the manager itself (the hypnode code on
@@ -26,11 +26,10 @@ function startFrom(t: TestContext, runtime: Runnable, node: string, app: string,
 /** Every manager the test saw (old and new), and their workers, are ended after it. */
 function cleanupAll(t: TestContext, h: Hypnode, managers: Set<number>): void {
   t.after(async () => {
-    // A new manager the test did not get to see (it failed midway) is found by the control socket.
-    const now = await h.cli('status', '--json');
-    if (now.code === 0) managers.add((JSON.parse(now.stdout) as { pid: number }).pid);
-    const last = [...managers].at(-1);
-    if (last && alive(last) && last !== h.pid) process.kill(last, 'SIGTERM');
+    // A new manager the test did not get to see (it failed midway) is found in /proc: its control
+    // socket and the copied CLI are gone by now (the temp dirs' hooks run first).
+    for (const pid of managersOf(h.app)) managers.add(pid);
+    for (const pid of managers) if (pid !== h.pid && alive(pid)) process.kill(pid, 'SIGTERM');
     await h.cleanup();
     await waitFor('the managers to exit', () => ([...managers].every((p) => !alive(p)) ? true : null), 10_000).catch(() => {});
     for (const pid of [...managers, ...h.seenPids]) if (alive(pid)) process.kill(pid, 'SIGKILL');

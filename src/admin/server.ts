@@ -86,8 +86,10 @@ async function answer(req: http.IncomingMessage, res: http.ServerResponse, manag
       case '/metrics':
         return send(res, 200, metrics.contentType, await metrics.text());
       case '/healthz': {
-        // Serving: a ready worker of the current generation, and no stop begun (--stop-delay).
-        const state = manager.status().state;
+        // Serving: a ready worker of the current generation, and no stop begun (--stop-delay). A
+        // manager that handed over after an upgrade answers for its successor: a check it accepted
+        // on the shared socket just before it stopped accepting must not pull a serving host.
+        const state = manager.handedOver ? 'serving' : manager.status().state;
         return send(res, state === 'serving' ? 200 : 503, 'text/plain', `${state}\n`);
       }
       case '/status':

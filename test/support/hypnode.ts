@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -66,6 +66,23 @@ export function alive(pid: number): boolean {
   } catch {
     return process.platform !== 'linux';
   }
+}
+
+/** The running `hypnode start` processes for `app`, found in /proc: the old manager, the new one, or both. */
+export function managersOf(app: string): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      const state = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (/^[ZX]/.test(state.slice(state.lastIndexOf(')') + 2))) continue;
+      if (argv.includes('start') && argv.includes(app)) found.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
 }
 
 export async function waitFor<T>(what: string, probe: () => T | Promise<T>, timeoutMs = HANG_GUARD_MS, everyMs = 50): Promise<NonNullable<T>> {

@@ -1,11 +1,11 @@
 import { spawn } from 'node:child_process';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import type { Status } from '../../src/protocol/status.js';
 import type { RunningLoad } from '../../tools/load.js';
-import { CLI, tempDir, waitFor } from './hypnode.js';
+import { CLI, managersOf, tempDir, waitFor } from './hypnode.js';
 import type { Answer } from './http.js';
 
 // What the tests of a manager dying mid-upgrade share, in the foreground and under systemd.
@@ -30,23 +30,6 @@ export function faultsApp(t: TestContext): { dir: string; app: string } {
   writeFileSync(join(dir, 'app.mjs'), APP);
   writeFileSync(join(dir, 'version.txt'), '1\n');
   return { dir, app: join(dir, 'app.mjs') };
-}
-
-/** The running `hypnode start` processes for `app`, found in /proc: the old manager, the new one, or both. */
-export function managersOf(app: string): number[] {
-  const found: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-      const state = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      if (/^[ZX]/.test(state.slice(state.lastIndexOf(')') + 2))) continue;
-      if (argv.includes('start') && argv.includes(app)) found.push(Number(entry));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return found;
 }
 
 /** `hypnode upgrade` running, its output so far readable while it runs. */
