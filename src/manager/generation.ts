@@ -134,7 +134,7 @@ export class Generation extends EventEmitter<{ changed: []; crash: [exit: Worker
     const started = new Promise<void>((resolve, reject) => (this.waiter = { resolve, reject }));
     if (mode === 'reload') {
       // Set before the workers' own deadlines (same length), so that it reports first.
-      const timeoutMs = this.deps.spec.upgradeTimeoutMs;
+      const timeoutMs = this.deps.spec.readyTimeoutMs;
       const timer = new Deadline(timeoutMs, () => this.failStart(`not ready within ${timeoutMs / 1000}s (${this.standbyCount()} of ${this.active} workers ready)`, this.outputs()));
       void started.then(
         () => timer.cancel(),
@@ -148,7 +148,7 @@ export class Generation extends EventEmitter<{ changed: []; crash: [exit: Worker
   /**
    * A serving generation takes slots up to `upTo` too: they accept as soon as they are ready, and
    * one that crashes is started again with backoff. Resolves once each of those slots serves;
-   * throws StartFailure if they do not within the upgrade timeout.
+   * throws StartFailure if they do not within the ready timeout.
    */
   async grow(upTo: number): Promise<void> {
     const from = this.active;
@@ -156,13 +156,13 @@ export class Generation extends EventEmitter<{ changed: []; crash: [exit: Worker
     for (let slot = from; slot < this.active; slot++) if (!this.inSlot(slot)) this.spawn(slot);
     const serves = (slot: number) => this.workers.some((w) => w.slot === slot && w.state === 'ready');
     const all = () => Array.from({ length: this.active - from }, (_, i) => from + i).every(serves);
-    const deadline = Date.now() + this.deps.spec.upgradeTimeoutMs;
+    const deadline = Date.now() + this.deps.spec.readyTimeoutMs;
     while (!all()) {
       if (this.phase !== 'serving') throw new StartFailure(`generation ${this.id} was stopped before it was ready`, this.outputs());
       const left = deadline - Date.now();
       if (left <= 0) {
         const ready = Array.from({ length: this.active - from }, (_, i) => from + i).filter(serves).length;
-        throw new StartFailure(`${this.active - from - ready} of generation ${this.id}'s workers in slots ${from}-${this.active - 1} did not serve within ${this.deps.spec.upgradeTimeoutMs / 1000}s${this.lastCrash ? ` (last: ${this.lastCrash.message})` : ''}`, this.lastCrash?.output ?? this.outputs());
+        throw new StartFailure(`${this.active - from - ready} of generation ${this.id}'s workers in slots ${from}-${this.active - 1} did not serve within ${this.deps.spec.readyTimeoutMs / 1000}s${this.lastCrash ? ` (last: ${this.lastCrash.message})` : ''}`, this.lastCrash?.output ?? this.outputs());
       }
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, left);

@@ -16,7 +16,7 @@ export type EndReason =
   | { kind: 'fast-stop' }
   | { kind: 'graceful-timeout'; afterMs: number }
   | { kind: 'heartbeat-timeout'; silentMs: number }
-  | { kind: 'upgrade-timeout'; afterMs: number }
+  | { kind: 'ready-timeout'; afterMs: number }
   | { kind: 'not-ready'; reason: string };
 
 export interface WorkerExit {
@@ -40,7 +40,7 @@ export interface WorkerExit {
 /** The manager ended it on purpose: no crash, nothing to replace or report. */
 export function wasRetired(exit: WorkerExit): boolean {
   const kind = exit.endedBy?.kind;
-  return kind !== undefined && kind !== 'heartbeat-timeout' && kind !== 'upgrade-timeout' && kind !== 'not-ready';
+  return kind !== undefined && kind !== 'heartbeat-timeout' && kind !== 'ready-timeout' && kind !== 'not-ready';
 }
 
 /** "worker 123 (generation 4) exited with code 1 0.40 s after it was ready", "... before it was ready", ... */
@@ -54,8 +54,8 @@ function how(exit: WorkerExit): string {
   switch (by?.kind) {
     case 'heartbeat-timeout':
       return `was killed after its heartbeat stopped (none for ${secs(by.silentMs)})`;
-    case 'upgrade-timeout':
-      return `was killed: not ready within the upgrade timeout (${secs(by.afterMs)})`;
+    case 'ready-timeout':
+      return `was killed: not ready within the ready timeout (${secs(by.afterMs)})`;
     case 'graceful-timeout':
       return `was killed: still busy ${secs(by.afterMs)} into its drain (graceful timeout)`;
     case 'not-ready':
@@ -66,6 +66,6 @@ function how(exit: WorkerExit): string {
 }
 
 function when(exit: WorkerExit): string {
-  if (exit.spawnError || exit.endedBy?.kind === 'upgrade-timeout' || exit.endedBy?.kind === 'not-ready') return '';
+  if (exit.spawnError || exit.endedBy?.kind === 'ready-timeout' || exit.endedBy?.kind === 'not-ready') return '';
   return exit.readyAt === null ? ' before it was ready' : ` ${secs(exit.exitedAt - exit.readyAt)} after it was ready`;
 }

@@ -48,7 +48,7 @@ async function run(args: CliArgs, handover: Handover | null): Promise<number> {
   // The log file by its full name, as the shell meant it: logrotate renames it, a reopen finds it again.
   const logFile = args.logFile ? resolve(sources.cwd, args.logFile) : null;
   if (args.daemon && !logFile) process.stderr.write('hypnode: warning: --daemon without --log-file: the output of the manager and the app goes nowhere\n');
-  if (args.daemon) return daemonize(process.argv.slice(2), paths, logFile, settings.upgradeTimeout * 1000);
+  if (args.daemon) return daemonize(process.argv.slice(2), paths, logFile, settings.readyTimeout * 1000);
   const deployment = new Deployment(app, sources);
   const plan = deployment.planFor(settings);
   const daemonParent = takeDaemonReadyFd();
@@ -76,7 +76,7 @@ async function run(args: CliArgs, handover: Handover | null): Promise<number> {
     manager, registry, control: control!, admin, self, startedNode: self.nodePath,
     cli: process.argv[1]!, args: process.argv.slice(2), cwd: sources.cwd,
     env: { ...process.env, ...notifier.successorEnv() }, pidFile,
-    probationMs: manager.settings.probation * 1000, timeoutMs: manager.settings.upgradeTimeout * 1000,
+    probationMs: manager.settings.probation * 1000, timeoutMs: manager.settings.readyTimeout * 1000,
   });
   const handle: CommandHandler = async (request, progress) => {
     switch (request.cmd) {
