@@ -2,7 +2,7 @@ import { closeSync, constants, fstatSync, ftruncateSync, lstatSync, openSync, re
 import { setTimeout as delay } from 'node:timers/promises';
 import { OperationError } from '../errors.js';
 import { NativeAddonError, tryLock } from '../native.js';
-import type { InstancePaths } from './paths.js';
+import type { InstancePaths } from '../protocol/control.js';
 
 // Two `hypnode start` of one instance at the same moment must not both win, and a control socket
 // left by a manager that was killed must be replaced by exactly one of them. The lock is a file

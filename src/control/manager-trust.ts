@@ -3,7 +3,7 @@ import type net from 'node:net';
 import { dirname } from 'node:path';
 import { NativeAddonError, peerCredentials } from '../native.js';
 import { fdOf } from '../sockets.js';
-import type { InstancePaths } from './paths.js';
+import type { InstancePaths } from '../protocol/control.js';
 
 // The CLI checks the manager it talks to, as the manager checks the CLI: a deploy script that
 // believes a reload a stranger answered believes a deploy that never happened. A default such as

@@ -6,7 +6,7 @@ import { codeOf } from '../protocol/error-codes.js';
 import { LineReader } from '../protocol/lines.js';
 import { answers, closeKeepingPath } from '../sockets.js';
 import { adoptLock, lockInstance, type InstanceLock } from './instance-lock.js';
-import type { InstancePaths } from './paths.js';
+import type { InstancePaths } from '../protocol/control.js';
 import { canCheckPeers, peerRefusal } from './peer.js';
 import { ensurePrivateDir } from './runtime-dir.js';
 

@@ -6,7 +6,8 @@ import { Deadline } from './deadline.js';
 import type { ListenerRegistry } from './listeners.js';
 import type { Logger } from './log.js';
 import { StartTries } from './start-tries.js';
-import { describeExit, wasRetired, type EndReason, type WorkerExit } from './worker-exit.js';
+import type { EndReason, WorkerExit } from '../protocol/worker-exit.js';
+import { describeExit, wasRetired } from './worker-exit.js';
 import { WorkerProcess, type WorkerSpec } from './worker-process.js';
 
 // A generation: the workers that run one load of the app's code, one per slot (0..size-1). It

@@ -11,7 +11,8 @@ import { batchSize } from './batch.js';
 import { Probation } from './probation.js';
 import { ReloadQueue } from './reload-queue.js';
 import { DropReport } from './drop-report.js';
-import { describeExit, type WorkerExit } from './worker-exit.js';
+import type { WorkerExit } from '../protocol/worker-exit.js';
+import { describeExit } from './worker-exit.js';
 import type { WorkerSpec } from './worker-process.js';
 
 // The long-lived manager: it owns the sockets and the generations, and moves traffic from one

@@ -1,41 +1,9 @@
 import { secs } from '../durations.js';
-import { describeOutOfMemory, type OutOfMemory } from './out-of-memory.js';
+import type { WorkerExit } from '../protocol/worker-exit.js';
+import { describeOutOfMemory } from './out-of-memory.js';
 
 // How a worker ended, and why, in words a person reads in the log, a failed reload and
 // `hypnode status`.
-
-/** Why the manager ended a worker. A worker that ended without one crashed. */
-export type EndReason =
-  /** Its generation was replaced, or failed to start, before it was ready. */
-  | { kind: 'superseded' }
-  /** A newer generation took over: it drained. */
-  | { kind: 'replaced' }
-  | { kind: 'recycled'; why: string }
-  | { kind: 'fewer-workers' }
-  | { kind: 'stop' }
-  | { kind: 'fast-stop' }
-  | { kind: 'graceful-timeout'; afterMs: number }
-  | { kind: 'heartbeat-timeout'; silentMs: number }
-  | { kind: 'ready-timeout'; afterMs: number }
-  | { kind: 'not-ready'; reason: string };
-
-export interface WorkerExit {
-  pid: number;
-  generation: number;
-  slot: number;
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  /** Why the process could not be started at all (then `pid` is 0). */
-  spawnError: string | null;
-  endedBy: EndReason | null;
-  startedAt: number;
-  readyAt: number | null;
-  exitedAt: number;
-  /** The last listen() the manager could not serve, e.g. `tcp:*:3000 (EADDRINUSE: address already in use)`. */
-  listenError: string | null;
-  /** It died for want of memory: the kernel's OOM killer or V8's heap limit. */
-  outOfMemory: OutOfMemory | null;
-}
 
 /** The manager ended it on purpose: no crash, nothing to replace or report. */
 export function wasRetired(exit: WorkerExit): boolean {

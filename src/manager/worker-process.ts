@@ -9,7 +9,7 @@ import type { ListenerRegistry } from './listeners.js';
 import type { Logger } from './log.js';
 import { oomCount, outOfMemory } from './out-of-memory.js';
 import { OutputTail } from './output-tail.js';
-import type { EndReason, WorkerExit } from './worker-exit.js';
+import type { EndReason, WorkerExit } from '../protocol/worker-exit.js';
 
 // One worker process as the manager sees it. It owns its lifecycle: its state changes only
 // through the methods below, and it enforces its own deadlines (ready within the ready timeout,

@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { StartFailure } from '../manager/generation.js';
 import type { Manager } from '../manager/manager.js';
-import type { WorkerExit } from '../manager/worker-exit.js';
+import type { WorkerExit } from '../protocol/worker-exit.js';
 import { NativeAddonError, setCloexec } from '../native.js';
 import { exited } from '../process-exit.js';
 import type { UpgradeResult } from '../protocol/status.js';

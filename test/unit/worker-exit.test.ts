@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { describeExit, wasRetired, type WorkerExit } from '../../src/manager/worker-exit.js';
+import { describeExit, wasRetired } from '../../src/manager/worker-exit.js';
+import type { WorkerExit } from '../../src/protocol/worker-exit.js';
 import { duration, secs } from '../../src/durations.js';
 
 const exit = (over: Partial<WorkerExit>): WorkerExit => ({
