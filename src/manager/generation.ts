@@ -178,12 +178,7 @@ export class Generation extends EventEmitter<{ changed: []; crash: [exit: Worker
   /** Gives up the slots from `from` on: their workers (not yet serving, or retrying) are killed. For a batched reload that failed midway. */
   shrink(from: number): void {
     this.target = this.active = from;
-    for (const [slot, timer] of this.respawns) {
-      if (slot >= from) {
-        clearTimeout(timer);
-        this.respawns.delete(slot);
-      }
-    }
+    this.cancelRespawns(from);
     for (const w of this.workers) if (w.slot >= from) w.kill({ kind: 'superseded' });
     this.emit('changed');
   }
@@ -195,12 +190,7 @@ export class Generation extends EventEmitter<{ changed: []; crash: [exit: Worker
    */
   async yieldSlots(from: number, to: number, linger: boolean): Promise<WorkerProcess[]> {
     const leaving = this.workers.filter((w) => w.slot >= from && w.slot < to);
-    for (const [slot, timer] of this.respawns) {
-      if (slot >= from && slot < to) {
-        clearTimeout(timer);
-        this.respawns.delete(slot);
-      }
-    }
+    this.cancelRespawns(from, to);
     this.yielded.push([from, to]);
     await Promise.all(leaving.map((w) => w.drain(w.state === 'starting' ? { kind: 'superseded' } : { kind: 'replaced' }, linger)));
     this.emit('changed');
@@ -269,12 +259,7 @@ export class Generation extends EventEmitter<{ changed: []; crash: [exit: Worker
     this.target = this.active = size;
     for (let slot = before; slot < size; slot++) if (!this.inSlot(slot)) this.spawn(slot);
     for (const w of this.workers) if (w.slot >= size) void w.drain({ kind: 'fewer-workers' }, false);
-    for (const [slot, timer] of this.respawns) {
-      if (slot >= size) {
-        clearTimeout(timer);
-        this.respawns.delete(slot);
-      }
-    }
+    this.cancelRespawns(size);
     this.emit('changed');
   }
 
@@ -417,8 +402,12 @@ export class Generation extends EventEmitter<{ changed: []; crash: [exit: Worker
     return this.workers.map((w) => w.output.text()).find((t) => t.trim() !== '') ?? '';
   }
 
-  private cancelRespawns(): void {
-    for (const t of this.respawns.values()) clearTimeout(t);
-    this.respawns.clear();
+  /** The crashed workers of slots [from, to) waiting out their backoff are not started again. */
+  private cancelRespawns(from = 0, to = Infinity): void {
+    for (const [slot, timer] of this.respawns) {
+      if (slot < from || slot >= to) continue;
+      clearTimeout(timer);
+      this.respawns.delete(slot);
+    }
   }
 }
