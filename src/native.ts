@@ -191,15 +191,25 @@ export function requireNative(purpose: string): void {
   }
 }
 
-/** The addon this process loaded (loading it if need be), or null when it cannot be loaded. */
-export function nativeAddonInfo(): NativeAddonInfo | null {
+/**
+ * What `call` returns, or `without` when the addon cannot be loaded: for what hypnode does without
+ * it (loadNative's warning says what goes). Any other error is thrown.
+ */
+export function orWithoutAddon<T>(call: () => T, without: T): T {
   try {
-    load();
+    return call();
   } catch (err) {
-    if (err instanceof NativeAddonError) return null;
+    if (err instanceof NativeAddonError) return without;
     throw err;
   }
-  return info ?? null;
+}
+
+/** The addon this process loaded (loading it if need be), or null when it cannot be loaded. */
+export function nativeAddonInfo(): NativeAddonInfo | null {
+  return orWithoutAddon(() => {
+    load();
+    return info ?? null;
+  }, null);
 }
 
 /** One line for `hypnode --version`: which addon file is in use, or why there is none. */

@@ -15,9 +15,9 @@ export function answers(path: string): Promise<boolean> {
   });
 }
 
-/** The file descriptor under a connected net.Socket (node keeps it in its internal handle), or -1. */
-export function fdOf(socket: net.Socket): number {
-  return (socket as unknown as { _handle?: { fd?: number } })._handle?.fd ?? -1;
+/** The file descriptor under a connected net.Socket or a listening net.Server (node keeps it in its internal handle), or -1. */
+export function fdOf(socket: net.Socket | net.Server): number {
+  return (socket as unknown as { _handle?: { fd?: number } | null })._handle?.fd ?? -1;
 }
 
 /**

@@ -64,7 +64,7 @@ test('a reload in batches of 1 under load fails no request, never runs more than
 test('a failing canary fails the batched reload as a plain one fails; a later batch that fails says what serves, and the next reload converges', async (t) => {
   const { dir, app } = exampleApp(t, 'hello');
   const port = await freePort();
-  const h = await startHypnode(t, app, ['--workers', '4', '--reload-batch', '50%', '--upgrade-timeout', '3', '--probation', '0.5'], { env: { PORT: String(port) } });
+  const h = await startHypnode(t, app, ['--workers', '4', '--reload-batch', '50%', '--ready-timeout', '3', '--probation', '0.5'], { env: { PORT: String(port) } });
   const before = await h.status();
   const good = readFileSync(app, 'utf8');
   const load = startLoad({ port, durationMs: 60_000, maxRequests: 200_000, keepAliveClients: 2, newConnectionClients: 2 });
@@ -77,7 +77,7 @@ test('a failing canary fails the batched reload as a plain one fails; a later ba
   const kept = await h.status();
   assert.deepEqual(kept.workers.map((w) => w.pid).sort(), before.workers.map((w) => w.pid).sort(), 'the old workers untouched');
 
-  // Only slots 2 and 3 fail (the second batch): the reload fails after the upgrade timeout, half and half serve.
+  // Only slots 2 and 3 fail (the second batch): the reload fails after the ready timeout, half and half serve.
   writeFileSync(app, `if (Number(process.env.HYPNODE_WORKER_INDEX) >= 2) throw new Error('slot-bound failure');\n${good}`);
   writeFileSync(join(dir, 'version.txt'), '2\n');
   const partial = await h.cli('reload');

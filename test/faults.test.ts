@@ -81,16 +81,16 @@ test('in the middle of a reload, a hung old worker is replaced and the reload st
   assert.equal((await get(port)).version, '2');
 });
 
-test('in the middle of a reload, a new worker that hangs at boot fails the reload at the upgrade timeout; the old serves on', async (t) => {
+test('in the middle of a reload, a new worker that hangs at boot fails the reload at the ready timeout; the old serves on', async (t) => {
   const { dir, app } = faultApp(t);
   const port = await freePort();
-  const h = await startHypnode(t, app, ['--workers', '1', '--upgrade-timeout', '2', ...HEARTBEAT], { env: { PORT: String(port) } });
+  const h = await startHypnode(t, app, ['--workers', '1', '--ready-timeout', '2', ...HEARTBEAT], { env: { PORT: String(port) } });
   writeFileSync(join(dir, 'hang-at-boot'), '');
   const startedAt = Date.now();
   const reload = h.cli('reload');
   const newcomer = await waitFor('the new worker', async () => (await quickStatus(h)).workers.find((w) => w.generation === 2)?.pid);
   const r = await reload;
-  t.diagnostic(`the reload failed after ${Date.now() - startedAt} ms (upgrade timeout 2 s)`);
+  t.diagnostic(`the reload failed after ${Date.now() - startedAt} ms (ready timeout 2 s)`);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /reload failed: not ready within 2s \(0 of 1 workers ready\); the old code keeps serving/);
   await waitFor('the hung newcomer to be gone', () => !alive(newcomer), 5000);
@@ -120,11 +120,11 @@ test('in the middle of a reload, a draining worker that hangs is killed at the h
   assert.equal((await get(port)).version, '2');
 });
 
-test('at the first start, a worker that hangs at boot is killed at the upgrade timeout and started again', async (t) => {
+test('at the first start, a worker that hangs at boot is killed at the ready timeout and started again', async (t) => {
   const { dir, app } = faultApp(t);
   const port = await freePort();
   writeFileSync(join(dir, 'hang-at-boot'), '');
-  const h = await startHypnode(t, app, ['--workers', '1', '--upgrade-timeout', '1', ...HEARTBEAT], { env: { PORT: String(port) }, wait: false });
+  const h = await startHypnode(t, app, ['--workers', '1', '--ready-timeout', '1', ...HEARTBEAT], { env: { PORT: String(port) }, wait: false });
   await waitFor('the hung worker to be killed', () => /not ready after \d+s: killing it/.test(h.output), 10_000);
   // The kill is logged when it is sent; the crash is recorded when the worker's exit arrives.
   const s = await waitFor('the crash to be recorded', async () => {
@@ -132,7 +132,7 @@ test('at the first start, a worker that hangs at boot is killed at the upgrade t
     return s.lastCrash ? s : null;
   });
   assert.equal(s.state, 'failing', 'crashing before it ever served: failing, not starting');
-  assert.match(s.lastCrash?.message ?? '', /was killed: not ready within the upgrade timeout/);
+  assert.match(s.lastCrash?.message ?? '', /was killed: not ready within the ready timeout/);
   rmSync(join(dir, 'hang-at-boot'));
   await h.waitServing();
   assert.equal((await get(port)).status, 200);

@@ -80,10 +80,10 @@ test('a new version that throws at start fails the reload with its error and lea
   assert.equal(ok.code, 0, ok.stderr);
 });
 
-test('a new version that never becomes ready fails after the upgrade timeout', async (t) => {
+test('a new version that never becomes ready fails after the ready timeout', async (t) => {
   const { app } = exampleApp(t, 'hello');
   const port = await freePort();
-  const h = await startHypnode(t, app, ['--workers', '1', '--upgrade-timeout', '1.5'], { env: { PORT: String(port) } });
+  const h = await startHypnode(t, app, ['--workers', '1', '--ready-timeout', '1.5'], { env: { PORT: String(port) } });
   writeFileSync(app, "setInterval(() => {}, 1000); console.error('stuck connecting to the database');\n");
   const started = Date.now();
   const r = await h.cli('reload');

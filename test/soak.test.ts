@@ -25,7 +25,7 @@ import { freePort, startHypnode, tempDir, waitFor } from './support/hypnode.js';
 // What is measured is growth, never time: no limit on how long the reloads take (about 4 minutes
 // on an idle 2-core machine, many more on a busy one), and each reading waits for the manager's
 // word that its collection is done. A reload that cannot finish fails on the manager's own
-// timeouts (the upgrade timeout, the graceful timeout in the config file), not on the test's.
+// timeouts (the ready timeout, the graceful timeout in the config file), not on the test's.
 
 // SOAK_RELOADS and SOAK_WARM_UP shorten it, to try it on a machine too busy for the whole run.
 const RELOADS = Number(process.env.SOAK_RELOADS ?? 1000);
@@ -37,7 +37,7 @@ test(`${RELOADS} reloads in a row: the manager's memory and file descriptors do 
   // A new worker may take its time to be ready (once, under stress-ng and three other test runs,
   // one of 1150 took over 60 s, the default): 300 s still fails a worker that never gets ready,
   // and measures no machine.
-  writeFileSync(join(dir, 'hypnode.config.mjs'), 'export default { gracefulTimeout: 5, probation: 0.05, upgradeTimeout: 300 };\n');
+  writeFileSync(join(dir, 'hypnode.config.mjs'), 'export default { gracefulTimeout: 5, probation: 0.05, readyTimeout: 300 };\n');
   const port = await freePort();
   const acks = tempDir(t);
   const h = await startHypnode(t, app, ['--workers', '1'], { env: { PORT: String(port), GC_ACK_DIR: acks, NODE_OPTIONS: `--max-semi-space-size=1 --import=${GC_ON_SIGNAL}` } });

@@ -53,10 +53,10 @@ test('status: a table of workers, and --json fields exactly as documented', asyn
   for (const w of afterReload.workers) assert.match(table.stdout, new RegExp(`^ +2 +${w.slot} +${w.pid} +ready +\\d+s +\\d+ +\\d+ +[\\d.]+ MiB$`, 'm'));
 
   // A batched reload that fails midway (slot 1 cannot start) leaves two generations serving. Its
-  // crashes are retried until the upgrade timeout: a short one, though long enough for slot 0 to
+  // crashes are retried until the ready timeout: a short one, though long enough for slot 0 to
   // start on a busy machine.
   const good = readFileSync(app, 'utf8');
-  writeFileSync(join(dir, 'hypnode.config.json'), JSON.stringify({ reloadBatch: 1, upgradeTimeout: 5 }));
+  writeFileSync(join(dir, 'hypnode.config.json'), JSON.stringify({ reloadBatch: 1, readyTimeout: 5 }));
   writeFileSync(app, `if (process.env.HYPNODE_WORKER_INDEX === '1') throw new Error('slot 1 broken');\n${good}`);
   assert.equal((await h.cli('reload')).code, 1);
   for (const p of fieldPaths(await h.status())) seen.add(p);

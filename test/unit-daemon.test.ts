@@ -63,7 +63,7 @@ test('start --daemon returns only once the first generation serves, with the man
 test('start --daemon of code that cannot start fails with a non-zero exit', async (t) => {
   const dir = tempDir(t);
   writeFileSync(join(dir, 'app.js'), "throw new Error('cannot boot');\n");
-  const r = await runCli(['start', join(dir, 'app.js'), '--workers', '1', '--daemon', '--upgrade-timeout', '2'], { env: { HYPNODE_RUNTIME_DIR: dir } });
+  const r = await runCli(['start', join(dir, 'app.js'), '--workers', '1', '--daemon', '--ready-timeout', '2'], { env: { HYPNODE_RUNTIME_DIR: dir } });
   assert.equal(r.code, 1);
   assert.match(r.stderr, /cannot boot/);
   assert.match(r.stderr, /did not serve within 2s/);

@@ -113,7 +113,7 @@ test('an upgrade that cannot start (no such Node, a build that throws, new worke
   const runtime = copyRuntime(tempDir(t, 'hypnode-copy-'), process.execPath);
   const port = await freePort();
   const pidFile = join(tempDir(t, 'hypnode-pid-'), 'app.pid');
-  const h = startFrom(t, runtime, process.execPath, app, ['--workers', '2', '--pid-file', pidFile, '--upgrade-timeout', '10'], { PORT: String(port) });
+  const h = startFrom(t, runtime, process.execPath, app, ['--workers', '2', '--pid-file', pidFile, '--ready-timeout', '10'], { PORT: String(port) });
   const managers = new Set([h.pid]);
   cleanupAll(t, h, managers);
   const before = await h.waitServing();

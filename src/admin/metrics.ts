@@ -1,6 +1,6 @@
 import { AggregatorRegistry, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Manager } from '../manager/manager.js';
-import type { WorkerExit } from '../manager/worker-exit.js';
+import type { WorkerExit } from '../protocol/worker-exit.js';
 import type { ReloadResult } from '../protocol/status.js';
 
 // What the manager serves on /metrics, in Prometheus' text format (prom-client does the

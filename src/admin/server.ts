@@ -1,7 +1,7 @@
 import { chmodSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { OperationError } from '../errors.js';
-import { closeKeepingPath } from '../sockets.js';
+import { closeKeepingPath, fdOf } from '../sockets.js';
 import type { Manager } from '../manager/manager.js';
 import { ManagerMetrics } from './metrics.js';
 import { statusSummary } from './status-summary.js';
@@ -56,7 +56,9 @@ export class AdminServer {
 
   /** The listening socket, for a successor manager to go on with. */
   get fd(): number {
-    return (this.server as unknown as { _handle: { fd: number } })._handle.fd;
+    const fd = fdOf(this.server);
+    if (fd < 0) throw new Error('the admin socket is closed');
+    return fd;
   }
 
   /** A successor answers from now on: stop accepting, keeping a unix socket's path. */

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import type { SettingSources } from '../config/resolve.js';
-import { SETTINGS, type SettingKey } from '../config/settings.js';
+import { givenOnce, SETTINGS, type SettingKey } from '../config/settings.js';
 import { didYouMean } from '../did-you-mean.js';
 import { UsageError } from '../errors.js';
 
@@ -111,7 +111,11 @@ type ParseOptions = Record<string, { type: 'string' | 'boolean'; multiple?: bool
 function parseOptions(): ParseOptions {
   const options: ParseOptions = {};
   for (const [flag, o] of Object.entries(OWN_OPTIONS)) options[flag] = { type: o.type, ...(o.multiple ? { multiple: true } : {}), ...(o.short ? { short: o.short } : {}) };
-  for (const s of SETTINGS) options[s.flag] = s.kind === 'bool' ? { type: 'boolean' } : { type: 'string', multiple: s.kind === 'list' || s.kind === 'map' || s.kind === 'paths' };
+  for (const s of SETTINGS) {
+    const option: ParseOptions[string] = s.kind === 'bool' ? { type: 'boolean' } : { type: 'string', multiple: s.kind === 'list' || s.kind === 'map' || s.kind === 'paths' };
+    options[s.flag] = option;
+    if (s.formerly) options[s.formerly.flag] = option;
+  }
   return options;
 }
 
@@ -168,15 +172,15 @@ export function parseCli(argv: string[]): CliArgs {
   // A flag of another command: said with the commands it goes with.
   const allowed = new Set(flagsOf(known));
   for (const flag of Object.keys(values)) {
-    const setting = SETTINGS.some((s) => s.flag === flag);
+    const setting = SETTINGS.some((s) => s.flag === flag || s.formerly?.flag === flag);
     if (allowed.has(flag) || (setting && spec.settings !== 'none')) continue;
     const goes = OWN_OPTIONS[flag]?.commands?.map((c) => `\`hypnode ${c}\``).join(', ') ?? 'the commands that take APP';
     throw new UsageError(`--${flag} goes with ${goes}, not \`hypnode ${known}\``);
   }
   const flags: SettingSources['flags'] = {};
   for (const s of SETTINGS) {
-    const v = values[s.flag];
-    if (v !== undefined) flags[s.key as SettingKey] = v as string | boolean | string[];
+    const given = givenOnce(s.flag, s.formerly?.flag, (flag) => values[flag], (flag) => `--${flag}`);
+    if (given) flags[s.key as SettingKey] = given.value as string | boolean | string[];
   }
   if (appArgs) {
     if (known !== 'start' && known !== 'unit') throw new UsageError(`app arguments after -- are only for \`hypnode start\` and \`hypnode unit\``);

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { sendCommand } from '../control/client.js';
-import type { InstancePaths } from '../control/paths.js';
+import type { InstancePaths } from '../protocol/control.js';
 import { OperationError, UsageError } from '../errors.js';
 
 // `hypnode start --daemon`, for init systems without sd_notify (sysvinit, OpenRC, Type=forking):

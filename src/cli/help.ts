@@ -73,7 +73,8 @@ export function commandHelp(command: CommandName, width: number): string {
   const settings = SETTINGS.filter((s) => allowed.has(s.flag)).map((s): [string, string] => {
     const value = placeholder(s.kind, s.value);
     const applies = s.effect === 'reload' ? '' : '; a reload never changes it';
-    return [`--${s.flag}${value ? ` ${value}` : ''}`, `${s.doc} (default: ${s.shown}; ${s.env}${applies})`];
+    const formerly = s.formerly ? `; formerly --${s.formerly.flag}, ${s.formerly.env}` : '';
+    return [`--${s.flag}${value ? ` ${value}` : ''}`, `${s.doc} (default: ${s.shown}; ${s.env}${applies}${formerly})`];
   });
   const settingsHead = spec.settings === 'all'
     ? 'Settings (also in hypnode.config.json beside APP, or --config PATH, by their camelCase names; flags > environment > config file > defaults; a reload reads the config file again):'

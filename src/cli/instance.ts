@@ -2,7 +2,8 @@ import { existsSync } from 'node:fs';
 import { appPath, logicalCwd, workingDir } from '../config/app-file.js';
 import { resolveLeniently, resolveSettings, type Resolved, type SettingSources } from '../config/resolve.js';
 import { trustDir } from '../control/manager-trust.js';
-import { candidateDirs, instancePaths, runtimeDir, type InstancePaths } from '../control/paths.js';
+import { candidateDirs, instancePaths, runtimeDir } from '../control/paths.js';
+import type { InstancePaths } from '../protocol/control.js';
 import type { CliArgs } from './args.js';
 
 // The app, its settings and where its manager listens, as every command works them out.

@@ -1,7 +1,8 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { sendCommand } from '../control/client.js';
-import { candidateDirs, type InstancePaths } from '../control/paths.js';
+import { candidateDirs } from '../control/paths.js';
+import type { InstancePaths } from '../protocol/control.js';
 import type { Status } from '../protocol/status.js';
 
 // Every instance this user can reach: each control socket in the runtime directories `start`

@@ -4,7 +4,7 @@ import { didYouMean } from '../did-you-mean.js';
 import { UsageError } from '../errors.js';
 import { importDefault } from './import-isolated.js';
 import { describeProblem } from './rules.js';
-import { SETTINGS, defaultSettings, settingsSchema, type SettingDoc, type SettingKey, type Settings } from './settings.js';
+import { SETTINGS, defaultSettings, givenOnce, settingsSchema, type SettingDoc, type SettingKey, type Settings } from './settings.js';
 
 // Precedence: flags > environment > config file > defaults. Each layer is validated on its own
 // so that an error names its source (the flag, the variable, or the file and key).
@@ -52,8 +52,8 @@ export async function resolveLeniently(sources: SettingSources): Promise<Resolve
 function layered(sources: SettingSources, fromFile: Partial<Settings>, configFile: string | null): Settings {
   const settings = { ...defaultSettings(), ...fromFile } as Record<SettingKey, unknown>;
   for (const s of SETTINGS) {
-    const raw = sources.env[s.env];
-    if (raw !== undefined && raw !== '') settings[s.key] = parseLayer(s, raw, `environment variable ${s.env}`, sources.cwd);
+    const raw = fromEnvironment(s, sources.env);
+    if (raw) settings[s.key] = parseLayer(s, raw.value, `environment variable ${raw.name}`, sources.cwd);
   }
   for (const s of SETTINGS) {
     const raw = sources.flags[s.key];
@@ -61,6 +61,11 @@ function layered(sources: SettingSources, fromFile: Partial<Settings>, configFil
   }
   if (sources.appArgs) settings.args = sources.appArgs;
   return checkWhole(settings, configFile);
+}
+
+/** A setting's variable, or its former one (an empty variable is one not set). */
+export function fromEnvironment(s: SettingDoc, env: NodeJS.ProcessEnv): { value: string; name: string } | undefined {
+  return givenOnce(s.env, s.formerly?.env, (name) => env[name] || undefined, (name) => name);
 }
 
 function findConfigFile(sources: SettingSources): string | null {
@@ -108,18 +113,21 @@ async function readConfigFile(path: string): Promise<Partial<Settings>> {
     throw new UsageError(`config file ${path} must hold an object of settings (e.g. {"workers": 4})`);
   }
   const known = new Set<string>(SETTINGS.map((s) => s.key));
+  const former = new Set<string>(SETTINGS.flatMap((s) => (s.formerly ? [s.formerly.key] : [])));
   for (const key of Object.keys(data)) {
-    if (!known.has(key)) {
+    if (!known.has(key) && !former.has(key)) {
       throw new UsageError(`config file ${path}: unknown key "${key}"${didYouMean(key, [...known])}; known keys: ${[...known].join(', ')}`);
     }
   }
+  const values = data as Record<string, unknown>;
   const out: Partial<Record<SettingKey, unknown>> = {};
-  for (const [key, value] of Object.entries(data) as [SettingKey, unknown][]) {
+  for (const s of SETTINGS) {
+    const given = givenOnce(s.key, s.formerly?.key, (key) => (Object.hasOwn(values, key) ? { v: values[key] } : undefined), (key) => `"${key}"`, `config file ${path}: `);
+    if (!given) continue;
     // A list or a map may hold secrets (the workers' env, the app's arguments): its value is not quoted.
-    const kind = SETTINGS.find((s) => s.key === key)?.kind;
-    const valid = validateOne(key, value, `config file ${path}: key "${key}"`, kind !== 'map' && kind !== 'list');
+    const valid = validateOne(s.key, given.value.v, `config file ${path}: key "${given.name}"`, s.kind !== 'map' && s.kind !== 'list');
     // Paths in the file are the file's own: relative to where it is.
-    out[key] = kind === 'paths' ? (valid as string[]).map((p) => resolve(dirname(path), p)) : valid;
+    out[s.key] = s.kind === 'paths' ? (valid as string[]).map((p) => resolve(dirname(path), p)) : valid;
   }
   return out as Partial<Settings>;
 }

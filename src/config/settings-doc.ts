@@ -9,7 +9,8 @@ export const END = '<!-- end of settings table -->';
 export function settingsMarkdown(): string {
   const rows = SETTINGS.map((s) => {
     const effect = s.effect === 'reload' ? 'reload' : 'restart';
-    return `| \`--${s.flag}\` | \`${s.env}\` | \`${s.key}\` | ${s.shown} | ${effect} | ${s.doc} |`;
+    const formerly = s.formerly ? `; formerly \`--${s.formerly.flag}\`, \`${s.formerly.env}\`, \`${s.formerly.key}\` (still accepted)` : '';
+    return `| \`--${s.flag}\` | \`${s.env}\` | \`${s.key}\` | ${s.shown} | ${effect} | ${s.doc}${formerly} |`;
   });
   return [
     '| flag | environment | config key | default | a change takes effect at | meaning |',

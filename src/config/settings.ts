@@ -29,6 +29,14 @@ interface Def<T> {
   value?: string;
   effect: TakesEffect;
   doc: string;
+  /** The names it had before, still accepted (a config file, a unit or a script written for them keeps working). */
+  formerly?: FormerNames;
+}
+
+export interface FormerNames {
+  key: string;
+  flag: string;
+  env: string;
 }
 
 const seconds = number({ above: 0 });
@@ -43,8 +51,10 @@ const TABLE = {
     shown: '1', effect: 'reload', doc: 'seconds between heartbeats from each worker' }),
   heartbeatTimeout: def({ flag: 'heartbeat-timeout', env: 'HYPNODE_HEARTBEAT_TIMEOUT', kind: 'seconds', rule: seconds, default: () => 10,
     shown: '10', effect: 'reload', doc: 'seconds without a heartbeat after which a worker counts as hung and is killed and replaced' }),
-  upgradeTimeout: def({ flag: 'upgrade-timeout', env: 'HYPNODE_UPGRADE_TIMEOUT', kind: 'seconds', rule: seconds, default: () => 60,
-    shown: '60', effect: 'reload', doc: 'seconds a new worker may take to become ready before it is killed (and a reload fails)' }),
+  // hypnotoad's upgrade_timeout, once: in hypnode an upgrade replaces the manager, so the name says what it waits for.
+  readyTimeout: def({ flag: 'ready-timeout', env: 'HYPNODE_READY_TIMEOUT', kind: 'seconds', rule: seconds, default: () => 60,
+    shown: '60', effect: 'reload', doc: 'seconds a new worker may take to become ready before it is killed (and a reload fails)',
+    formerly: { key: 'upgradeTimeout', flag: 'upgrade-timeout', env: 'HYPNODE_UPGRADE_TIMEOUT' } }),
   readyPath: def({ flag: 'ready-path', env: 'HYPNODE_READY_PATH', kind: 'string', value: 'PATH',
     rule: string({ pattern: [/^(off|\/\S*)$/, 'a path starting with /, or "off"'] }), default: (): string => '/',
     shown: '/', effect: 'reload', doc: 'the path of the readiness probe each HTTP server must answer below 500 before its worker is ready ("off": listening is ready)' }),
@@ -106,6 +116,23 @@ export interface SettingDoc extends Def<unknown> {
 }
 
 export const SETTINGS: readonly SettingDoc[] = Object.entries(TABLE).map(([key, d]) => ({ ...(d as Def<unknown>), key: key as SettingKey }));
+
+/**
+ * The value given under a setting's name or under its former one: `read` looks one name up,
+ * `say` writes it as the user did (--flag, VARIABLE, "key"). Both at once is an error naming both
+ * (after `where`, when the name alone does not say where it was given).
+ */
+export function givenOnce<V>(
+  now: string, former: string | undefined, read: (name: string) => V | undefined, say: (name: string) => string, where = '',
+): { value: V; name: string } | undefined {
+  const current = read(now);
+  const old = former === undefined ? undefined : read(former);
+  if (current !== undefined && old !== undefined) {
+    throw new UsageError(`${where}both ${say(now)} and ${say(former!)} (its former name) are given: give only ${say(now)}`);
+  }
+  if (current !== undefined) return { value: current, name: now };
+  return old === undefined ? undefined : { value: old, name: former! };
+}
 
 export function defaultSettings(): Settings {
   return Object.fromEntries(SETTINGS.map((s) => [s.key, s.default()])) as Settings;

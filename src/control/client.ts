@@ -4,7 +4,7 @@ import type { Command, FinalReply, Reply } from '../protocol/control.js';
 import { codeOf } from '../protocol/error-codes.js';
 import { LineReader, MAX_REPLY_BYTES } from '../protocol/lines.js';
 import { managerRefusal, trustDir } from './manager-trust.js';
-import type { InstancePaths } from './paths.js';
+import type { InstancePaths } from '../protocol/control.js';
 
 // The CLI's end of the control channel.
 

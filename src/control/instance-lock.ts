@@ -1,8 +1,8 @@
 import { closeSync, constants, fstatSync, ftruncateSync, lstatSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import { OperationError } from '../errors.js';
-import { NativeAddonError, tryLock } from '../native.js';
-import type { InstancePaths } from './paths.js';
+import { orWithoutAddon, tryLock } from '../native.js';
+import type { InstancePaths } from '../protocol/control.js';
 
 // Two `hypnode start` of one instance at the same moment must not both win, and a control socket
 // left by a manager that was killed must be replaced by exactly one of them. The lock is a file
@@ -38,12 +38,15 @@ export async function lockInstance(paths: InstancePaths): Promise<InstanceLock> 
   // meanwhile holds nothing, and tries the new one.
   for (;;) {
     const fd = openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
-    let locked: boolean;
+    let locked: boolean | null;
     try {
-      locked = tryLock(fd);
+      locked = orWithoutAddon(() => tryLock(fd), null);
     } catch (err) {
       closeSync(fd);
-      if (!(err instanceof NativeAddonError)) throw err;
+      throw err;
+    }
+    if (locked === null) {
+      closeSync(fd);
       unlinkSync(path);
       return NO_LOCK;
     }

@@ -1,9 +1,9 @@
 import { lstatSync, realpathSync, type Stats } from 'node:fs';
 import type net from 'node:net';
 import { dirname } from 'node:path';
-import { NativeAddonError, peerCredentials } from '../native.js';
+import { orWithoutAddon, peerCredentials } from '../native.js';
 import { fdOf } from '../sockets.js';
-import type { InstancePaths } from './paths.js';
+import type { InstancePaths } from '../protocol/control.js';
 
 // The CLI checks the manager it talks to, as the manager checks the CLI: a deploy script that
 // believes a reload a stranger answered believes a deploy that never happened. A default such as
@@ -60,14 +60,14 @@ function givenByRoot(dir: string, owner: number): boolean {
 
 /** Why the manager at the other end of `socket` is not to be trusted, or null when it is. */
 export function managerRefusal(socket: net.Socket, paths: InstancePaths, uids: number[]): string | null {
-  let uid: number;
+  let uid: number | null;
   try {
-    uid = peerCredentials(fdOf(socket)).uid;
+    uid = orWithoutAddon(() => peerCredentials(fdOf(socket)).uid, null);
   } catch (err) {
-    // Without the addon only the directory's owner and modes vouch for the manager.
-    if (err instanceof NativeAddonError) return null;
     return `cannot tell who answers on ${paths.socket} (${(err as Error).message}): nothing was sent`;
   }
+  // Without the addon only the directory's owner and modes vouch for the manager.
+  if (uid === null) return null;
   if (uids.includes(uid)) return null;
   return (
     `the manager at ${paths.socket} runs as uid ${uid}, not as you (uid ${process.geteuid?.() ?? 0}), root or the owner of ${paths.dir}: ` +

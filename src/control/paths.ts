@@ -3,6 +3,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { UsageError } from '../errors.js';
+import type { InstancePaths } from '../protocol/control.js';
 
 // How `hypnode reload app.js` finds the manager that `hypnode start app.js` started: both derive
 // the control socket's name from the app's path as given (and the instance name, if any).
@@ -43,14 +44,6 @@ function defaultDir(env: NodeJS.ProcessEnv): string {
   if (uid === 0) return '/run/hypnode';
   if (env.XDG_RUNTIME_DIR) return join(env.XDG_RUNTIME_DIR, 'hypnode');
   return join(tmpdir(), `hypnode-${uid}`);
-}
-
-export interface InstancePaths {
-  dir: string;
-  socket: string;
-  label: string;
-  /** The directory was named (--runtime-dir, its variable, the config file), not found: its owner is the instance's user. */
-  named?: boolean;
 }
 
 /** Longest path a unix socket address can hold on Linux (108 bytes with the trailing NUL). */

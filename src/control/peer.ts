@@ -1,5 +1,5 @@
 import type net from 'node:net';
-import { loadNative, NativeAddonError, peerCredentials } from '../native.js';
+import { loadNative, orWithoutAddon, peerCredentials } from '../native.js';
 import { fdOf } from '../sockets.js';
 
 // Who may use the control channel: the user the manager runs as, and root. The socket's file
@@ -9,25 +9,22 @@ import { fdOf } from '../sockets.js';
 
 /** False when the native addon is missing: then only the file modes guard the channel. */
 export function canCheckPeers(): boolean {
-  try {
+  return orWithoutAddon(() => {
     loadNative();
     return true;
-  } catch (err) {
-    if (err instanceof NativeAddonError) return false;
-    throw err;
-  }
+  }, false);
 }
 
 /** Why `socket`'s peer may not give commands, or null when it may. */
 export function peerRefusal(socket: net.Socket): string | null {
   const fd = fdOf(socket);
-  let uid: number;
+  let uid: number | null;
   try {
-    uid = peerCredentials(fd).uid;
+    uid = orWithoutAddon(() => peerCredentials(fd).uid, null);
   } catch (err) {
-    if (err instanceof NativeAddonError) return null;
     return `cannot tell who is asking (${(err as Error).message}): refused`;
   }
+  if (uid === null) return null;
   const own = process.geteuid?.() ?? 0;
   if (uid === own || uid === 0) return null;
   return `permission denied: uid ${uid} may not control this instance (only uid ${own}, which started it, and root)`;

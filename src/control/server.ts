@@ -4,9 +4,9 @@ import { OperationError } from '../errors.js';
 import { parseRequest, type FinalReply, type Reply, type Request } from '../protocol/control.js';
 import { codeOf } from '../protocol/error-codes.js';
 import { LineReader } from '../protocol/lines.js';
-import { answers, closeKeepingPath } from '../sockets.js';
+import { answers, closeKeepingPath, fdOf } from '../sockets.js';
 import { adoptLock, lockInstance, type InstanceLock } from './instance-lock.js';
-import type { InstancePaths } from './paths.js';
+import type { InstancePaths } from '../protocol/control.js';
 import { canCheckPeers, peerRefusal } from './peer.js';
 import { ensurePrivateDir } from './runtime-dir.js';
 
@@ -71,9 +71,9 @@ export class ControlServer {
 
   /** What a successor needs to go on answering here: the listening fds. */
   get fds(): { socketFd: number; lockFd: number | null } {
-    const handle = (this.server as unknown as { _handle: { fd: number } | null })._handle;
-    if (!handle) throw new Error('the control socket is closed');
-    return { socketFd: handle.fd, lockFd: this.lock.fd };
+    const socketFd = fdOf(this.server);
+    if (socketFd < 0) throw new Error('the control socket is closed');
+    return { socketFd, lockFd: this.lock.fd };
   }
 
   close(): void {

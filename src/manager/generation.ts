@@ -6,7 +6,8 @@ import { Deadline } from './deadline.js';
 import type { ListenerRegistry } from './listeners.js';
 import type { Logger } from './log.js';
 import { StartTries } from './start-tries.js';
-import { describeExit, wasRetired, type EndReason, type WorkerExit } from './worker-exit.js';
+import type { EndReason, WorkerExit } from '../protocol/worker-exit.js';
+import { describeExit, wasRetired } from './worker-exit.js';
 import { WorkerProcess, type WorkerSpec } from './worker-process.js';
 
 // A generation: the workers that run one load of the app's code, one per slot (0..size-1). It
@@ -134,7 +135,7 @@ export class Generation extends EventEmitter<{ changed: []; crash: [exit: Worker
     const started = new Promise<void>((resolve, reject) => (this.waiter = { resolve, reject }));
     if (mode === 'reload') {
       // Set before the workers' own deadlines (same length), so that it reports first.
-      const timeoutMs = this.deps.spec.upgradeTimeoutMs;
+      const timeoutMs = this.deps.spec.readyTimeoutMs;
       const timer = new Deadline(timeoutMs, () => this.failStart(`not ready within ${timeoutMs / 1000}s (${this.standbyCount()} of ${this.active} workers ready)`, this.outputs()));
       void started.then(
         () => timer.cancel(),
@@ -148,7 +149,7 @@ export class Generation extends EventEmitter<{ changed: []; crash: [exit: Worker
   /**
    * A serving generation takes slots up to `upTo` too: they accept as soon as they are ready, and
    * one that crashes is started again with backoff. Resolves once each of those slots serves;
-   * throws StartFailure if they do not within the upgrade timeout.
+   * throws StartFailure if they do not within the ready timeout.
    */
   async grow(upTo: number): Promise<void> {
     const from = this.active;
@@ -156,13 +157,13 @@ export class Generation extends EventEmitter<{ changed: []; crash: [exit: Worker
     for (let slot = from; slot < this.active; slot++) if (!this.inSlot(slot)) this.spawn(slot);
     const serves = (slot: number) => this.workers.some((w) => w.slot === slot && w.state === 'ready');
     const all = () => Array.from({ length: this.active - from }, (_, i) => from + i).every(serves);
-    const deadline = Date.now() + this.deps.spec.upgradeTimeoutMs;
+    const deadline = Date.now() + this.deps.spec.readyTimeoutMs;
     while (!all()) {
       if (this.phase !== 'serving') throw new StartFailure(`generation ${this.id} was stopped before it was ready`, this.outputs());
       const left = deadline - Date.now();
       if (left <= 0) {
         const ready = Array.from({ length: this.active - from }, (_, i) => from + i).filter(serves).length;
-        throw new StartFailure(`${this.active - from - ready} of generation ${this.id}'s workers in slots ${from}-${this.active - 1} did not serve within ${this.deps.spec.upgradeTimeoutMs / 1000}s${this.lastCrash ? ` (last: ${this.lastCrash.message})` : ''}`, this.lastCrash?.output ?? this.outputs());
+        throw new StartFailure(`${this.active - from - ready} of generation ${this.id}'s workers in slots ${from}-${this.active - 1} did not serve within ${this.deps.spec.readyTimeoutMs / 1000}s${this.lastCrash ? ` (last: ${this.lastCrash.message})` : ''}`, this.lastCrash?.output ?? this.outputs());
       }
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, left);
@@ -177,12 +178,7 @@ export class Generation extends EventEmitter<{ changed: []; crash: [exit: Worker
   /** Gives up the slots from `from` on: their workers (not yet serving, or retrying) are killed. For a batched reload that failed midway. */
   shrink(from: number): void {
     this.target = this.active = from;
-    for (const [slot, timer] of this.respawns) {
-      if (slot >= from) {
-        clearTimeout(timer);
-        this.respawns.delete(slot);
-      }
-    }
+    this.cancelRespawns(from);
     for (const w of this.workers) if (w.slot >= from) w.kill({ kind: 'superseded' });
     this.emit('changed');
   }
@@ -194,12 +190,7 @@ export class Generation extends EventEmitter<{ changed: []; crash: [exit: Worker
    */
   async yieldSlots(from: number, to: number, linger: boolean): Promise<WorkerProcess[]> {
     const leaving = this.workers.filter((w) => w.slot >= from && w.slot < to);
-    for (const [slot, timer] of this.respawns) {
-      if (slot >= from && slot < to) {
-        clearTimeout(timer);
-        this.respawns.delete(slot);
-      }
-    }
+    this.cancelRespawns(from, to);
     this.yielded.push([from, to]);
     await Promise.all(leaving.map((w) => w.drain(w.state === 'starting' ? { kind: 'superseded' } : { kind: 'replaced' }, linger)));
     this.emit('changed');
@@ -268,12 +259,7 @@ export class Generation extends EventEmitter<{ changed: []; crash: [exit: Worker
     this.target = this.active = size;
     for (let slot = before; slot < size; slot++) if (!this.inSlot(slot)) this.spawn(slot);
     for (const w of this.workers) if (w.slot >= size) void w.drain({ kind: 'fewer-workers' }, false);
-    for (const [slot, timer] of this.respawns) {
-      if (slot >= size) {
-        clearTimeout(timer);
-        this.respawns.delete(slot);
-      }
-    }
+    this.cancelRespawns(size);
     this.emit('changed');
   }
 
@@ -416,8 +402,12 @@ export class Generation extends EventEmitter<{ changed: []; crash: [exit: Worker
     return this.workers.map((w) => w.output.text()).find((t) => t.trim() !== '') ?? '';
   }
 
-  private cancelRespawns(): void {
-    for (const t of this.respawns.values()) clearTimeout(t);
-    this.respawns.clear();
+  /** The crashed workers of slots [from, to) waiting out their backoff are not started again. */
+  private cancelRespawns(from = 0, to = Infinity): void {
+    for (const [slot, timer] of this.respawns) {
+      if (slot < from || slot >= to) continue;
+      clearTimeout(timer);
+      this.respawns.delete(slot);
+    }
   }
 }

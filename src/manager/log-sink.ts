@@ -1,7 +1,7 @@
 import { close, closeSync, fstatSync, openSync, write, writeSync } from 'node:fs';
 import { isatty } from 'node:tty';
 import { atomicCut, countLines, PIPE_BUF } from '../log-lines.js';
-import { loadNative, NativeAddonError, outputLock, setNonBlocking, writeSome } from '../native.js';
+import { loadNative, orWithoutAddon, outputLock, setNonBlocking, writeSome } from '../native.js';
 
 // Where the manager's output goes: its stdout or stderr, or a --log-file. Writing never blocks
 // the manager: a sink nobody reads (a stalled pipe, a full disk) must not stop it from
@@ -268,15 +268,12 @@ export class Sink {
 /** Whether workers may write to `fd` themselves (and how), or null: a terminal, or no addon. */
 function share(fd: number): SharedSink | null {
   if (isatty(fd)) return null;
-  try {
+  return orWithoutAddon((): SharedSink => {
     loadNative();
     if (fstatSync(fd).isFile()) return { fd, lockFd: -1 };
     setNonBlocking(fd);
     return { fd, lockFd: theLock() };
-  } catch (err) {
-    if (err instanceof NativeAddonError) return null;
-    throw err;
-  }
+  }, null);
 }
 
 function openLog(path: string): number {

@@ -11,7 +11,8 @@ import { batchSize } from './batch.js';
 import { Probation } from './probation.js';
 import { ReloadQueue } from './reload-queue.js';
 import { DropReport } from './drop-report.js';
-import { describeExit, type WorkerExit } from './worker-exit.js';
+import type { WorkerExit } from '../protocol/worker-exit.js';
+import { describeExit } from './worker-exit.js';
 import type { WorkerSpec } from './worker-process.js';
 
 // The long-lived manager: it owns the sockets and the generations, and moves traffic from one
@@ -422,7 +423,7 @@ export class Manager extends EventEmitter<ManagerEvents> {
 
   /**
    * The batches after the canary: each starts its slots in `next` (crashes retried with backoff
-   * until the upgrade timeout), then the old workers of those slots drain and exit, so that no more
+   * until the ready timeout), then the old workers of those slots drain and exit, so that no more
    * than a batch more than the steady state ever runs. Returns the failed result if a batch cannot
    * serve: `next` keeps the slots it has, the old generations the others.
    */
@@ -508,7 +509,7 @@ export class Manager extends EventEmitter<ManagerEvents> {
         output: output?.config ?? null,
       },
       outputFds: output?.fds ?? [],
-      upgradeTimeoutMs: settings.upgradeTimeout * 1000,
+      readyTimeoutMs: settings.readyTimeout * 1000,
       heartbeatTimeoutMs: settings.heartbeatTimeout * 1000,
       gracefulTimeoutMs: settings.gracefulTimeout * 1000,
     };

@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import { NativeAddonError, reapChild, setChildSubreaper } from '../native.js';
+import { orWithoutAddon, reapChild, setChildSubreaper } from '../native.js';
 import { children } from './children.js';
 
 // The manager adopts the orphans of its workers' descendants: as a container's main process (PID
@@ -18,12 +18,18 @@ let adopting = false;
 
 /** Adopts and reaps orphans; returns a warning to log when it cannot. */
 export function reapOrphans(workers: () => ReadonlySet<number>): string | null {
+  let loaded: boolean;
   try {
-    if (process.pid !== 1) setChildSubreaper(true);
-    else reapChild(process.pid); // loads the addon (and is a no-op: no process is its own child)
+    loaded = orWithoutAddon(() => {
+      if (process.pid !== 1) setChildSubreaper(true);
+      else reapChild(process.pid); // loads the addon (and is a no-op: no process is its own child)
+      return true;
+    }, false);
   } catch (err) {
     // A kernel (or an emulator, qemu-user) without PR_SET_CHILD_SUBREAPER: orphans go to init.
-    if (!(err instanceof NativeAddonError)) return `cannot adopt the orphans of the app's processes (${(err as Error).message}): what the app leaves behind may outlive a stop`;
+    return `cannot adopt the orphans of the app's processes (${(err as Error).message}): what the app leaves behind may outlive a stop`;
+  }
+  if (!loaded) {
     if (process.pid !== 1) return null; // loadNative's warning says what goes without the addon
     return 'running as PID 1 without the native addon: orphaned processes are not reaped; run the container with an init (docker run --init, or tini)';
   }

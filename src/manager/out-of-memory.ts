@@ -1,12 +1,11 @@
 import { readFileSync } from 'node:fs';
+import type { OutOfMemory } from '../protocol/worker-exit.js';
 
 // Whether a worker died for want of memory, in the words of what ended it. The kernel's OOM killer
 // sends a plain SIGKILL: what says it was the OOM killer is the count of OOM kills of the memory
 // control group the workers run in (cgroup v2 memory.events, v1 memory.oom_control `oom_kill`),
 // read (by the worker's own cgroup) when it started and when it died. V8 running out of heap aborts the process after
 // its fatal line ("... JavaScript heap out of memory"), which comes down the worker's stderr pipe.
-
-export type OutOfMemory = { by: 'kernel' | 'v8-heap'; rssBytes: number };
 
 const V8_HEAP = /JavaScript heap out of memory|Reached heap limit/;
 

@@ -1,6 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Generation } from './generation.js';
-import type { WorkerExit } from './worker-exit.js';
+import type { WorkerExit } from '../protocol/worker-exit.js';
 
 // A reload's last check: listening and answering one request is not yet serving for good (an app
 // may die a moment later of what it loads in the background). For a while after the switch, and

@@ -9,10 +9,10 @@ import type { ListenerRegistry } from './listeners.js';
 import type { Logger } from './log.js';
 import { oomCount, outOfMemory } from './out-of-memory.js';
 import { OutputTail } from './output-tail.js';
-import type { EndReason, WorkerExit } from './worker-exit.js';
+import type { EndReason, WorkerExit } from '../protocol/worker-exit.js';
 
 // One worker process as the manager sees it. It owns its lifecycle: its state changes only
-// through the methods below, and it enforces its own deadlines (ready within the upgrade timeout,
+// through the methods below, and it enforces its own deadlines (ready within the ready timeout,
 // a heartbeat within the heartbeat timeout, drained within the graceful timeout), killing itself
 // with the reason when one passes.
 //
@@ -35,7 +35,7 @@ export interface WorkerSpec {
   config: Omit<WorkerConfig, 'slot'>;
   /** Passed to the worker as its fds 4, 5, ...: the sinks it writes its output to itself. */
   outputFds: number[];
-  upgradeTimeoutMs: number;
+  readyTimeoutMs: number;
   heartbeatTimeoutMs: number;
   gracefulTimeoutMs: number;
 }
@@ -149,7 +149,7 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
       });
     });
     this.child.on('message', (msg: unknown) => this.onMessage(msg, registry));
-    this.deadline = new Deadline(spec.upgradeTimeoutMs, () => this.kill({ kind: 'upgrade-timeout', afterMs: spec.upgradeTimeoutMs }));
+    this.deadline = new Deadline(spec.readyTimeoutMs, () => this.kill({ kind: 'ready-timeout', afterMs: spec.readyTimeoutMs }));
   }
 
   get state(): WorkerState {
@@ -233,7 +233,7 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
     this.current = 'killing';
     this.clearTimers();
     this.emit('changed');
-    if (reason.kind === 'heartbeat-timeout' || reason.kind === 'upgrade-timeout' || reason.kind === 'graceful-timeout') {
+    if (reason.kind === 'heartbeat-timeout' || reason.kind === 'ready-timeout' || reason.kind === 'graceful-timeout') {
       this.log.warn(`worker ${this.pid} (generation ${this.generation}) ${killedFor(reason)}: killing it`);
     }
     this.signal('SIGKILL');
@@ -361,7 +361,7 @@ function killedFor(reason: EndReason): string {
   switch (reason.kind) {
     case 'heartbeat-timeout':
       return `sent no heartbeat for ${Math.round(reason.silentMs / 1000)}s`;
-    case 'upgrade-timeout':
+    case 'ready-timeout':
       return `not ready after ${Math.round(reason.afterMs / 1000)}s`;
     case 'graceful-timeout':
       return `still busy ${reason.afterMs / 1000}s into its drain (graceful timeout)`;

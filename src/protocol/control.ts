@@ -4,6 +4,15 @@ import type { ReloadResult, Serving, Status, UpgradeResult } from './status.js';
 // The control channel speaks newline-delimited JSON over a unix socket: the client sends one
 // request line; the manager answers with progress lines and one final line, then closes.
 
+/** Where an instance's control socket is (control/paths.ts names it), and how it is called in messages. */
+export interface InstancePaths {
+  dir: string;
+  socket: string;
+  label: string;
+  /** The directory was named (--runtime-dir, its variable, the config file), not found: its owner is the instance's user. */
+  named?: boolean;
+}
+
 /** What each command answers when it succeeds. */
 export interface Results {
   reload: Extract<ReloadResult, { ok: true }>;

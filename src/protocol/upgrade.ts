@@ -1,6 +1,6 @@
 import type { ListenKey } from './listen-key.js';
-import type { WorkerExit } from '../manager/worker-exit.js';
-import type { InstancePaths } from '../control/paths.js';
+import type { InstancePaths } from './control.js';
+import type { WorkerExit } from './worker-exit.js';
 import type { UpgradeResult } from './status.js';
 
 // An upgrade of the manager itself: the old manager starts the new one and hands it everything it

@@ -73,7 +73,7 @@ export function serviceUnit(o: UnitOptions): string {
   // `--`: node leaves hypnode's --env-file alone (it checks every one on its command line otherwise).
   const hypnode = `${execArg(o.node)} -- ${execArg(o.cli)}`;
   const graceful = Math.ceil(o.settings.gracefulTimeout);
-  const upgrade = Math.ceil(o.settings.upgradeTimeout);
+  const ready = Math.ceil(o.settings.readyTimeout);
   const probation = Math.ceil(o.settings.probation);
   // In the unit's RuntimeDirectory= unless one is set: %t (/run, or a user manager's
   // XDG_RUNTIME_DIR) is a specifier, so written as it is, never quoted.
@@ -108,9 +108,9 @@ WorkingDirectory=${o.cwd.replace(/%/g, '%%')}
 Environment=${quote(`PWD=${o.cwd}`)}
 ${Object.entries(o.env).map(([k, v]) => `Environment=${quote(`${k}=${v}`)}\n`).join('')}# SIGTERM to the manager only: it drains the workers; whatever is left after TimeoutStopSec is killed.
 KillMode=mixed
-# A reload may take the upgrade timeout to start new workers, the probation, and the graceful timeout to drain;
+# A reload may take the ready timeout to start new workers, the probation, and the graceful timeout to drain;
 # a stop, the stop delay (a load balancer's time to notice /healthz) and the graceful timeout.
-TimeoutStartSec=${upgrade + probation + graceful + 30}
+TimeoutStartSec=${ready + probation + graceful + 30}
 TimeoutStopSec=${graceful + Math.ceil(o.settings.stopDelay) + 15}
 # The manager pings the watchdog from its own event loop; a hung manager is restarted.
 WatchdogSec=30

@@ -1,8 +1,8 @@
 import net from 'node:net';
 import { StartFailure } from '../manager/generation.js';
 import type { Manager } from '../manager/manager.js';
-import type { WorkerExit } from '../manager/worker-exit.js';
-import { NativeAddonError, setCloexec } from '../native.js';
+import type { WorkerExit } from '../protocol/worker-exit.js';
+import { orWithoutAddon, setCloexec } from '../native.js';
 import { exited } from '../process-exit.js';
 import type { UpgradeResult } from '../protocol/status.js';
 import { CHANNEL_FD, UPGRADE_ENV, type FromNew, type FromOld, type ManagerIdentity, type UpgradeHandoff } from '../protocol/upgrade.js';
@@ -144,9 +144,5 @@ async function settledTrue(p: Promise<boolean>): Promise<boolean> {
 }
 
 function tryCloexec(fd: number): void {
-  try {
-    setCloexec(fd);
-  } catch (err) {
-    if (!(err instanceof NativeAddonError)) throw err;
-  }
+  orWithoutAddon(() => setCloexec(fd), undefined);
 }

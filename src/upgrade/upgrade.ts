@@ -39,7 +39,7 @@ export interface UpgradeContext {
   timeoutMs: number;
 }
 
-/** Extra time a new manager has to boot (load its code, read its config) beyond its workers' own upgrade timeout. */
+/** Extra time a new manager has to boot (load its code, read its config) beyond its workers' own ready timeout. */
 const BOOT_ALLOWANCE_MS = 30_000;
 
 class UpgradeFailure extends Error {

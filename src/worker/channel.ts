@@ -1,7 +1,7 @@
 import type { ManagerToWorker, WorkerToManager } from '../protocol/worker.js';
 
 // The IPC channel to the manager. It is unref'd while idle so that it never keeps a worker alive
-// on its own (an app that opens nothing exits instead of hanging until the upgrade timeout), and
+// on its own (an app that opens nothing exits instead of hanging until the ready timeout), and
 // ref'd while the worker waits for an answer.
 
 type Handler = (msg: ManagerToWorker, handle: unknown) => void;

@@ -3,7 +3,7 @@
 // the app's connections when the manager (or SIGTERM, or the manager's death) says so.
 import type net from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { exitWhenOrphaned, leaveForegroundGroup, NativeAddonError } from '../native.js';
+import { exitWhenOrphaned, leaveForegroundGroup, orWithoutAddon } from '../native.js';
 import { WORKER_CONFIG_ENV, type WorkerConfig, type WorkerToManager } from '../protocol/worker.js';
 import { installBridge, type MetricsSource } from './bridge.js';
 import { onManagerMessage, sendAndFlush, sendToManager, startChannel, holdChannel } from './channel.js';
@@ -26,7 +26,7 @@ delete process.env[WORKER_CONFIG_ENV];
 
 // A terminal's Ctrl-C is for the manager, which drains the workers. Without the addon the worker
 // gets it too, and drains by itself (SIGINT below).
-withAddon(leaveForegroundGroup);
+orWithoutAddon(leaveForegroundGroup, undefined);
 // No output written before the worker is ready may be lost when it exits (see blocking-pipes.ts).
 blockOnPipes();
 
@@ -52,7 +52,7 @@ const readiness = new Readiness({
   probe: () => (config.readyPath === null ? Promise.resolve(null) : probeServers([...servers].filter((s) => s.listening), config.readyPath)),
   ready: () => {
     // From here on the app's output goes straight to the manager's sinks (see output.ts).
-    if (config.output) withAddon(() => (output = writeDirectly(config.output!, { generation: config.generation, pid: process.pid })));
+    if (config.output) output = orWithoutAddon(() => writeDirectly(config.output!, { generation: config.generation, pid: process.pid }), null);
     sendToManager({ hypnode: 'ready' });
   },
   notReady: (reason) => sendToManager({ hypnode: 'not-ready', reason }),
@@ -185,7 +185,7 @@ process.on('disconnect', () => {
 });
 // The disconnect above reaches only a worker whose event loop runs: one stuck in the app's endless
 // loop would outlive its manager for good (outside systemd, whose control group ends it anyway).
-withAddon(() => exitWhenOrphaned(config.managerPid, ORPHAN_DEADLINE_MS + STUCK_ORPHAN_GRACE_MS));
+orWithoutAddon(() => exitWhenOrphaned(config.managerPid, ORPHAN_DEADLINE_MS + STUCK_ORPHAN_GRACE_MS), undefined);
 startChannel();
 
 async function appMetrics(): Promise<unknown[] | null> {
@@ -216,13 +216,4 @@ async function exitDone(): Promise<void> {
     await sendAndFlush(beat());
   }
   process.exit(0);
-}
-
-/** Runs what needs the native addon; without it (not built, not Linux) the worker does without. */
-function withAddon(call: () => void): void {
-  try {
-    call();
-  } catch (err) {
-    if (!(err instanceof NativeAddonError)) throw err;
-  }
 }

@@ -31,7 +31,7 @@ const GRPC_UNIMPLEMENTED = '12';
 /** The field `status` (1, varint) of a HealthCheckResponse, set to SERVING (1). */
 const SERVING = Buffer.from([0x08, 0x01]);
 
-/** Null when every server answered below 500; otherwise why not. No timeout: the manager's upgrade timeout bounds it. */
+/** Null when every server answered below 500; otherwise why not. No timeout: the manager's ready timeout bounds it. */
 export async function probeServers(servers: net.Server[], path: string): Promise<string | null> {
   const failures = await Promise.all(servers.filter((s) => isHttpServer(s) || isHttp2Server(s)).map((s) => probe(s, path)));
   return failures.find((f) => f !== null) ?? null;

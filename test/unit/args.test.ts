@@ -41,6 +41,17 @@ test('parseCli: misuse is a usage error naming the flag or command', () => {
   refused(['upgrade', 'app.js', '--node', ''], /--node needs the path of a Node binary/);
 });
 
+test('parseCli: a former flag (--upgrade-timeout) sets the setting under its current key; both at once is an error naming both', () => {
+  assert.deepEqual(parseCli(['start', 'app.js', '--upgrade-timeout', '5']).flags, { readyTimeout: '5' });
+  assert.deepEqual(parseCli(['unit', 'app.js', '--upgrade-timeout=5']).flags, { readyTimeout: '5' });
+  assert.deepEqual(parseCli(['start', 'app.js', '--ready-timeout', '6']).flags, { readyTimeout: '6' });
+  assert.throws(() => parseCli(['start', 'app.js', '--ready-timeout', '6', '--upgrade-timeout', '5']),
+    (err: Error) => err instanceof UsageError && /^both --ready-timeout and --upgrade-timeout \(its former name\) are given: give only --ready-timeout$/.test(err.message));
+  assert.doesNotThrow(() => parseCli(['status', 'app.js', '--upgrade-timeout', '5']), "a command that finds the instance takes start's flags, former ones too");
+  assert.throws(() => parseCli(['ls', '--upgrade-timeout', '5']), /^UsageError: --upgrade-timeout goes with the commands that take APP, not `hypnode ls`$/);
+  assert.match(commandHelp('start', 1000), /formerly --upgrade-timeout, HYPNODE_UPGRADE_TIMEOUT/);
+});
+
 test('parseCli: upgrade takes --node', () => {
   const a = parseCli(['upgrade', 'app.js', '--node', '/opt/node24/bin/node']);
   assert.deepEqual([a.command, a.app, a.node], ['upgrade', 'app.js', '/opt/node24/bin/node']);

@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import { test } from 'node:test';
 import type { Generation } from '../../src/manager/generation.js';
 import { Probation } from '../../src/manager/probation.js';
-import type { WorkerExit } from '../../src/manager/worker-exit.js';
+import type { WorkerExit } from '../../src/protocol/worker-exit.js';
 
 const death = { pid: 7 } as WorkerExit;
 const fakeGeneration = () => new EventEmitter() as unknown as Generation & EventEmitter;

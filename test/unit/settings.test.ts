@@ -75,3 +75,21 @@ test("the README's settings table is the one the settings table makes (`npm run 
   assert.equal(withSettingsTable(readme), readme, 'README.md is out of date: run `npm run docs`');
   for (const s of SETTINGS) assert.match(settingsMarkdown(), new RegExp(`\\| \`--${s.flag}\` \\| \`${s.env}\` \\| \`${s.key}\``));
 });
+
+test('settings: a former name (upgradeTimeout) still sets the setting, in the file and the environment; both names at once is an error naming both', async (t) => {
+  const d = dir(t);
+  writeFileSync(join(d, 'hypnode.config.json'), JSON.stringify({ upgradeTimeout: 7 }));
+  assert.equal((await resolveSettings(sources(d))).settings.readyTimeout, 7);
+  assert.equal((await resolveSettings(sources(d, { env: { HYPNODE_UPGRADE_TIMEOUT: '9' } }))).settings.readyTimeout, 9);
+  assert.equal((await resolveSettings(sources(d, { env: { HYPNODE_READY_TIMEOUT: '8' } }))).settings.readyTimeout, 8);
+  assert.equal((await resolveSettings(sources(d, { env: { HYPNODE_READY_TIMEOUT: '', HYPNODE_UPGRADE_TIMEOUT: '5' } }))).settings.readyTimeout, 5, 'an empty variable is one not set');
+  await assert.rejects(resolveSettings(sources(d, { env: { HYPNODE_UPGRADE_TIMEOUT: 'soon' } })), /^UsageError: environment variable HYPNODE_UPGRADE_TIMEOUT: expected seconds/, 'an error names the variable given');
+  await assert.rejects(resolveSettings(sources(d, { env: { HYPNODE_READY_TIMEOUT: '8', HYPNODE_UPGRADE_TIMEOUT: '9' } })),
+    /both HYPNODE_READY_TIMEOUT and HYPNODE_UPGRADE_TIMEOUT \(its former name\) are given: give only HYPNODE_READY_TIMEOUT/);
+  writeFileSync(join(d, 'hypnode.config.json'), JSON.stringify({ readyTimeout: 7, upgradeTimeout: 8 }));
+  await assert.rejects(resolveSettings(sources(d)), /hypnode\.config\.json: both "readyTimeout" and "upgradeTimeout" \(its former name\) are given: give only "readyTimeout"/);
+  writeFileSync(join(d, 'hypnode.config.json'), JSON.stringify({ upgradeTimeout: 0 }));
+  await assert.rejects(resolveSettings(sources(d)), /hypnode\.config\.json: key "upgradeTimeout": /, 'an error names the key given');
+  writeFileSync(join(d, 'hypnode.config.json'), JSON.stringify({ upgradeTimout: 7 }));
+  await assert.rejects(resolveSettings(sources(d)), (err: Error) => /unknown key "upgradeTimout"/.test(err.message) && !/upgradeTimeout/.test(err.message), 'the known keys listed are the current names only');
+});

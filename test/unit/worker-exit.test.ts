@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { describeExit, wasRetired, type WorkerExit } from '../../src/manager/worker-exit.js';
+import { describeExit, wasRetired } from '../../src/manager/worker-exit.js';
+import type { WorkerExit } from '../../src/protocol/worker-exit.js';
 import { duration, secs } from '../../src/durations.js';
 
 const exit = (over: Partial<WorkerExit>): WorkerExit => ({
@@ -12,7 +13,7 @@ test('describeExit: how, and before it was ready or how long after', () => {
   assert.equal(describeExit(exit({})), 'worker 123 (generation 4) exited with code 1 before it was ready');
   assert.equal(describeExit(exit({ readyAt: 600 })), 'worker 123 (generation 4) exited with code 1 0.40 s after it was ready');
   assert.equal(describeExit(exit({ code: null, signal: 'SIGKILL', readyAt: 0 })), 'worker 123 (generation 4) was killed by SIGKILL 1.00 s after it was ready');
-  assert.equal(describeExit(exit({ endedBy: { kind: 'upgrade-timeout', afterMs: 60_000 } })), 'worker 123 (generation 4) was killed: not ready within the upgrade timeout (60.00 s)');
+  assert.equal(describeExit(exit({ endedBy: { kind: 'ready-timeout', afterMs: 60_000 } })), 'worker 123 (generation 4) was killed: not ready within the ready timeout (60.00 s)');
   assert.equal(describeExit(exit({ endedBy: { kind: 'not-ready', reason: 'the readiness probe GET / was answered 503' } })), 'worker 123 (generation 4) was stopped: the readiness probe GET / was answered 503');
   assert.equal(describeExit(exit({ listenError: 'tcp:*:80 (EACCES: permission denied)' })), 'worker 123 (generation 4) exited with code 1 before it was ready, after failing to listen on tcp:*:80 (EACCES: permission denied)');
   assert.equal(describeExit(exit({ pid: 0, spawnError: 'spawn node EMFILE' })), 'worker 0 (generation 4) could not be started: spawn node EMFILE');

@@ -1,207 +1,28 @@
-import { closeSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { AdminServer } from '../../admin/server.js';
-import { Deployment } from '../../config/deployment.js';
-import { exposureWarnings } from '../../config/file-exposure.js';
-import { ControlServer, type CommandHandler } from '../../control/server.js';
-import { StartFailure } from '../../manager/generation.js';
-import { ListenerRegistry } from '../../manager/listeners.js';
-import { consoleLogger, type Logger } from '../../manager/log.js';
-import { adoptOutputLock } from '../../manager/log-sink.js';
-import { Manager } from '../../manager/manager.js';
-import { endAdopted, endWorkerGroup } from '../../manager/leftovers.js';
-import { ownChildren, reapOrphans } from '../../manager/orphan-reaper.js';
-import { outputsEnded } from '../../manager/output-tail.js';
-import { removePidFile, writePidFile } from '../../manager/pid-file.js';
-import type { ManagerIdentity } from '../../protocol/upgrade.js';
-import { attachSystemd } from '../../systemd/attach.js';
-import { inheritedSockets } from '../../systemd/inherited.js';
-import { SystemdNotifier } from '../../systemd/notify.js';
+import { runManager } from '../../manager-process/run.js';
 import { Handover } from '../../upgrade/handover.js';
-import { startedNode } from '../../upgrade/node-path.js';
-import type { UpgradeContext, upgradeManager as UpgradeManager } from '../../upgrade/upgrade.js';
-import { HYPNODE_VERSION } from '../../version.js';
 import type { CliArgs } from '../args.js';
 import { daemonize, takeDaemonReadyFd, tellDaemonParent } from '../daemon.js';
 import { locate } from '../instance.js';
 
-// `hypnode start`: this process becomes the manager and stays in the foreground until a stop,
-// or until an upgrade hands everything to a new manager. Started by such an upgrade (see
-// upgrade/handover), it takes over from the old manager instead of starting afresh.
+// `hypnode start`: this process becomes the manager (manager-process/run.ts), in the foreground,
+// or (--daemon) starts it in the background and returns once it serves.
 
 export async function start(args: CliArgs): Promise<number> {
   const handover = Handover.take();
   try {
-    return await run(args, handover);
+    const located = await locate(args);
+    // An upgrade keeps the instance where it was, whatever the config file now says.
+    const instance = { ...located, paths: handover?.handoff.paths ?? located.paths };
+    // The log file by its full name, as the shell meant it: logrotate renames it, a reopen finds it again.
+    const logFile = args.logFile ? resolve(instance.sources.cwd, args.logFile) : null;
+    if (args.daemon && !logFile) process.stderr.write('hypnode: warning: --daemon without --log-file: the output of the manager and the app goes nowhere\n');
+    if (args.daemon) return await daemonize(process.argv.slice(2), instance.paths, logFile, instance.settings.readyTimeout * 1000);
+    const daemonParent = takeDaemonReadyFd();
+    const starter = daemonParent === null ? null : (word?: string) => tellDaemonParent(daemonParent, word);
+    return await runManager({ instance, handover, logFile, starter });
   } catch (err) {
     handover?.fail(err as Error);
     throw err;
   }
-}
-
-async function run(args: CliArgs, handover: Handover | null): Promise<number> {
-  const located = await locate(args);
-  const { app, settings, sources } = located;
-  // An upgrade keeps the instance where it was, whatever the config file now says.
-  const paths = handover?.handoff.paths ?? located.paths;
-  const pidFile = handover ? handover.handoff.pidFile : settings.pidFile;
-  // The log file by its full name, as the shell meant it: logrotate renames it, a reopen finds it again.
-  const logFile = args.logFile ? resolve(sources.cwd, args.logFile) : null;
-  if (args.daemon && !logFile) process.stderr.write('hypnode: warning: --daemon without --log-file: the output of the manager and the app goes nowhere\n');
-  if (args.daemon) return daemonize(process.argv.slice(2), paths, logFile, settings.upgradeTimeout * 1000);
-  const deployment = new Deployment(app, sources);
-  const plan = deployment.planFor(settings);
-  const daemonParent = takeDaemonReadyFd();
-  const self: ManagerIdentity = { pid: process.pid, hypnode: HYPNODE_VERSION, node: process.version, nodePath: startedNode() };
-  // Before any worker exists: both take their variables out of the environment workers inherit.
-  const notifier = new SystemdNotifier();
-  const registry = new ListenerRegistry();
-  registry.adopt(inheritedSockets());
-  if (handover) {
-    registry.adopt(handover.handoff.sockets);
-    // The old manager still holds these: until the commit, closing them must not remove their paths.
-    registry.ownsPaths = false;
-    if (handover.handoff.outputLockFd !== null) adoptOutputLock(handover.handoff.outputLockFd);
-  }
-  const log = consoleLogger(logFile);
-  const manager = new Manager(deployment, plan, registry, log, { runtime: { hypnode: self.hypnode, node: self.node, nodePath: self.nodePath }, firstGeneration: handover?.handoff.generation });
-  const reaping = reapOrphans(() => manager.workerPids());
-  if (reaping) log.warn(reaping);
-  for (const warning of exposureWarnings(located)) log.warn(warning);
-  manager.on('worker-exit', (exit) => endWorkerGroup(exit.pid, (pid) => manager.workerPids().has(pid)));
-
-  let control: ControlServer | null = null;
-  let admin: AdminServer | null = null;
-  const context = (): UpgradeContext => ({
-    manager, registry, control: control!, admin, self, startedNode: self.nodePath,
-    cli: process.argv[1]!, args: process.argv.slice(2), cwd: sources.cwd,
-    env: { ...process.env, ...notifier.successorEnv() }, pidFile,
-    probationMs: manager.settings.probation * 1000, timeoutMs: manager.settings.upgradeTimeout * 1000,
-  });
-  const handle: CommandHandler = async (request, progress) => {
-    switch (request.cmd) {
-      case 'reload': {
-        const result = await manager.reload(progress);
-        return result.ok ? { ok: true, result } : { ok: false, code: result.code, error: result.error, output: result.output, serving: result.serving };
-      }
-      case 'upgrade': {
-        const result = await upgradeManager(context(), request.node ?? null, progress);
-        return result.ok ? { ok: true, result } : { ok: false, code: result.code, error: result.error, output: result.output };
-      }
-      case 'status':
-        return { ok: true, result: manager.status() };
-      case 'stop':
-      case 'stop-fast':
-        progress(request.cmd === 'stop' ? 'draining every worker' : 'killing every worker');
-        await manager.stop(request.cmd === 'stop' ? 'graceful' : 'fast');
-        return { ok: true, result: { pid: process.pid } };
-      case 'reopen-logs':
-        return { ok: true, result: { reopened: manager.reopenLogs() } };
-    }
-  };
-  const warn = (text: string) => log.warn(text);
-
-  let stopSignals = 0;
-  const stopBySignal = () => void manager.stop(stopSignals++ === 0 ? 'graceful' : 'fast');
-  process.on('SIGHUP', () => void manager.reload());
-  // nginx's binary upgrade signal; the result is in the log and in `hypnode status`.
-  process.on('SIGUSR2', () => {
-    if (!control) return;
-    void upgradeManager(context(), null, (text) => log.info(text)).then((r) => {
-      if (!r.ok) log.error(`upgrade (SIGUSR2) failed: ${r.error}; this manager serves on`);
-    });
-  });
-  process.on('SIGTERM', stopBySignal);
-  process.on('SIGINT', stopBySignal);
-  process.on('SIGQUIT', () => void manager.stop('graceful'));
-  process.on('SIGTTIN', () => manager.resize(1));
-  process.on('SIGTTOU', () => manager.resize(-1));
-  // logrotate's postrotate: `kill -USR1` (as for nginx). A listener also keeps node's inspector off it.
-  process.on('SIGUSR1', () => manager.reopenLogs());
-
-  if (handover) {
-    const { from } = handover.handoff;
-    log.info(`taking over from manager ${from.pid} (hypnode ${from.hypnode}, Node ${from.node}): hypnode ${self.hypnode}, Node ${self.node} (${self.nodePath})`);
-    const outcome = await handover.run(manager, self, {
-      claimPidFile: () => {
-        if (pidFile) writePidFile(pidFile, process.pid, from.pid);
-      },
-      main: async (result, orphaned) => {
-        if (orphaned) log.warn(`the old manager ${from.pid} died during the upgrade, ${orphaned}: this manager completes the takeover by itself`);
-        registry.ownsPaths = true;
-        manager.lastUpgrade = result;
-        control = await ControlServer.adopt(paths, handover.handoff.control, handle, warn);
-        admin = await adoptAdmin(settings.admin, handover.handoff.admin, manager);
-        attachSystemd(manager, registry, notifier, warn, orphaned ? 'claims' : 'told');
-        log.info(`manager ${process.pid} serves: the upgrade from manager ${from.pid} is done`);
-      },
-    });
-    if (!outcome.main) {
-      log.error(outcome.why);
-      await manager.stop('fast');
-      await endLeftovers(manager, log);
-      await outputsEnded(OUTPUT_END_MS);
-      log.close();
-      return 1;
-    }
-  } else {
-    attachSystemd(manager, registry, notifier, warn);
-    control = await ControlServer.listen(paths, handle, warn);
-    try {
-      admin = await adoptAdmin(settings.admin, null, manager);
-    } catch (err) {
-      control.close();
-      throw err;
-    }
-    log.info(`manager ${process.pid}: hypnode ${self.hypnode}, Node ${self.node} (${self.nodePath})`);
-    if (pidFile) writePidFile(pidFile);
-    if (daemonParent !== null) manager.once('serving', () => tellDaemonParent(daemonParent));
-    manager.start().catch((err: unknown) => {
-      // Given up (--start-tries): the manager stops, and a waiting --daemon parent hears why.
-      if (!(err instanceof StartFailure)) throw err;
-      if (daemonParent !== null) tellDaemonParent(daemonParent, `failed: ${err.message}\n${err.output}`);
-    });
-  }
-  await manager.stopped;
-  await endLeftovers(manager, log);
-  if (manager.handedOver) {
-    // The successor holds the sockets, the control socket and the PID file now: nothing to undo.
-    // The last answers (the upgrade's own) reach their clients first.
-    await control?.left;
-    log.close();
-    return 0;
-  }
-  control?.close();
-  admin?.close();
-  if (pidFile) removePidFile(pidFile);
-  await outputsEnded(OUTPUT_END_MS);
-  log.close();
-  // A manager stopped before its app ever served did not do its job: say so to whoever waits (a container runtime).
-  return manager.hasServed ? 0 : 1;
-}
-
-/** How long an exiting manager reads its workers' pipes for lines still in them, at most. */
-const OUTPUT_END_MS = 5000;
-
-/** What the app started and left behind ends with the manager (see manager/leftovers.ts). */
-async function endLeftovers(manager: Manager, log: Logger): Promise<void> {
-  const { ended, stuck } = await endAdopted(() => ownChildren(manager.workerPids()));
-  if (ended.length > 0) log.info(`ended ${ended.length} processes the app had left behind (pids ${ended.join(', ')})`);
-  if (stuck.length > 0) log.warn(`processes the app left behind outlive the manager: SIGKILL did not end pids ${stuck.join(', ')}`);
-}
-
-/**
- * --admin, if set; a successor goes on with its predecessor's socket unless the address changed
- * (the config file's). Loaded only then: prom-client stays out of a manager that serves no metrics.
- */
-async function adoptAdmin(address: string | null, handed: { fd: number; address: string } | null, manager: Manager): Promise<AdminServer | null> {
-  if (handed && handed.address !== address) closeSync(handed.fd);
-  if (!address) return null;
-  const { AdminServer } = await import('../../admin/server.js');
-  return AdminServer.listen(address, manager, handed?.address === address ? handed.fd : null);
-}
-
-/** The manager's own upgrade, loaded when one is asked for: most managers never upgrade. */
-async function upgradeManager(...args: Parameters<typeof UpgradeManager>): ReturnType<typeof UpgradeManager> {
-  return (await import('../../upgrade/upgrade.js')).upgradeManager(...args);
 }

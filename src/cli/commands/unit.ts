@@ -3,7 +3,7 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { SettingSources } from '../../config/resolve.js';
+import { fromEnvironment, type SettingSources } from '../../config/resolve.js';
 import { SETTINGS } from '../../config/settings.js';
 import { UsageError } from '../../errors.js';
 import { serviceUnit, socketUnit, unitName, type UnitOptions } from '../../systemd/unit.js';
@@ -24,7 +24,11 @@ export async function unit(args: CliArgs): Promise<number> {
     settings,
     startArgs: startArgs(args.flags),
     appArgs: args.appArgs,
-    env: Object.fromEntries(SETTINGS.filter((s) => s.key !== 'name' && s.key !== 'runtimeDir' && sources.env[s.env]).map((s) => [s.env, sources.env[s.env]!])),
+    // Under the current names: a variable given by its former name is written as the new one.
+    env: Object.fromEntries(SETTINGS.filter((s) => s.key !== 'name' && s.key !== 'runtimeDir').flatMap((s) => {
+      const given = fromEnvironment(s, sources.env);
+      return given ? [[s.env, given.value]] : [];
+    })),
     node: process.execPath,
     cli: CLI,
     configPath: config ? resolve(sources.cwd, config) : null,
