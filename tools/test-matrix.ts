@@ -4,18 +4,26 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { nodeBinary, nodeVersion } from './node-lines.js';
 import { systemd254 } from './systemd-backports.js';
+import { quickTier, restTier } from './test-tiers.js';
 
-// `npm test` after the build: the whole suite on this machine's Node, then the suites that lean
-// hardest on Node itself (processes, signals, sockets, the addon, systemd: reload, faults,
-// systemd, install) on each other supported release line, with Node binaries from the npm
-// registry (tools/node-lines.ts). Every run goes on even when one fails; the exit code is 1 when
-// any did, and the last line adds them all up.
+// After the build:
+//   `npm test`                 the unit tests and the quick end-to-end files (tools/test-tiers.ts),
+//                              two files at a time, on this machine's Node
+//   `npm run test:full`        the same, then every other file one at a time, then the suites that
+//                              lean hardest on Node itself (processes, signals, sockets, the addon,
+//                              systemd: reload, faults, systemd, install) on each other supported
+//                              release line, with Node binaries from the npm registry (node-lines.ts)
+//   `... test:full -- --skip-quick`   all but the quick tier (CI, right after `npm test`)
+// Every run goes on even when one fails; the exit code is 1 when any did, and the last line adds
+// them all up.
 //
 //   HYPNODE_TEST_NODE_LINES=22,24   the other lines (default); empty: this machine's Node only
 
 const TEST_DIR = fileURLToPath(new URL('../test/', import.meta.url));
 const DIST_DIR = fileURLToPath(new URL('../', import.meta.url));
 const LINE_SUITES = /^(reload(-http2)?|ready|upgrade|faults(-[a-z]+)?|systemd(-[a-z]+)?|install)\.test\.js$/;
+/** Files run at once in the quick tier: its files measure no load, and two keep both cores busy. */
+const QUICK_CONCURRENCY = 2;
 
 interface Counts {
   pass: number;
@@ -32,11 +40,11 @@ interface Run {
   seconds: number;
 }
 
-function run(label: string, node: string, files: string[]): Promise<Run> {
+function run(label: string, node: string, files: string[], concurrency = 1): Promise<Run> {
   const started = performance.now();
-  console.log(`\n# ${label}: ${node} --test ${files.length === 1 ? files[0] : `(${files.length} files)`}`);
+  console.log(`\n# ${label}: ${node} --test --test-concurrency=${concurrency} ${files.length === 1 ? files[0] : `(${files.length} files)`}`);
   return new Promise((resolve) => {
-    const child = spawn(node, ['--test', '--test-concurrency=1', ...files], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(node, ['--test', `--test-concurrency=${concurrency}`, ...files], { stdio: ['ignore', 'pipe', 'inherit'] });
     let tail = '';
     child.stdout.on('data', (chunk: Buffer) => {
       process.stdout.write(chunk);
@@ -80,12 +88,19 @@ function hypnodeProcesses(): Map<number, string> {
   return found;
 }
 
-async function main(): Promise<number> {
+async function main(args: string[]): Promise<number> {
+  const unknown = args.filter((a) => a !== '--full' && a !== '--skip-quick');
+  if (unknown.length) {
+    console.error(`test-matrix: unknown argument ${unknown[0]} (known: --full, --skip-quick)`);
+    return 2;
+  }
+  const full = args.includes('--full');
   const runs: Run[] = [];
   const before = hypnodeProcesses();
   const own = Number(process.versions.node.split('.')[0]);
   const lines = (process.env.HYPNODE_TEST_NODE_LINES ?? '22,24').split(',').map((s) => s.trim()).filter(Boolean).map(Number);
-  // Fetched first: the upgrade tests of the first run move the manager onto another line, and onto systemd 254.
+  // Fetched first, in the quick tier too: the upgrade tests move the manager onto another line
+  // (and, in the full run, onto systemd 254).
   const nodes = new Map<number, string | Error>();
   for (const major of lines) {
     if (major === own) continue;
@@ -95,15 +110,18 @@ async function main(): Promise<number> {
       nodes.set(major, err as Error);
     }
   }
-  try {
-    systemd254();
-  } catch (err) {
-    console.log(`# systemd 254: could not get it (its tests will skip): ${(err as Error).message}`);
+  if (full) {
+    try {
+      systemd254();
+    } catch (err) {
+      console.log(`# systemd 254: could not get it (its tests will skip): ${(err as Error).message}`);
+    }
   }
-  runs.push(await run(`Node ${process.version} (this machine's): the whole suite`, process.execPath, [TEST_DIR]));
+  if (!args.includes('--skip-quick')) runs.push(await run(`Node ${process.version} (this machine's): the quick tier`, process.execPath, quickTier(TEST_DIR), QUICK_CONCURRENCY));
+  if (full) runs.push(await run(`Node ${process.version} (this machine's): the rest`, process.execPath, restTier(TEST_DIR)));
 
   const files = readdirSync(TEST_DIR).filter((f) => LINE_SUITES.test(f)).sort().map((f) => join(TEST_DIR, f));
-  for (const [major, node] of nodes) {
+  for (const [major, node] of full ? nodes : []) {
     if (node instanceof Error) {
       console.log(`\n# Node ${major}: could not get it: ${node.message}`);
       runs.push({ label: `Node ${major}`, counts: null, code: null, seconds: 0 });
@@ -137,4 +155,4 @@ async function main(): Promise<number> {
   return failed ? 1 : 0;
 }
 
-process.exit(await main());
+process.exit(await main(process.argv.slice(2)));
