@@ -7,7 +7,7 @@ import { OperationError, UsageError } from '../errors.js';
 import { describeNativeAddon, NativeAddonError } from '../native.js';
 import type { CliArgs } from './args.js';
 import { exitStatus } from './exit-status.js';
-import { baselineTierOnly } from './manager-tiers.js';
+import { baselineTierOnly, youngGenerationHeld } from './manager-tiers.js';
 import { HYPNODE_VERSION } from '../version.js';
 
 // Each command's module is loaded when it runs: the manager (`start`) stays a small long-lived
@@ -36,6 +36,7 @@ const COMMANDS: Record<CliArgs['command'], (args: CliArgs) => Promise<number>> =
 async function main(): Promise<number> {
   // Before the settings and the command's modules load (see manager-tiers.ts).
   baselineTierOnly();
+  youngGenerationHeld();
   let args: CliArgs | null = null;
   try {
     const { parseCli } = await import('./args.js');
