@@ -5,6 +5,7 @@ import { secs } from '../durations.js';
 import { codeOf, type ErrorCode } from '../protocol/error-codes.js';
 import { killedWords, servingWords, type GenerationStatus, type ManagerRuntime, type ManagerState, type ReloadResult, type Serving, type Status, type UpgradeResult, type WorkerStatus } from '../protocol/status.js';
 import { Generation, StartFailure } from './generation.js';
+import { processHost, type Host } from './host.js';
 import type { ListenerRegistry } from './listeners.js';
 import type { Logger } from './log.js';
 import { batchSize } from './batch.js';
@@ -57,6 +58,8 @@ export interface ManagerOptions {
   runtime: ManagerRuntime;
   /** The number of the first generation: a successor goes on from its predecessor's. */
   firstGeneration?: number;
+  /** Forks, signals and the clock: the process's own but in a unit test. */
+  host?: Host;
 }
 
 export class Manager extends EventEmitter<ManagerEvents> {
@@ -518,6 +521,7 @@ export class Manager extends EventEmitter<ManagerEvents> {
       recycleAtOnce: batchSize(settings.reloadBatch, settings.workers, 1),
       acceptsJitter: settings.acceptsJitter,
       startTries: settings.startTries,
+      host: this.options.host ?? processHost,
     });
     gen.on('changed', () => this.emit('changed'));
     gen.on('crash', (exit) => this.emit('crash', exit, gen.lastCrash?.output ?? ''));
