@@ -14,7 +14,7 @@ import { WorkerProcess, type WorkerSpec } from './worker-process.js';
 // A generation: the workers that run one load of the app's code, one per slot (0..size-1). It
 // starts them, keeps every slot filled (respawning crashed workers with backoff, replacing
 // recycled ones before they go, a few at a time), and drains them when a newer generation takes
-// over. In a batched reload (see manager/rollout) it starts with its first slots only and grows
+// over (see manager/rollout). In a batched reload (see manager/batch) it starts with its first slots only and grows
 // batch by batch, while the older generation gives up the same slots.
 //
 //   starting ──▶ serving ──stopAccepting()──▶ draining ──release()/destroy()──▶ done

@@ -8,7 +8,7 @@ import { Generation, StartFailure } from './generation.js';
 import { processHost, type Host } from './host.js';
 import type { ListenerRegistry } from './listeners.js';
 import type { Logger } from './log.js';
-import { batchSize } from './batch.js';
+import { batchSize, growInBatches } from './batch.js';
 import { Rollout, type Incoming, type RolloutEnd } from './rollout.js';
 import { ReloadQueue } from './reload-queue.js';
 import { DropReport } from './drop-report.js';
@@ -365,9 +365,7 @@ export class Manager extends EventEmitter<ManagerEvents> {
     const previous = { current: this.current, plan: this.plan };
     const names = olds.map((o) => o.id).join(' and ');
     const serving = () => this.lifecycle === 'running';
-    // Without batches every new worker starts now; with them the first batch is a canary, started
-    // while every old worker still serves, that fails the reload exactly as a whole generation
-    // would, and replaces the old workers of its slots alone.
+    // Without batches every new worker starts now; with them the rollout is the first batch's (see batch.ts).
     const incoming = incomingGeneration(next, {
       standBy: async () => {
         await this.standBy(next, batches > 1 ? batch : next.size, batches > 1 ? `batch 1/${batches}` : `generation ${next.id}`);
@@ -407,8 +405,9 @@ export class Manager extends EventEmitter<ManagerEvents> {
     const readyAt = next.readyAt ?? end.readyAt;
     let { servingAt, drainedAt } = end;
     if (batches > 1) {
-      const failure = await this.growInBatches(next, olds, batch, batches, startedAt);
-      if (failure) return failure;
+      const failure = await growInBatches(next, olds, batch, (text) => this.say(text), serving);
+      if (failure === 'stopped') return this.refused('STOPPING', 'hypnode is stopping');
+      if (failure) return this.failed(startedAt, next.id, 'START_FAILED', failure.message, failure.output);
       servingAt = Date.now();
       const rest = outgoingGenerations(olds, serving);
       await rest.stopAccepting(false);
@@ -447,32 +446,6 @@ export class Manager extends EventEmitter<ManagerEvents> {
     } finally {
       next.off('changed', onChange);
     }
-  }
-
-  /**
-   * The batches after the canary: each starts its slots in `next` (crashes retried with backoff
-   * until the ready timeout), then the old workers of those slots drain and exit, so that no more
-   * than a batch more than the steady state ever runs. Returns the failed result if a batch cannot
-   * serve: `next` keeps the slots it has, the old generations the others.
-   */
-  private async growInBatches(next: Generation, olds: Generation[], batch: number, batches: number, startedAt: number): Promise<ReloadResult | null> {
-    for (let i = 1; i < batches; i++) {
-      if (this.lifecycle !== 'running') return this.refused('STOPPING', 'hypnode is stopping');
-      const from = i * batch;
-      const to = Math.min(from + batch, next.size);
-      this.say(`batch ${i + 1}/${batches}: starting slots ${from}-${to - 1}`);
-      try {
-        await next.grow(to);
-      } catch (err) {
-        if (!(err instanceof StartFailure)) throw err;
-        next.shrink(from);
-        return this.failed(startedAt, next.id, 'START_FAILED', err.message, err.output);
-      }
-      const leaving = (await Promise.all(olds.map((o) => o.yieldSlots(from, to, false)))).flat();
-      await Promise.all(leaving.map((w) => w.exited));
-      this.say(`batch ${i + 1}/${batches}: generation ${next.id} serves slots 0-${to - 1}`);
-    }
-    return null;
   }
 
   /** The generations whose workers serve (or may serve again): normally the current one alone. */
