@@ -25,6 +25,11 @@ export interface Incoming<Crash> {
   takeOver(): Promise<void>;
   /** `listener` hears each death that fails a probation, until the returned function is called. */
   onCrash(listener: (crash: Crash) => void): () => void;
+  /**
+   * Rejects once it is gone for good while it serves (a new manager that died): the rollout rolls
+   * back at once, probation or not, since nothing else takes new connections.
+   */
+  readonly lost?: Promise<never>;
   /** It serves for good. */
   commit(): Promise<void>;
   /** The rollout failed: it goes (at once, whatever it was doing). */
@@ -140,7 +145,7 @@ export class Rollout<Crash> extends EventEmitter<{ phase: [phase: RolloutPhase] 
   }
 
   private step<T>(p: Promise<T>): Promise<T> {
-    return Promise.race([p, this.stopped]);
+    return Promise.race([p, this.stopped, ...(this.incoming.lost ? [this.incoming.lost] : [])]);
   }
 
   private enter(phase: RolloutPhase): void {

@@ -41,8 +41,14 @@ export class NewManager implements Incoming<UpgradeFailure> {
   runtime: { hypnode: string; node: string } | null = null;
   readyAt = 0;
   servingAt = 0;
+  readonly lost: Promise<never>;
+  private markLost!: (err: UpgradeFailure) => void;
+  private unwatchLost = () => {};
 
-  constructor(private readonly spec: NewManagerSpec) {}
+  constructor(private readonly spec: NewManagerSpec) {
+    this.lost = new Promise<never>((_, reject) => (this.markLost = reject));
+    this.lost.catch(() => {});
+  }
 
   get pid(): number | null {
     return this.successor?.identity?.pid ?? null;
@@ -73,6 +79,11 @@ export class NewManager implements Incoming<UpgradeFailure> {
     await this.step((m) => ('accepting' in m ? true : undefined), this.spec.readyTimeoutMs, 'before it accepted');
     this.servingAt = Date.now();
     this.spec.say(`new manager ${this.pid} serves every new connection; draining the old workers`);
+    // From here until the commit step, no step waits on the channel to see it close.
+    const { channel } = this.successor!;
+    const onClosed = () => this.markLost(this.diedServing());
+    channel.once('closed', onClosed);
+    this.unwatchLost = () => channel.off('closed', onClosed);
   }
 
   onCrash(listener: (crash: UpgradeFailure) => void): () => void {
@@ -81,7 +92,7 @@ export class NewManager implements Incoming<UpgradeFailure> {
     const onMessage = (m: FromNew) => {
       if ('crash' in m) listener(new UpgradeFailure(`${describeExit(m.crash)}, within its ${probation} probation`, m.output, 'PROBATION_FAILED'));
     };
-    const onClosed = () => listener(new UpgradeFailure(`the new manager ${this.pid} exited within its probation; its output is in the log`, '', 'PROBATION_FAILED'));
+    const onClosed = () => listener(this.diedServing());
     channel.on('message', onMessage);
     channel.once('closed', onClosed);
     return () => {
@@ -91,6 +102,7 @@ export class NewManager implements Incoming<UpgradeFailure> {
   }
 
   async commit(): Promise<void> {
+    this.unwatchLost();
     this.successor!.send({ commit: true });
     await this.step((m) => ('committed' in m ? true : undefined), BOOT_ALLOWANCE_MS, 'before it committed');
     this.spec.committed();
@@ -103,7 +115,12 @@ export class NewManager implements Incoming<UpgradeFailure> {
   }
 
   async abort(): Promise<void> {
+    this.unwatchLost();
     this.successor?.abandon();
+  }
+
+  private diedServing(): UpgradeFailure {
+    return new UpgradeFailure(`the new manager ${this.pid} exited within its probation; its output is in the log`, '', 'PROBATION_FAILED');
   }
 
   /** Waits for the new manager's answer `pick` accepts; throws at its failure, its death, or `timeoutMs`. */

@@ -165,12 +165,17 @@ test('a batched reload\'s first batch committed: the old workers of its slots ex
 });
 
 /** An incoming side scripted as an upgrade's new manager: each step answers when the test says. */
-function scripted(): Incoming<string> & { answer(step: 'standBy' | 'takeOver' | 'commit', err?: Error): void; crash(c: string): void; aborted: boolean } {
+function scripted(): Incoming<string> & { answer(step: 'standBy' | 'takeOver' | 'commit', err?: Error): void; crash(c: string): void; lose(err: Error): void; aborted: boolean } {
   const waiting = new Map<string, { resolve(): void; reject(err: Error): void }>();
   const listeners = new Set<(c: string) => void>();
   const wait = (step: string) => new Promise<void>((resolve, reject) => waiting.set(step, { resolve, reject }));
+  let lose!: (err: Error) => void;
+  const lost = new Promise<never>((_, reject) => (lose = reject));
+  lost.catch(() => {});
   return {
     aborted: false,
+    lost,
+    lose,
     standBy: () => wait('standBy'),
     takeOver: () => wait('takeOver'),
     commit: () => wait('commit'),
@@ -235,3 +240,25 @@ test('an upgrade: the new manager dying in its probation rolls back; one that co
   }
 });
 
+
+test('an upgrade without a probation: the new manager lost while the old workers drain rolls back at once, not after the drain', async () => {
+  const { host, old } = await setUp();
+  for (const w of host.live(1)) w.answers = false; // old workers busy: their drain takes long
+  const incoming = scripted();
+  const r = new Rollout(incoming, outgoingGenerations([old], () => true), { probationMs: 0, clock: host, keepUntilCommit: true });
+  const running = r.run();
+  incoming.answer('standBy');
+  await host.nextTurn();
+  incoming.answer('takeOver');
+  await host.nextTurn();
+  for (const w of host.live(1)) {
+    w.say({ hypnode: 'stopped-accepting' });
+    w.answers = true;
+  }
+  await host.nextTurn();
+  assert.equal(r.phase, 'probation');
+  incoming.lose(new Error('the new manager exited'));
+  await assert.rejects(running, /the new manager exited/);
+  assert.ok(r.tookBack && incoming.aborted);
+  assert.ok(host.live(1).every((w) => w.sent.some((m) => m.hypnode === 'resume')), 'the old workers are asked back at once');
+});
