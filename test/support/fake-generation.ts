@@ -26,3 +26,12 @@ export async function allReady(host: FakeHost, id: number): Promise<void> {
   for (const w of host.live(id)) w.ready();
   await host.nextTurn();
 }
+
+/** Generation `id`, `size` workers serving: started the first way, every worker ready. */
+export async function servingGeneration(host: FakeHost, id: number, size: number): Promise<Generation> {
+  const gen = fakeGeneration(host, id, size);
+  const started = gen.start('first');
+  await allReady(host, id);
+  await started;
+  return gen;
+}

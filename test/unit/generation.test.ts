@@ -1,12 +1,19 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { StartFailure } from '../../src/manager/generation.js';
+import { StartFailure, type Generation } from '../../src/manager/generation.js';
 import type { WorkerExit } from '../../src/protocol/worker-exit.js';
 import { FakeHost } from '../support/fake-host.js';
-import { allReady, fakeGeneration, GRACEFUL_TIMEOUT_MS, READY_TIMEOUT_MS } from '../support/fake-generation.js';
+import { allReady, fakeGeneration, GRACEFUL_TIMEOUT_MS, READY_TIMEOUT_MS, servingGeneration } from '../support/fake-generation.js';
 
 // Generation and its WorkerProcesses on fake workers and a fake clock: each edge of a worker's
 // life, in every state of its generation, in milliseconds.
+
+/** The crashes `gen` reports from now on. */
+function crashesOf(gen: Generation): WorkerExit[] {
+  const crashes: WorkerExit[] = [];
+  gen.on('crash', (exit) => crashes.push(exit));
+  return crashes;
+}
 
 test('first start: serves once every slot accepts; a worker that dies starting is started again', async () => {
   const host = new FakeHost();
@@ -75,8 +82,7 @@ test('a worker dying while standing by is a crash (a probation counts it) and it
   const started = gen.start('reload');
   await allReady(host, 2);
   await started;
-  const crashes: WorkerExit[] = [];
-  gen.on('crash', (exit) => crashes.push(exit));
+  const crashes = crashesOf(gen);
   host.live(2)[0]!.exit(1);
   await host.advance(1);
   assert.equal(crashes.length, 1);
@@ -85,10 +91,7 @@ test('a worker dying while standing by is a crash (a probation counts it) and it
 
 test('a worker dying while serving is started again, with backoff from the second crash in a row', async () => {
   const host = new FakeHost();
-  const gen = fakeGeneration(host, 1, 1);
-  const started = gen.start('first');
-  await allReady(host, 1);
-  await started;
+  const gen = await servingGeneration(host, 1, 1);
   host.live(1)[0]!.exit(null, 'SIGSEGV');
   await host.advance(1);
   assert.equal(host.live(1).length, 1);
@@ -102,13 +105,9 @@ test('a worker dying while serving is started again, with backoff from the secon
 
 test('a worker dying while its generation drains is not replaced nor a crash', async () => {
   const host = new FakeHost();
-  const gen = fakeGeneration(host, 1, 2);
-  const started = gen.start('first');
-  await allReady(host, 1);
-  await started;
+  const gen = await servingGeneration(host, 1, 2);
   for (const w of host.live(1)) w.answers = false;
-  const crashes: WorkerExit[] = [];
-  gen.on('crash', (exit) => crashes.push(exit));
+  const crashes = crashesOf(gen);
   void gen.stopAccepting({ kind: 'replaced' }, true);
   await host.nextTurn();
   host.live(1)[0]!.exit(1);
@@ -119,10 +118,7 @@ test('a worker dying while its generation drains is not replaced nor a crash', a
 
 test('a drain that outlasts the graceful timeout is cut: the worker is killed and counted', async () => {
   const host = new FakeHost();
-  const gen = fakeGeneration(host, 1, 1);
-  const started = gen.start('first');
-  await allReady(host, 1);
-  await started;
+  const gen = await servingGeneration(host, 1, 1);
   const w = host.live(1)[0]!;
   w.answers = false;
   void gen.stopAccepting({ kind: 'replaced' }, false);
@@ -135,10 +131,7 @@ test('a drain that outlasts the graceful timeout is cut: the worker is killed an
 
 test('drained and resumed: lingering workers accept again, and a slot the drain lost is filled', async () => {
   const host = new FakeHost();
-  const gen = fakeGeneration(host, 1, 2);
-  const started = gen.start('first');
-  await allReady(host, 1);
-  await started;
+  const gen = await servingGeneration(host, 1, 2);
   await gen.stopAccepting({ kind: 'replaced' }, true);
   await gen.drained();
   host.live(1)[0]!.exit(null, 'SIGKILL');
@@ -194,10 +187,7 @@ test('a fork that fails (out of processes) counts as a worker that died at once'
 
 test('a frozen manager: an overdue heartbeat deadline spares a worker whose heartbeat waits in the pipe', async () => {
   const host = new FakeHost();
-  const gen = fakeGeneration(host, 1, 2);
-  const started = gen.start('first');
-  await allReady(host, 1);
-  await started;
+  await servingGeneration(host, 1, 2);
   const [talking, silent] = host.live(1);
   // The manager is frozen for a minute; the workers' heartbeats wait in its pipes meanwhile.
   host.jump(120_000);

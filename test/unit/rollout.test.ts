@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { StartFailure } from '../../src/manager/generation.js';
+import { StartFailure, type Generation } from '../../src/manager/generation.js';
 import { Rollout, type Incoming, type RolloutPhase } from '../../src/manager/rollout.js';
 import { incomingGeneration, outgoingGenerations, outgoingSlots } from '../../src/manager/sides.js';
 import type { WorkerExit } from '../../src/protocol/worker-exit.js';
 import { FakeHost, type FakeWorker } from '../support/fake-host.js';
-import { allReady, fakeGeneration } from '../support/fake-generation.js';
+import { allReady, fakeGeneration, servingGeneration } from '../support/fake-generation.js';
 
 // The Rollout over real Generations of fake workers (as a reload runs it), and over a scripted
 // incoming side (as an upgrade's new manager): each way it can end, on a fake clock.
@@ -15,10 +15,7 @@ const PROBATION_MS = 1000;
 /** Generation 1 serving `size` workers, and generation 2 to replace it (its workers become ready at the test's word). */
 async function setUp(size = 2) {
   const host = new FakeHost();
-  const old = fakeGeneration(host, 1, size);
-  const first = old.start('first');
-  await allReady(host, 1);
-  await first;
+  const old = await servingGeneration(host, 1, size);
   const next = fakeGeneration(host, 2, size);
   const phases: RolloutPhase[] = [];
   let serving = true;
@@ -195,15 +192,21 @@ function scripted(): Incoming<string> & { answer(step: 'standBy' | 'takeOver' | 
   };
 }
 
-test('an upgrade: the old generation is kept through a commit that fails, then accepts again', async () => {
-  const { host, old } = await setUp();
+/** An upgrade's rollout from `old` to a scripted new manager, run until the new one took over. */
+async function switchedUpgrade(host: FakeHost, old: Generation, probationMs: number) {
   const incoming = scripted();
-  const r = new Rollout(incoming, outgoingGenerations([old], () => true), { probationMs: 0, clock: host, keepUntilCommit: true });
+  const r = new Rollout(incoming, outgoingGenerations([old], () => true), { probationMs, clock: host, keepUntilCommit: true });
   const running = r.run();
   incoming.answer('standBy');
   await host.nextTurn();
   incoming.answer('takeOver');
   await host.nextTurn();
+  return { incoming, r, running };
+}
+
+test('an upgrade: the old generation is kept through a commit that fails, then accepts again', async () => {
+  const { host, old } = await setUp();
+  const { incoming, r, running } = await switchedUpgrade(host, old, 0);
   assert.ok(host.live(1).every((w) => w.sent.some((m) => m.hypnode === 'drain' && m.linger)), 'kept, without a probation, for the commit');
   assert.equal(r.phase, 'probation');
   await host.nextTurn();
@@ -216,12 +219,7 @@ test('an upgrade: the old generation is kept through a commit that fails, then a
 test('an upgrade: the new manager dying in its probation rolls back; one that commits releases the old workers', async () => {
   for (const dies of [true, false]) {
     const { host, old } = await setUp();
-    const incoming = scripted();
-    const r = new Rollout(incoming, outgoingGenerations([old], () => true), { probationMs: PROBATION_MS, clock: host, keepUntilCommit: true });
-    const running = r.run();
-    incoming.answer('standBy');
-    await host.nextTurn();
-    incoming.answer('takeOver');
+    const { incoming, r, running } = await switchedUpgrade(host, old, PROBATION_MS);
     await host.advance(PROBATION_MS / 2);
     if (dies) {
       incoming.crash('the new manager exited within its probation');
@@ -244,13 +242,7 @@ test('an upgrade: the new manager dying in its probation rolls back; one that co
 test('an upgrade without a probation: the new manager lost while the old workers drain rolls back at once, not after the drain', async () => {
   const { host, old } = await setUp();
   for (const w of host.live(1)) w.answers = false; // old workers busy: their drain takes long
-  const incoming = scripted();
-  const r = new Rollout(incoming, outgoingGenerations([old], () => true), { probationMs: 0, clock: host, keepUntilCommit: true });
-  const running = r.run();
-  incoming.answer('standBy');
-  await host.nextTurn();
-  incoming.answer('takeOver');
-  await host.nextTurn();
+  const { incoming, r, running } = await switchedUpgrade(host, old, 0);
   for (const w of host.live(1)) {
     w.say({ hypnode: 'stopped-accepting' });
     w.answers = true;
