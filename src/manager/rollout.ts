@@ -101,39 +101,39 @@ export class Rollout<Crash> extends EventEmitter<{ phase: [phase: RolloutPhase] 
    */
   async run(): Promise<RolloutEnd<Crash>> {
     const { incoming, outgoing, options } = this;
+    let probation: Probation<Crash> | null = null;
+    let readyAt = 0;
+    let servingAt = 0;
+    let drainedAt = 0;
+    let crash: Crash | null = null;
     try {
       await this.step(incoming.standBy());
-    } catch (err) {
-      await this.rollBack();
-      throw err;
-    }
-    const readyAt = options.clock.now();
-    // From the moment it stands by: a crash before the switch counts too.
-    const probation = new Probation(incoming.onCrash.bind(incoming), options.probationMs, options.clock);
-    try {
+      readyAt = options.clock.now();
+      // From the moment it stands by: a crash before the switch counts too.
+      probation = new Probation(incoming.onCrash.bind(incoming), options.probationMs, options.clock);
       await this.step(incoming.takeOver());
       this.enter('switched');
       this.outgoingStopped = true;
       await this.step(outgoing.stopAccepting(probation.lasts || options.keepUntilCommit === true));
-      const servingAt = options.clock.now();
+      servingAt = drainedAt = options.clock.now();
       this.enter('probation');
-      let drainedAt = servingAt;
       const drained = outgoing.drained().then(() => void (drainedAt = options.clock.now()));
-      const crash = await this.step(probation.verdict(drained));
-      if (crash !== null) {
-        await this.rollBack();
-        return { ok: false, crash };
-      }
-      await this.step(incoming.commit());
-      this.cancelled = null;
-      this.enter('committed');
-      await outgoing.release();
-      return { ok: true, readyAt, servingAt, drainedAt };
+      crash = await this.step(probation.verdict(drained));
+      if (crash === null) await this.step(incoming.commit());
     } catch (err) {
-      probation.end();
+      probation?.end();
       await this.rollBack();
       throw err;
     }
+    if (crash !== null) {
+      await this.rollBack();
+      return { ok: false, crash };
+    }
+    // Committed: past here nothing is taken back, whatever happens.
+    this.cancelled = null;
+    this.enter('committed');
+    await outgoing.release();
+    return { ok: true, readyAt, servingAt, drainedAt };
   }
 
   /** The old side serves again (if it stopped) before the new one goes: no moment with neither. */
