@@ -1,3 +1,5 @@
+import { processHost, type Cancel, type Clock } from './host.js';
+
 // A deadline for a worker, judged by what the worker sent, not by the manager's clock alone.
 // When the manager itself did not run for a while (SIGSTOP, a cgroup freezer, a paused VM, heavy
 // swapping), its timers are overdue the moment it runs again, and the event loop runs them before
@@ -6,22 +8,22 @@
 // are read: a message that settles the matter cancels the deadline before it passes.
 
 export class Deadline {
-  private timer: NodeJS.Timeout | null;
-  private verdict: NodeJS.Immediate | null = null;
+  private timer: Cancel | null;
+  private verdict: Cancel | null = null;
 
-  constructor(ms: number, passed: () => void) {
-    this.timer = setTimeout(() => {
+  constructor(ms: number, passed: () => void, clock: Clock = processHost) {
+    this.timer = clock.after(ms, () => {
       this.timer = null;
-      this.verdict = setImmediate(() => {
+      this.verdict = clock.soon(() => {
         this.verdict = null;
         passed();
       });
-    }, ms);
+    });
   }
 
   cancel(): void {
-    if (this.timer) clearTimeout(this.timer);
-    if (this.verdict) clearImmediate(this.verdict);
+    this.timer?.();
+    this.verdict?.();
     this.timer = null;
     this.verdict = null;
   }

@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events';
 import type { Release } from '../config/app-file.js';
 import { Backoff } from './backoff.js';
 import { Deadline } from './deadline.js';
+import type { Cancel, Host } from './host.js';
 import type { ListenerRegistry } from './listeners.js';
 import type { Logger } from './log.js';
 import { StartTries } from './start-tries.js';
@@ -13,7 +14,7 @@ import { WorkerProcess, type WorkerSpec } from './worker-process.js';
 // A generation: the workers that run one load of the app's code, one per slot (0..size-1). It
 // starts them, keeps every slot filled (respawning crashed workers with backoff, replacing
 // recycled ones before they go, a few at a time), and drains them when a newer generation takes
-// over. In a batched reload (see manager/rollout) it starts with its first slots only and grows
+// over (see manager/rollout). In a batched reload (see manager/batch) it starts with its first slots only and grows
 // batch by batch, while the older generation gives up the same slots.
 //
 //   starting ──▶ serving ──stopAccepting()──▶ draining ──release()/destroy()──▶ done
@@ -50,6 +51,7 @@ export interface GenerationDeps {
   acceptsJitter: number;
   /** In `first` mode: the deaths before ready a slot may have before the start fails (0: no limit). */
   startTries: number;
+  host: Host;
 }
 
 interface Waiter {
@@ -58,7 +60,7 @@ interface Waiter {
 }
 
 export class Generation extends EventEmitter<{ changed: []; crash: [exit: WorkerExit]; exit: [exit: WorkerExit, finalMetrics: unknown[] | null] }> {
-  readonly createdAt = Date.now();
+  readonly createdAt: number;
   readyAt: number | null = null;
   lastCrash: { at: number; message: string; output: string } | null = null;
   /** Workers killed still busy at the graceful timeout, not drained: a reload says how many. */
@@ -67,7 +69,7 @@ export class Generation extends EventEmitter<{ changed: []; crash: [exit: Worker
   private phase: GenerationState = 'starting';
   /** Whether a worker that becomes ready starts accepting at once. */
   private accepting = false;
-  private readonly respawns = new Map<number, NodeJS.Timeout>();
+  private readonly respawns = new Map<number, Cancel>();
   private readonly recycling = new Set<WorkerProcess>();
   private readonly backoff = new Backoff();
   private readonly startTries: StartTries;
@@ -91,6 +93,7 @@ export class Generation extends EventEmitter<{ changed: []; crash: [exit: Worker
     private readonly deps: GenerationDeps,
   ) {
     super();
+    this.createdAt = deps.host.now();
     this.active = target;
     this.startTries = new StartTries(deps.startTries);
   }
@@ -136,7 +139,7 @@ export class Generation extends EventEmitter<{ changed: []; crash: [exit: Worker
     if (mode === 'reload') {
       // Set before the workers' own deadlines (same length), so that it reports first.
       const timeoutMs = this.deps.spec.readyTimeoutMs;
-      const timer = new Deadline(timeoutMs, () => this.failStart(`not ready within ${timeoutMs / 1000}s (${this.standbyCount()} of ${this.active} workers ready)`, this.outputs()));
+      const timer = new Deadline(timeoutMs, () => this.failStart(`not ready within ${timeoutMs / 1000}s (${this.standbyCount()} of ${this.active} workers ready)`, this.outputs()), this.deps.host);
       void started.then(
         () => timer.cancel(),
         () => timer.cancel(),
@@ -157,18 +160,19 @@ export class Generation extends EventEmitter<{ changed: []; crash: [exit: Worker
     for (let slot = from; slot < this.active; slot++) if (!this.inSlot(slot)) this.spawn(slot);
     const serves = (slot: number) => this.workers.some((w) => w.slot === slot && w.state === 'ready');
     const all = () => Array.from({ length: this.active - from }, (_, i) => from + i).every(serves);
-    const deadline = Date.now() + this.deps.spec.readyTimeoutMs;
+    const { host } = this.deps;
+    const deadline = host.now() + this.deps.spec.readyTimeoutMs;
     while (!all()) {
       if (this.phase !== 'serving') throw new StartFailure(`generation ${this.id} was stopped before it was ready`, this.outputs());
-      const left = deadline - Date.now();
+      const left = deadline - host.now();
       if (left <= 0) {
         const ready = Array.from({ length: this.active - from }, (_, i) => from + i).filter(serves).length;
         throw new StartFailure(`${this.active - from - ready} of generation ${this.id}'s workers in slots ${from}-${this.active - 1} did not serve within ${this.deps.spec.readyTimeoutMs / 1000}s${this.lastCrash ? ` (last: ${this.lastCrash.message})` : ''}`, this.lastCrash?.output ?? this.outputs());
       }
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
+        const cancel = host.after(left, resolve);
         this.once('changed', () => {
-          clearTimeout(timer);
+          cancel();
           resolve();
         });
       });
@@ -303,7 +307,7 @@ export class Generation extends EventEmitter<{ changed: []; crash: [exit: Worker
     const { spec, acceptsJitter } = this.deps;
     // Workers started together must not reach --accepts together: each draws its own limit.
     const accepts = spec.config.accepts > 0 && acceptsJitter > 0 ? spec.config.accepts + randomInt(acceptsJitter + 1) : spec.config.accepts;
-    const w = new WorkerProcess(accepts === spec.config.accepts ? spec : { ...spec, config: { ...spec.config, accepts } }, slot, this.deps.registry, this.deps.log);
+    const w = new WorkerProcess(accepts === spec.config.accepts ? spec : { ...spec, config: { ...spec.config, accepts } }, slot, this.deps.registry, this.deps.log, this.deps.host);
     this.live.add(w);
     w.on('changed', () => this.emit('changed'));
     w.on('standby', () => this.onReady(w));
@@ -320,7 +324,7 @@ export class Generation extends EventEmitter<{ changed: []; crash: [exit: Worker
     if (this.accepting) void w.accept();
     if (this.phase === 'starting' && this.standbyCount() >= this.active) {
       this.phase = 'serving';
-      this.readyAt = Date.now();
+      this.readyAt = this.deps.host.now();
       const waiter = this.waiter;
       this.waiter = null;
       // In `first` mode the start is done once every slot serves, not only stands by.
@@ -348,15 +352,15 @@ export class Generation extends EventEmitter<{ changed: []; crash: [exit: Worker
       this.failStart(`${describeExit(exit)}; giving up after ${this.startTries.limit} tries (--start-tries)`, this.lastCrash.output);
       return;
     }
-    const delay = this.backoff.failed(exit.readyAt);
+    const delay = this.backoff.failed(exit.readyAt, this.deps.host.now());
     this.deps.log.warn(`${describeExit(exit)}; ${delay > 0 ? `starting another in ${delay} ms` : 'starting another'}`);
     this.emit('crash', exit);
     if (exit.slot >= this.active || this.isYielded(exit.slot) || this.inSlot(exit.slot)) return;
-    const timer = setTimeout(() => {
+    const cancel = this.deps.host.after(delay, () => {
       this.respawns.delete(exit.slot);
       if (this.phase === 'starting' || this.phase === 'serving') this.spawn(exit.slot);
-    }, delay);
-    this.respawns.set(exit.slot, timer);
+    });
+    this.respawns.set(exit.slot, cancel);
   }
 
   /**
@@ -404,9 +408,9 @@ export class Generation extends EventEmitter<{ changed: []; crash: [exit: Worker
 
   /** The crashed workers of slots [from, to) waiting out their backoff are not started again. */
   private cancelRespawns(from = 0, to = Infinity): void {
-    for (const [slot, timer] of this.respawns) {
+    for (const [slot, cancel] of this.respawns) {
       if (slot < from || slot >= to) continue;
-      clearTimeout(timer);
+      cancel();
       this.respawns.delete(slot);
     }
   }

@@ -5,22 +5,25 @@ import { secs } from '../durations.js';
 import { codeOf, type ErrorCode } from '../protocol/error-codes.js';
 import { killedWords, servingWords, type GenerationStatus, type ManagerRuntime, type ManagerState, type ReloadResult, type Serving, type Status, type UpgradeResult, type WorkerStatus } from '../protocol/status.js';
 import { Generation, StartFailure } from './generation.js';
+import { processHost, type Host } from './host.js';
 import type { ListenerRegistry } from './listeners.js';
 import type { Logger } from './log.js';
-import { batchSize } from './batch.js';
-import { Probation } from './probation.js';
+import { batchSize, growInBatches } from './batch.js';
+import { Rollout, type Incoming, type RolloutEnd } from './rollout.js';
 import { ReloadQueue } from './reload-queue.js';
 import { DropReport } from './drop-report.js';
+import { incomingGeneration, outgoingGenerations, outgoingSlots } from './sides.js';
 import type { WorkerExit } from '../protocol/worker-exit.js';
 import { describeExit } from './worker-exit.js';
 import type { WorkerSpec } from './worker-process.js';
 
-// The long-lived manager: it owns the sockets and the generations, and moves traffic from one
-// generation to the next. Its PID never changes: a reload starts new workers, never a new manager.
-// Only an upgrade (see upgrade/) replaces it, by a successor that takes over everything it holds.
+// The long-lived manager: it owns the sockets and the generations, and has a Rollout (see
+// rollout.ts) move the traffic from one generation to the next. Its PID never changes: a reload
+// starts new workers, never a new manager. Only an upgrade (see upgrade/) replaces it, by a
+// successor that takes over everything it holds: a rollout too, whose new side is that manager.
 //
 //   running ──stop()──▶ stopping ──▶ stopped
-//      └────retire()───▶ handed over (a successor serves)
+//   (and, once an upgrade's rollout has committed, handed over: a successor serves)
 //
 // What `hypnode status` calls its state is read off the facts (see ManagerState), never kept
 // beside them.
@@ -57,13 +60,15 @@ export interface ManagerOptions {
   runtime: ManagerRuntime;
   /** The number of the first generation: a successor goes on from its predecessor's. */
   firstGeneration?: number;
+  /** Forks, signals and the clock: the process's own but in a unit test. */
+  host?: Host;
 }
 
 export class Manager extends EventEmitter<ManagerEvents> {
   readonly startedAt = Date.now();
   /** Resolves once a stop has finished: every worker gone, every socket closed. */
   readonly stopped: Promise<void>;
-  private lifecycle: 'running' | 'stopping' | 'stopped' | 'handed-over' = 'running';
+  private lifecycle: 'running' | 'stopping' | 'stopped' = 'running';
   private stopMode: StopMode | null = null;
   /** Cuts a --stop-delay short (a fast stop overtaking a graceful one). */
   private stopDelay: AbortController | null = null;
@@ -75,10 +80,8 @@ export class Manager extends EventEmitter<ManagerEvents> {
   private everServed = false;
   private lastReload: ReloadResult | null = null;
   lastUpgrade: UpgradeResult | null = null;
-  /** An upgrade of the manager runs: reloads wait for another day. */
-  private upgrading = false;
-  /** The generations that stopped accepting for a successor manager. */
-  private steppedAside: Generation[] = [];
+  /** The rollout under way: a reload's, or an upgrade's (while one runs, reloads wait for another day). */
+  private rollout: { kind: 'reload' | 'upgrade'; rollout: Rollout<unknown> } | null = null;
   private readonly reloads = new ReloadQueue(() => this.reloadOnce());
   private progress: ((text: string) => void)[] = [];
   /** Lines dropped by the workers of generations since gone. */
@@ -157,37 +160,31 @@ export class Manager extends EventEmitter<ManagerEvents> {
   }
 
   /**
-   * For an upgrade of the manager: no reload runs meanwhile. Returns why not, or null and holds
-   * off reloads until handBack() or retire().
+   * An upgrade of the manager: a rollout from the serving generations to `successor` (see
+   * upgrade/), which the caller runs; no reload runs meanwhile. Returns it, or why not. The
+   * serving generations are kept until the commit, which the successor may fail. Its end is told
+   * to handBack() (failed) or retire() (committed).
    */
-  beginUpgrade(): { code: ErrorCode; error: string } | null {
+  upgradeTo<Crash>(successor: Incoming<Crash>): Rollout<Crash> | { code: ErrorCode; error: string } {
     if (this.lifecycle !== 'running') return { code: 'STOPPING', error: 'hypnode is stopping' };
     if (this.upgrading) return { code: 'BUSY', error: 'an upgrade of the manager runs already' };
     if (this.reloads.busy) return { code: 'BUSY', error: 'a reload runs; upgrade once it is done' };
     if (!this.current || this.current.readyCount() === 0) return { code: 'NOT_SERVING', error: 'no generation serves: nothing to hand over' };
-    this.upgrading = true;
+    const olds = outgoingGenerations(this.servingGenerations(), () => this.lifecycle === 'running');
+    // Committed, every generation's workers exit: also one that a failed reload left draining.
+    const outgoing = { ...olds, release: () => Promise.all([...this.generations].map((g) => g.releaseAll())).then(() => {}) };
+    const rollout = new Rollout(successor, outgoing, { probationMs: this.plan.settings.probation * 1000, clock: this.host, keepUntilCommit: true });
+    rollout.on('phase', () => this.emit('changed'));
+    this.rollout = { kind: 'upgrade', rollout };
     this.emit('upgrade-start');
     this.emit('changed');
-    return null;
+    return rollout;
   }
 
-  /** The serving generations stop accepting (a successor does) and finish their connections, kept until handBack() or retire(). */
-  async stepAside(): Promise<void> {
-    this.steppedAside = this.servingGenerations();
-    for (const g of this.steppedAside) await g.stopAccepting({ kind: 'replaced' }, true);
-  }
-
-  /** Resolves once the generations that stepped aside have finished every connection. */
-  async drained(): Promise<void> {
-    await Promise.all(this.steppedAside.map((g) => g.drained()));
-  }
-
-  /** The upgrade failed: the generation that stepped aside (if it did) serves again. */
-  async handBack(result: UpgradeResult): Promise<void> {
+  /** The upgrade failed: this manager serves on (its rollout gave the old workers back their traffic). */
+  handBack(result: UpgradeResult): void {
     this.lastUpgrade = result;
-    if (this.lifecycle === 'running') for (const g of this.steppedAside) if (g.state === 'draining') await g.resume();
-    this.steppedAside = [];
-    this.upgrading = false;
+    this.rollout = null;
     this.emit('upgrade-end', result);
     this.emit('changed');
   }
@@ -201,23 +198,30 @@ export class Manager extends EventEmitter<ManagerEvents> {
     this.emit('hand-over', pid);
   }
 
-  /** A successor serves everything: the workers exit, and so may this process. */
-  async retire(result: UpgradeResult): Promise<void> {
+  /** A successor serves everything, and the workers have exited (the upgrade's rollout committed): so may this process. */
+  retire(result: UpgradeResult): void {
     this.lastUpgrade = result;
-    this.lifecycle = 'handed-over';
-    await Promise.all([...this.generations].map((g) => g.releaseAll()));
     this.log.info(`manager ${process.pid} exits: manager ${result.ok ? result.to.pid : '?'} serves`);
     this.markStopped();
   }
 
+  /** An upgrade committed: a successor serves, and this manager does nothing more. */
   get handedOver(): boolean {
-    return this.lifecycle === 'handed-over';
+    return this.rollout?.kind === 'upgrade' && this.rollout.rollout.phase === 'committed';
+  }
+
+  private get upgrading(): boolean {
+    return this.rollout?.kind === 'upgrade';
+  }
+
+  private get host(): Host {
+    return this.options.host ?? processHost;
   }
 
   /** Add (+1) or remove (-1) a worker of the serving generation, until the next reload. */
   resize(delta: 1 | -1): number {
     const gen = this.current;
-    if (!gen || this.lifecycle !== 'running') return 0;
+    if (!gen || this.lifecycle !== 'running' || this.handedOver) return 0;
     const size = Math.max(1, gen.size + delta);
     gen.resize(size);
     this.log.info(`generation ${gen.id} now has ${size} workers`);
@@ -229,9 +233,12 @@ export class Manager extends EventEmitter<ManagerEvents> {
    * killed. One stop: asked again, it is the same stop (a fast one overtaking a graceful one).
    */
   stop(mode: StopMode): Promise<void> {
+    // Handed over, the sockets and their paths are the successor's: nothing here to stop.
+    if (this.handedOver) return this.stopped;
     if (this.lifecycle === 'running') {
       this.lifecycle = 'stopping';
       this.stopMode = mode;
+      this.rollout?.rollout.cancel(Object.assign(new Error('hypnode is stopping'), { code: 'STOPPING' }));
       this.emit('stopping');
       this.emit('changed');
       // A load balancer that checks /healthz sees the stop at once; the workers serve on meanwhile.
@@ -287,7 +294,7 @@ export class Manager extends EventEmitter<ManagerEvents> {
       app: this.deployment.app,
       name: this.plan.settings.name,
       state: this.state(),
-      reloading: this.reloads.busy || this.upgrading,
+      reloading: this.reloads.busy || this.rollout !== null,
       startedAt: this.startedAt,
       generation: cur?.id ?? null,
       codeLoadedAt: cur?.createdAt ?? null,
@@ -314,10 +321,10 @@ export class Manager extends EventEmitter<ManagerEvents> {
   }
 
   private state(): ManagerState {
-    if (this.lifecycle === 'handed-over') return 'stopped';
+    if (this.handedOver) return 'stopped';
     if (this.lifecycle !== 'running') return this.lifecycle;
     // An upgrade's successor serves every new connection while this manager's workers drain.
-    if (this.steppedAside.length > 0) return 'serving';
+    if (this.upgrading && this.rollout?.rollout.switched) return 'serving';
     if ((this.current?.readyCount() ?? 0) > 0) return 'serving';
     return this.everServed || this.current?.lastCrash ? 'failing' : 'starting';
   }
@@ -346,6 +353,7 @@ export class Manager extends EventEmitter<ManagerEvents> {
   private async replace(startedAt: number): Promise<ReloadResult> {
     if (this.lifecycle !== 'running') return this.refused('STOPPING', 'hypnode is stopping');
     const plan = await this.deployment.next();
+    if (this.lifecycle !== 'running') return this.refused('STOPPING', 'hypnode is stopping');
     // Usually the current generation; after a batched reload that failed midway, two share the slots.
     const olds = this.servingGenerations();
     const killedBefore = olds.reduce((n, o) => n + o.killedDraining, 0);
@@ -354,37 +362,56 @@ export class Manager extends EventEmitter<ManagerEvents> {
     const batches = Math.ceil(next.size / batch);
     const release = next.release.app !== this.current?.release.app ? ` of ${next.release.app}` : '';
     this.say(`starting generation ${next.id}: ${next.size} workers${batches > 1 ? `, ${batch} at a time` : ''}${release}`);
-    // Without batches every new worker starts now; with them the first batch is a canary, started
-    // while every old worker still serves, that fails the reload exactly as a whole generation would.
-    await this.standBy(next, batches > 1 ? batch : next.size, batches > 1 ? `batch 1/${batches}` : `generation ${next.id}`);
-    if (this.lifecycle !== 'running') return this.refused('STOPPING', 'hypnode is stopping');
-    const readyAt = next.readyAt ?? Date.now();
-    const probation = new Probation(next, plan.settings.probation * 1000);
-    const previous = { current: this.current, plan: this.plan, yields: olds.map((o) => o.yieldCount) };
+    const previous = { current: this.current, plan: this.plan };
     const names = olds.map((o) => o.id).join(' and ');
-    this.say(`generation ${next.id} ready in ${secs(readyAt - startedAt)}${olds.length ? `; generation ${names} ${batches > 1 ? `gives up slots 0-${batch - 1}` : 'stops accepting'}` : ''}`);
-    await next.takeOver();
-    this.current = next;
-    this.plan = plan;
-    this.log.setFormat(plan.settings.logFormat);
-    if (!this.everServed) this.served(next);
-    // The old workers of the canary's slots (all of them, without batches) drain, kept for the probation.
-    const leaving = batches > 1 ? Promise.all(olds.map((o) => o.yieldSlots(0, batch, probation.lasts))).then((ws) => ws.flat()) : null;
-    if (!leaving) for (const o of olds) await o.stopAccepting({ kind: 'replaced' }, probation.lasts);
-    let servingAt = Date.now();
-    if (olds.length && !leaving) this.say(`generation ${next.id} serves every new connection; draining generation ${names}${plan.settings.probation ? `; probation ${plan.settings.probation} s` : ''}`);
-    let drainedAt = servingAt;
-    const drained = (leaving ? leaving.then(() => {}) : Promise.all(olds.map((o) => o.drained()))).then(() => void (drainedAt = Date.now()));
-    const death = await probation.verdict(drained);
-    if (death) return this.rollBack(next, olds, previous, startedAt, death, plan.settings.probation);
-    if (leaving) {
-      for (const w of await leaving) w.release();
-      await Promise.all((await leaving).map((w) => w.exited));
-      const failure = await this.growInBatches(next, olds, batch, batches, startedAt);
-      if (failure) return failure;
+    const serving = () => this.lifecycle === 'running';
+    // Without batches every new worker starts now; with them the rollout is the first batch's (see batch.ts).
+    const incoming = incomingGeneration(next, {
+      standBy: async () => {
+        await this.standBy(next, batches > 1 ? batch : next.size, batches > 1 ? `batch 1/${batches}` : `generation ${next.id}`);
+        this.say(`generation ${next.id} ready in ${secs((next.readyAt ?? Date.now()) - startedAt)}${olds.length ? `; generation ${names} ${batches > 1 ? `gives up slots 0-${batch - 1}` : 'stops accepting'}` : ''}`);
+      },
+      switchTo: () => {
+        this.current = next;
+        this.plan = plan;
+        this.log.setFormat(plan.settings.logFormat);
+        if (!this.everServed) this.served(next);
+      },
+      switchBack: () => {
+        if (!olds.length || !serving()) return;
+        this.current = previous.current;
+        this.plan = previous.plan;
+        this.log.setFormat(previous.plan.settings.logFormat);
+      },
+      discard: () => this.discard(next),
+    });
+    const outgoing = batches > 1 ? outgoingSlots(olds, 0, batch, serving) : outgoingGenerations(olds, serving);
+    const rollout = new Rollout(incoming, outgoing, { probationMs: plan.settings.probation * 1000, clock: this.host });
+    rollout.on('phase', (phase) => {
+      if (phase === 'probation' && olds.length && batches === 1) this.say(`generation ${next.id} serves every new connection; draining generation ${names}${plan.settings.probation ? `; probation ${plan.settings.probation} s` : ''}`);
+    });
+    this.rollout = { kind: 'reload', rollout };
+    let end: RolloutEnd<WorkerExit>;
+    try {
+      end = await rollout.run();
+    } finally {
+      this.rollout = null;
+    }
+    if (!end.ok) {
+      const error = `${describeExit(end.crash)}, within its ${plan.settings.probation} s probation`;
+      if (olds.length && serving()) this.say(`${error}: generation ${names} accepts again`);
+      return this.failed(startedAt, next.id, 'PROBATION_FAILED', error, next.lastCrash?.output ?? '');
+    }
+    const readyAt = next.readyAt ?? end.readyAt;
+    let { servingAt, drainedAt } = end;
+    if (batches > 1) {
+      const failure = await growInBatches(next, olds, batch, (text) => this.say(text), serving);
+      if (failure === 'stopped') return this.refused('STOPPING', 'hypnode is stopping');
+      if (failure) return this.failed(startedAt, next.id, 'START_FAILED', failure.message, failure.output);
       servingAt = Date.now();
-      for (const o of olds) await o.stopAccepting({ kind: 'replaced' }, false);
-      await Promise.all(olds.map((o) => o.drained()));
+      const rest = outgoingGenerations(olds, serving);
+      await rest.stopAccepting(false);
+      await rest.drained();
       drainedAt = Date.now();
     }
     for (const o of olds) {
@@ -419,47 +446,6 @@ export class Manager extends EventEmitter<ManagerEvents> {
     } finally {
       next.off('changed', onChange);
     }
-  }
-
-  /**
-   * The batches after the canary: each starts its slots in `next` (crashes retried with backoff
-   * until the ready timeout), then the old workers of those slots drain and exit, so that no more
-   * than a batch more than the steady state ever runs. Returns the failed result if a batch cannot
-   * serve: `next` keeps the slots it has, the old generations the others.
-   */
-  private async growInBatches(next: Generation, olds: Generation[], batch: number, batches: number, startedAt: number): Promise<ReloadResult | null> {
-    for (let i = 1; i < batches; i++) {
-      if (this.lifecycle !== 'running') return this.refused('STOPPING', 'hypnode is stopping');
-      const from = i * batch;
-      const to = Math.min(from + batch, next.size);
-      this.say(`batch ${i + 1}/${batches}: starting slots ${from}-${to - 1}`);
-      try {
-        await next.grow(to);
-      } catch (err) {
-        if (!(err instanceof StartFailure)) throw err;
-        next.shrink(from);
-        return this.failed(startedAt, next.id, 'START_FAILED', err.message, err.output);
-      }
-      const leaving = (await Promise.all(olds.map((o) => o.yieldSlots(from, to, false)))).flat();
-      await Promise.all(leaving.map((w) => w.exited));
-      this.say(`batch ${i + 1}/${batches}: generation ${next.id} serves slots 0-${to - 1}`);
-    }
-    return null;
-  }
-
-  /** A new worker died in its probation: the old generations serve again, the new one goes. */
-  private async rollBack(next: Generation, olds: Generation[], previous: { current: Generation | null; plan: Plan; yields: number[] }, startedAt: number, death: WorkerExit, probationSecs: number): Promise<ReloadResult> {
-    const error = `${describeExit(death)}, within its ${probationSecs} s probation`;
-    if (olds.length && this.lifecycle === 'running') {
-      this.say(`${error}: generation ${olds.map((o) => o.id).join(' and ')} accepts again`);
-      for (const [i, o] of olds.entries()) await o.resume(previous.yields[i]);
-      this.current = previous.current;
-      this.plan = previous.plan;
-      this.log.setFormat(previous.plan.settings.logFormat);
-    }
-    await next.stopAccepting({ kind: 'replaced' }, false);
-    void next.drained().then(() => this.discard(next));
-    return this.failed(startedAt, next.id, 'PROBATION_FAILED', error, next.lastCrash?.output ?? '');
   }
 
   /** The generations whose workers serve (or may serve again): normally the current one alone. */
@@ -518,6 +504,7 @@ export class Manager extends EventEmitter<ManagerEvents> {
       recycleAtOnce: batchSize(settings.reloadBatch, settings.workers, 1),
       acceptsJitter: settings.acceptsJitter,
       startTries: settings.startTries,
+      host: this.host,
     });
     gen.on('changed', () => this.emit('changed'));
     gen.on('crash', (exit) => this.emit('crash', exit, gen.lastCrash?.output ?? ''));

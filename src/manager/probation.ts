@@ -1,26 +1,28 @@
-import { setTimeout as delay } from 'node:timers/promises';
-import type { Generation } from './generation.js';
-import type { WorkerExit } from '../protocol/worker-exit.js';
+import { sleep, type Clock } from './host.js';
 
-// A reload's last check: listening and answering one request is not yet serving for good (an app
-// may die a moment later of what it loads in the background). For a while after the switch, and
-// at least until the old generation has drained, the death of any new worker fails the reload,
-// and the old generation, kept alive meanwhile, serves again.
+// A rollout's last check (see rollout.ts): listening and answering one request is not yet serving
+// for good (an app may die a moment later of what it loads in the background). For a while after
+// the switch, and at least until the old side has drained, the death of any new worker (or of the
+// new manager) fails the rollout, and the old side, kept alive meanwhile, serves again.
 
-export class Probation {
-  private death: WorkerExit | null = null;
+/** Subscribes a listener to the deaths that count; returns the unsubscribe. */
+export type CrashWatch<Crash> = (listener: (crash: Crash) => void) => () => void;
+
+export class Probation<Crash> {
+  private death: Crash | null = null;
   private wake: () => void = () => {};
-  private readonly watch = (exit: WorkerExit) => {
-    this.death ??= exit;
-    this.wake();
-  };
+  private readonly unwatch: () => void;
 
-  /** Watches `gen` from now: a crash between its readiness and the switch counts too. */
+  /** Watches from now: a crash between the new side's readiness and the switch counts too. */
   constructor(
-    private readonly gen: Generation,
+    watch: CrashWatch<Crash>,
     private readonly ms: number,
+    private readonly clock: Clock,
   ) {
-    if (ms > 0) gen.on('crash', this.watch);
+    this.unwatch = ms > 0 ? watch((crash) => {
+      this.death ??= crash;
+      this.wake();
+    }) : () => {};
   }
 
   /** Whether there is a probation at all: if so, the old workers must linger until it ends. */
@@ -30,9 +32,9 @@ export class Probation {
 
   /**
    * Waits until the window (from now) has passed and `drained` has resolved, or a new worker
-   * died: returns that worker's exit, or null.
+   * died: returns that death, or null.
    */
-  async verdict(drained: Promise<void>): Promise<WorkerExit | null> {
+  async verdict(drained: Promise<void>): Promise<Crash | null> {
     if (this.ms <= 0) {
       await drained;
       return null;
@@ -42,10 +44,15 @@ export class Probation {
       if (this.death) resolve();
     });
     const window = new AbortController();
-    const over = delay(this.ms, undefined, { signal: window.signal }).catch(() => {});
+    const over = sleep(this.clock, this.ms, window.signal);
     await Promise.race([Promise.all([drained, over]), died]);
     window.abort();
-    this.gen.off('crash', this.watch);
+    this.end();
     return this.death;
+  }
+
+  /** Stops watching (the rollout ended otherwise). */
+  end(): void {
+    this.unwatch();
   }
 }

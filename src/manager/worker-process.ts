@@ -1,10 +1,10 @@
-import { fork, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { listenKeyId } from '../protocol/listen-key.js';
 import type { WorkerState } from '../protocol/status.js';
 import { isWorkerMessage, WORKER_CONFIG_ENV, WORKER_INDEX_ENV, type ManagerToWorker, type WorkerConfig, type WorkerStats } from '../protocol/worker.js';
 import { Deadline } from './deadline.js';
+import { processHost, type Cancel, type Host, type WorkerChild } from './host.js';
 import type { ListenerRegistry } from './listeners.js';
 import type { Logger } from './log.js';
 import { oomCount, outOfMemory } from './out-of-memory.js';
@@ -53,12 +53,12 @@ export interface WorkerEvents {
 export class WorkerProcess extends EventEmitter<WorkerEvents> {
   readonly pid: number;
   readonly generation: number;
-  readonly startedAt = Date.now();
+  readonly startedAt: number;
   readonly output = new OutputTail();
   /** Every socket it listens on (by listen key id). */
   readonly listens = new Set<string>();
   readonly exited: Promise<WorkerExit>;
-  private readonly child: ChildProcess;
+  private readonly child: WorkerChild;
   private current: WorkerState = 'starting';
   private readyTime: number | null = null;
   private figures: WorkerStats = { rss: 0, heapUsed: 0, requests: 0, connections: 0, linesDropped: 0, loopDelay: 0 };
@@ -86,12 +86,14 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
     readonly slot: number,
     registry: ListenerRegistry,
     private readonly log: Logger,
+    private readonly host: Host = processHost,
   ) {
     super();
+    this.startedAt = host.now();
     this.generation = spec.config.generation;
     const config: WorkerConfig = { ...spec.config, slot };
     const index = Object.fromEntries(WORKER_INDEX_ENV.map((name) => [name, String(slot)]));
-    this.child = fork(spec.app, spec.args, {
+    this.child = host.fork(spec.app, spec.args, {
       cwd: spec.cwd,
       execArgv: [...spec.nodeArgs, '--import', PRELOAD],
       env: { ...process.env, ...spec.env, ...index, [WORKER_CONFIG_ENV]: JSON.stringify(config) },
@@ -133,7 +135,7 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
           endedBy: this.endedBy,
           startedAt: this.startedAt,
           readyAt: this.readyTime,
-          exitedAt: Date.now(),
+          exitedAt: host.now(),
           listenError: this.listenError,
           outOfMemory: this.endedBy ? null : outOfMemory(signal, oomBefore, this.output.text(), this.figures.rss),
         };
@@ -149,7 +151,7 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
       });
     });
     this.child.on('message', (msg: unknown) => this.onMessage(msg, registry));
-    this.deadline = new Deadline(spec.readyTimeoutMs, () => this.kill({ kind: 'ready-timeout', afterMs: spec.readyTimeoutMs }));
+    this.deadline = new Deadline(spec.readyTimeoutMs, () => this.kill({ kind: 'ready-timeout', afterMs: spec.readyTimeoutMs }), host);
   }
 
   get state(): WorkerState {
@@ -192,7 +194,7 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
     this.current = 'draining';
     this.emit('changed');
     this.clearDeadline();
-    this.deadline = new Deadline(this.spec.gracefulTimeoutMs, () => this.kill({ kind: 'graceful-timeout', afterMs: this.spec.gracefulTimeoutMs }));
+    this.deadline = new Deadline(this.spec.gracefulTimeoutMs, () => this.kill({ kind: 'graceful-timeout', afterMs: this.spec.gracefulTimeoutMs }), this.host);
     if (!this.child.connected) {
       this.signal('SIGTERM');
       return Promise.resolve();
@@ -267,7 +269,7 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
       case 'ready':
         if (this.current !== 'starting') return;
         this.current = 'standby';
-        this.readyTime = Date.now();
+        this.readyTime = this.host.now();
         this.clearDeadline();
         this.beat();
         this.emit('standby');
@@ -314,12 +316,13 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
     if (!this.child.connected) return Promise.resolve(null);
     const id = this.nextMetricsId++;
     return new Promise((resolve) => {
+      let cancel: Cancel = () => {};
       const done = (metrics: unknown[] | null) => {
-        clearTimeout(timer);
+        cancel();
         this.metricsWaiting.delete(id);
         resolve(metrics);
       };
-      const timer = setTimeout(() => done(null), timeoutMs);
+      cancel = this.host.after(timeoutMs, () => done(null));
       this.metricsWaiting.set(id, done);
       void this.exited.then(() => done(null));
       this.send({ hypnode: 'metrics', id });
@@ -329,8 +332,8 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
   /** A heartbeat came (or the worker became ready): the next is due within the heartbeat timeout. */
   private beat(): void {
     this.heartbeat?.cancel();
-    const since = Date.now();
-    this.heartbeat = new Deadline(this.spec.heartbeatTimeoutMs, () => this.kill({ kind: 'heartbeat-timeout', silentMs: Date.now() - since }));
+    const since = this.host.now();
+    this.heartbeat = new Deadline(this.spec.heartbeatTimeoutMs, () => this.kill({ kind: 'heartbeat-timeout', silentMs: this.host.now() - since }), this.host);
   }
 
   private send(msg: ManagerToWorker): void {
@@ -339,7 +342,7 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
 
   private signal(signal: NodeJS.Signals): void {
     try {
-      process.kill(this.pid, signal);
+      this.host.kill(this.pid, signal);
     } catch {
       // Already gone: the exit event follows.
     }

@@ -1,43 +1,61 @@
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { test } from 'node:test';
-import type { Generation } from '../../src/manager/generation.js';
-import { Probation } from '../../src/manager/probation.js';
-import type { WorkerExit } from '../../src/protocol/worker-exit.js';
+import { Probation, type CrashWatch } from '../../src/manager/probation.js';
+import { FakeClock } from '../support/fake-host.js';
 
-const death = { pid: 7 } as WorkerExit;
-const fakeGeneration = () => new EventEmitter() as unknown as Generation & EventEmitter;
+const death = { pid: 7 };
+type Death = typeof death;
 
-test('Probation: passes once the window is over and the old generation drained', async () => {
-  const gen = fakeGeneration();
-  const p = new Probation(gen, 50);
+/** Crashes the test emits, and whether the probation still listens. */
+function crashes(): { watch: CrashWatch<Death>; emit(d: Death): void; listening(): number } {
+  const e = new EventEmitter<{ crash: [Death] }>();
+  return {
+    watch: (listener) => {
+      e.on('crash', listener);
+      return () => e.off('crash', listener);
+    },
+    emit: (d) => e.emit('crash', d),
+    listening: () => e.listenerCount('crash'),
+  };
+}
+
+test('Probation: passes once the window is over and the old side drained', async () => {
+  const clock = new FakeClock();
+  const c = crashes();
+  const p = new Probation(c.watch, 50, clock);
   assert.equal(p.lasts, true);
   let drain!: () => void;
   const drained = new Promise<void>((r) => (drain = r));
-  const started = Date.now();
-  const verdict = p.verdict(drained);
-  setTimeout(drain, 120);
-  assert.equal(await verdict, null);
-  assert.ok(Date.now() - started >= 110, 'it waits for the drain, longer than the window');
-  assert.equal(gen.listenerCount('crash'), 0, 'it stops watching');
+  let verdict: Death | null | 'pending' = 'pending';
+  void p.verdict(drained).then((v) => (verdict = v));
+  await clock.advance(100);
+  assert.equal(verdict, 'pending', 'the window is over, but the old side has not drained');
+  drain();
+  await clock.advance(1);
+  assert.equal(verdict, null);
+  assert.equal(c.listening(), 0, 'it stops watching');
 });
 
 test('Probation: a crash, even before the switch, fails it at once', async () => {
-  const gen = fakeGeneration();
-  const p = new Probation(gen, 10_000);
-  gen.emit('crash', death);
+  const clock = new FakeClock();
+  const c = crashes();
+  const p = new Probation(c.watch, 10_000, clock);
+  c.emit(death);
   assert.equal(await p.verdict(new Promise(() => {})), death);
-  const later = fakeGeneration();
-  const q = new Probation(later, 10_000);
+  const later = crashes();
+  const q = new Probation(later.watch, 10_000, clock);
   const verdict = q.verdict(Promise.resolve());
-  setTimeout(() => later.emit('crash', death), 20);
+  await clock.advance(20);
+  later.emit(death);
   assert.equal(await verdict, death);
 });
 
 test('Probation 0: none; the verdict is the drain alone', async () => {
-  const gen = fakeGeneration();
-  const p = new Probation(gen, 0);
+  const c = crashes();
+  const p = new Probation(c.watch, 0, new FakeClock());
   assert.equal(p.lasts, false);
-  gen.emit('crash', death);
+  c.emit(death);
   assert.equal(await p.verdict(Promise.resolve()), null);
+  assert.equal(c.listening(), 0);
 });
