@@ -10,6 +10,7 @@ import type { Logger } from './log.js';
 import { oomCount, outOfMemory } from './out-of-memory.js';
 import { OutputTail } from './output-tail.js';
 import type { EndReason, WorkerExit } from '../protocol/worker-exit.js';
+import { noTraffic } from '../protocol/traffic.js';
 
 // One worker process as the manager sees it. It owns its lifecycle: its state changes only
 // through the methods below, and it enforces its own deadlines (ready within the ready timeout,
@@ -61,7 +62,7 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
   private readonly child: ChildProcess;
   private current: WorkerState = 'starting';
   private readyTime: number | null = null;
-  private figures: WorkerStats = { rss: 0, heapUsed: 0, requests: 0, connections: 0, linesDropped: 0, loopDelay: 0 };
+  private figures: WorkerStats = { rss: 0, heapUsed: 0, requests: 0, connections: 0, linesDropped: 0, loopDelay: 0, traffic: noTraffic() };
   /** Scrapes waiting for the app's metrics, by request id. */
   private readonly metricsWaiting = new Map<number, (metrics: unknown[] | null) => void>();
   private nextMetricsId = 1;

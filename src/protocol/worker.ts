@@ -1,4 +1,5 @@
 import type { ListenKey } from './listen-key.js';
+import type { TrafficCounts } from './traffic.js';
 
 // The IPC vocabulary between the manager and its workers. Every message carries the `hypnode`
 // marker so that the app's own process.on('message') listeners can tell ours apart, and so that
@@ -15,6 +16,8 @@ export interface WorkerStats {
   connections: number;
   /** The 99th percentile of its event loop's delay since the last heartbeat, in seconds (0 when not measured). */
   loopDelay: number;
+  /** Its HTTP answers so far, for the traffic verdict. */
+  traffic: TrafficCounts;
 }
 
 export type WorkerToManager =

@@ -13,6 +13,7 @@ import { interceptListen, resumeAccepting, startAccepting, stopAccepting } from 
 import { writeDirectly, type DirectOutput } from './output.js';
 import { Readiness } from './readiness.js';
 import { probeServers } from './ready-probe.js';
+import { traffic } from './traffic.js';
 
 /** How long a worker whose manager died may take to finish what it is doing. */
 const ORPHAN_DEADLINE_MS = 1000;
@@ -145,7 +146,7 @@ function beat(): WorkerToManager & { hypnode: 'heartbeat' } {
   // Nanoseconds; 0 before the histogram has a sample.
   const loopDelay = loopDelays && loopDelays.count > 0 ? loopDelays.percentile(99) / 1e9 : 0;
   loopDelays?.reset();
-  return { hypnode: 'heartbeat', stats: { rss: mem.rss, heapUsed: mem.heapUsed, requests: tracker.requests, connections: tracker.open, linesDropped: output?.dropped ?? 0, loopDelay } };
+  return { hypnode: 'heartbeat', stats: { rss: mem.rss, heapUsed: mem.heapUsed, requests: tracker.requests, connections: tracker.open, linesDropped: output?.dropped ?? 0, loopDelay, traffic } };
 }
 
 const heartbeat = setInterval(() => {
