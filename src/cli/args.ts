@@ -95,7 +95,7 @@ export interface CliArgs {
 /** What a setting's flag takes, as help shows it. */
 export function placeholder(kind: (typeof SETTINGS)[number]['kind'], value?: string): string | undefined {
   if (value) return value;
-  return { int: 'N', seconds: 'SECONDS', string: 'VALUE', bool: undefined, list: 'ARGS', paths: 'PATH', map: 'KEY=VALUE' }[kind];
+  return { int: 'N', number: 'N', seconds: 'SECONDS', string: 'VALUE', bool: undefined, list: 'ARGS', paths: 'PATH', map: 'KEY=VALUE' }[kind];
 }
 
 /** The flags `command` takes, by name (settings and hypnode's own). */

@@ -11,7 +11,7 @@ export const ERROR_CODES = [
   'STOPPING',
   /** The new code (or, in an upgrade, the new manager) could not start: the old serves on. */
   'START_FAILED',
-  /** A new worker died within its probation: the old code serves again. */
+  /** A new worker died within its probation, or its traffic was worse than the old's: the old code serves again. */
   'PROBATION_FAILED',
   /** An upgrade was asked while no generation serves: there is nothing to hand over. */
   'NOT_SERVING',
