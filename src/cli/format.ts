@@ -25,6 +25,7 @@ export function formatStatus(s: Status): string {
   if (s.lastReload) {
     const r = s.lastReload;
     lines.push(`last reload  ${time(r.startedAt)}: ${r.ok ? `ok, generation ${r.generation} in ${secs(r.doneAt - r.startedAt)}${r.killedDraining > 0 ? `; ${killedWords(r.killedDraining)}` : ''}` : `FAILED: ${r.error}`}`);
+    if (r.ok && r.traffic) lines.push(`traffic      ${r.traffic}`);
   }
   if (s.lastUpgrade) {
     const u = s.lastUpgrade;

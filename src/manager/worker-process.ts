@@ -11,6 +11,7 @@ import { oomCount, outOfMemory } from './out-of-memory.js';
 import { OutputTail } from './output-tail.js';
 import type { EndReason, WorkerExit } from '../protocol/worker-exit.js';
 import { noTraffic } from '../protocol/traffic.js';
+import { TrafficHistory } from './traffic-history.js';
 
 // One worker process as the manager sees it. It owns its lifecycle: its state changes only
 // through the methods below, and it enforces its own deadlines (ready within the ready timeout,
@@ -58,6 +59,8 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
   readonly output = new OutputTail();
   /** Every socket it listens on (by listen key id). */
   readonly listens = new Set<string>();
+  /** Its answers' running totals at its recent heartbeats, for the traffic verdict. */
+  readonly traffic = new TrafficHistory();
   readonly exited: Promise<WorkerExit>;
   private readonly child: ChildProcess;
   private current: WorkerState = 'starting';
@@ -207,6 +210,11 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
     });
   }
 
+  /** Asks it to answer `count` requests for --ready-path, counted as traffic (the traffic verdict's sample). */
+  sample(count: number): void {
+    this.send({ hypnode: 'sample', count });
+  }
+
   /** --log-file was renamed: the worker opens it again too. */
   reopenOutput(): void {
     this.send({ hypnode: 'reopen-output' });
@@ -288,6 +296,7 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
         return;
       case 'heartbeat':
         this.figures = msg.stats;
+        this.traffic.add(msg.stats.traffic);
         if (this.current !== 'starting') this.beat();
         return;
       case 'stopped-accepting':

@@ -69,6 +69,8 @@ export type ReloadResult =
       doneAt: number;
       /** Old workers killed still busy at the graceful timeout: these did not drain. */
       killedDraining: number;
+      /** The traffic verdict in words (see manager/traffic-judge.ts); absent when none was asked. */
+      traffic?: string;
     }
   | {
       ok: false;

@@ -55,7 +55,9 @@ export type ManagerToWorker =
   /** What the worker wrote through the manager is written: it may write straight to the sinks now. */
   | { hypnode: 'write-directly' }
   /** A scrape: the app's metrics, if it exposes them (exposeMetrics() from 'hypnode'). */
-  | { hypnode: 'metrics'; id: number };
+  | { hypnode: 'metrics'; id: number }
+  /** Answer `count` requests for the readiness probe's path, counted as traffic: the traffic verdict's sample (--verdict require). */
+  | { hypnode: 'sample'; count: number };
 
 /** Where a worker writes its output itself once ready (see worker/output.ts). */
 export interface OutputStream {

@@ -12,7 +12,7 @@ import { ConnectionTracker } from './drain.js';
 import { interceptListen, resumeAccepting, startAccepting, stopAccepting } from './listen-intercept.js';
 import { writeDirectly, type DirectOutput } from './output.js';
 import { Readiness } from './readiness.js';
-import { probeServers } from './ready-probe.js';
+import { probeServers, sendSample } from './ready-probe.js';
 import { traffic } from './traffic.js';
 
 /** How long a worker whose manager died may take to finish what it is doing. */
@@ -175,6 +175,9 @@ onManagerMessage((msg) => {
       return output?.release();
     case 'metrics':
       return void sendMetrics(msg.id);
+    case 'sample':
+      if (config.readyPath !== null) void sendSample([...servers].filter((s) => s.listening), config.readyPath, msg.count);
+      return;
   }
 });
 // systemd's KillMode=control-group sends SIGTERM to every worker along with the manager: drain.
