@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { judgeTraffic, normalQuantile, type VerdictRules } from '../../src/manager/traffic-verdict.js';
 import { latencyBucket, noTraffic, type TrafficCounts } from '../../src/protocol/traffic.js';
 
-const RULES: VerdictRules = { confidence: 0.999, minRequests: 500, errorMargin: 1, slowerBy: 25 };
+const RULES: VerdictRules = { confidence: 0.999, minRequests: 500, errorMargin: 1, slowerBy: 50 };
 
 /** A seeded generator: the same trials every run, so that a failure can be looked at again. */
 function random(seed: number): () => number {
