@@ -11,8 +11,10 @@ export const ERROR_CODES = [
   'STOPPING',
   /** The new code (or, in an upgrade, the new manager) could not start: the old serves on. */
   'START_FAILED',
-  /** A new worker died within its probation, or its traffic was worse than the old's: the old code serves again. */
+  /** A new worker died within its probation: the old code serves again. */
   'PROBATION_FAILED',
+  /** The new code answered worse than the old in its probation, on evidence (see manager/traffic-verdict.ts): the old code serves again. */
+  'TRAFFIC_REFUSED',
   /** An upgrade was asked while no generation serves: there is nothing to hand over. */
   'NOT_SERVING',
   /** The caller may not control this instance. */
