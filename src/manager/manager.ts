@@ -9,6 +9,7 @@ import type { ListenerRegistry } from './listeners.js';
 import type { Logger } from './log.js';
 import { batchSize } from './batch.js';
 import { Probation } from './probation.js';
+import { judgeProbation } from './traffic-judge.js';
 import { ReloadQueue } from './reload-queue.js';
 import { DropReport } from './drop-report.js';
 import type { WorkerExit } from '../protocol/worker-exit.js';
@@ -364,6 +365,7 @@ export class Manager extends EventEmitter<ManagerEvents> {
     const names = olds.map((o) => o.id).join(' and ');
     this.say(`generation ${next.id} ready in ${secs(readyAt - startedAt)}${olds.length ? `; generation ${names} ${batches > 1 ? `gives up slots 0-${batch - 1}` : 'stops accepting'}` : ''}`);
     await next.takeOver();
+    const switchAt = Date.now();
     this.current = next;
     this.plan = plan;
     this.log.setFormat(plan.settings.logFormat);
@@ -376,7 +378,10 @@ export class Manager extends EventEmitter<ManagerEvents> {
     let drainedAt = servingAt;
     const drained = (leaving ? leaving.then(() => {}) : Promise.all(olds.map((o) => o.drained()))).then(() => void (drainedAt = Date.now()));
     const death = await probation.verdict(drained);
-    if (death) return this.rollBack(next, olds, previous, startedAt, death, plan.settings.probation);
+    if (death) return this.rollBack(next, olds, previous, startedAt, 'PROBATION_FAILED', `${describeExit(death)}, within its ${plan.settings.probation} s probation`, next.lastCrash?.output ?? '');
+    const traffic = await judgeProbation({ next, olds, canary: leaving !== null, switchAt, settings: plan.settings });
+    if (traffic?.kind === 'fail') return this.rollBack(next, olds, previous, startedAt, 'TRAFFIC_REFUSED', `its traffic was refused in its probation: ${traffic.words}`, '');
+    if (traffic) this.say(`traffic: ${traffic.words}`);
     if (leaving) {
       for (const w of await leaving) w.release();
       await Promise.all((await leaving).map((w) => w.exited));
@@ -398,7 +403,7 @@ export class Manager extends EventEmitter<ManagerEvents> {
     }));
     this.prune();
     const killedDraining = olds.reduce((n, o) => n + o.killedDraining, 0) - killedBefore;
-    return { ok: true, generation: next.id, startedAt, readyAt, servingAt, drainedAt, doneAt: Date.now(), killedDraining };
+    return { ok: true, generation: next.id, startedAt, readyAt, servingAt, drainedAt, doneAt: Date.now(), killedDraining, ...(traffic && { traffic: traffic.words }) };
   }
 
   /** Starts `slots` workers of `next` and waits until each stands by; a failure discards it and throws. */
@@ -447,9 +452,8 @@ export class Manager extends EventEmitter<ManagerEvents> {
     return null;
   }
 
-  /** A new worker died in its probation: the old generations serve again, the new one goes. */
-  private async rollBack(next: Generation, olds: Generation[], previous: { current: Generation | null; plan: Plan; yields: number[] }, startedAt: number, death: WorkerExit, probationSecs: number): Promise<ReloadResult> {
-    const error = `${describeExit(death)}, within its ${probationSecs} s probation`;
+  /** A new worker died in its probation, or its traffic was refused: the old generations serve again, the new one goes. */
+  private async rollBack(next: Generation, olds: Generation[], previous: { current: Generation | null; plan: Plan; yields: number[] }, startedAt: number, code: ErrorCode, error: string, output: string): Promise<ReloadResult> {
     if (olds.length && this.lifecycle === 'running') {
       this.say(`${error}: generation ${olds.map((o) => o.id).join(' and ')} accepts again`);
       for (const [i, o] of olds.entries()) await o.resume(previous.yields[i]);
@@ -459,7 +463,7 @@ export class Manager extends EventEmitter<ManagerEvents> {
     }
     await next.stopAccepting({ kind: 'replaced' }, false);
     void next.drained().then(() => this.discard(next));
-    return this.failed(startedAt, next.id, 'PROBATION_FAILED', error, next.lastCrash?.output ?? '');
+    return this.failed(startedAt, next.id, code, error, output);
   }
 
   /** The generations whose workers serve (or may serve again): normally the current one alone. */
