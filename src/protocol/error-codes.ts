@@ -39,6 +39,8 @@ export const ERROR_CODES = [
   'NATIVE_MISSING',
   /** Anything else, and a failure that carries no code (a manager older than the codes). */
   'FAILED',
+  /** `hypnode rollback` with no release before the current one that this manager knows of. */
+  'NO_PREVIOUS_RELEASE',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
