@@ -10,6 +10,7 @@ import type { Logger } from './log.js';
 import { batchSize } from './batch.js';
 import { Probation } from './probation.js';
 import { judgeProbation } from './traffic-judge.js';
+import { ReleaseHistory } from './release-history.js';
 import { ReloadQueue } from './reload-queue.js';
 import { DropReport } from './drop-report.js';
 import type { WorkerExit } from '../protocol/worker-exit.js';
@@ -75,6 +76,8 @@ export class Manager extends EventEmitter<ManagerEvents> {
   private nextGeneration: number;
   private everServed = false;
   private lastReload: ReloadResult | null = null;
+  /** The releases that served: what a rollback goes back to. */
+  private readonly releases = new ReleaseHistory();
   lastUpgrade: UpgradeResult | null = null;
   /** An upgrade of the manager runs: reloads wait for another day. */
   private upgrading = false;
@@ -155,6 +158,15 @@ export class Manager extends EventEmitter<ManagerEvents> {
     const result = this.reloads.request();
     void result.finally(unlisten);
     return result;
+  }
+
+  /** Deploys the release that served before the current one, as it was deployed then, by a reload with all its checks. */
+  rollback(onProgress?: (text: string) => void): Promise<ReloadResult> {
+    // Refused as a reload would be (stopping, upgrading) before the release before is asked for.
+    if (this.lifecycle !== 'running' || this.upgrading) return this.reload(onProgress);
+    if (this.reloads.busy) return Promise.resolve(this.refused('BUSY', 'a reload runs; roll back once it is done'));
+    if (!this.releases.rollBack()) return Promise.resolve(this.refused('NO_PREVIOUS_RELEASE', 'no release served before the current one since this manager started'));
+    return this.reload(onProgress);
   }
 
   /**
@@ -295,6 +307,7 @@ export class Manager extends EventEmitter<ManagerEvents> {
       workersWanted: cur?.size ?? 0,
       workersReady: cur?.readyCount() ?? 0,
       workers,
+      releases: this.releases.list(),
       generations,
       lastReload: this.lastReload,
       lastUpgrade: this.lastUpgrade,
@@ -345,8 +358,9 @@ export class Manager extends EventEmitter<ManagerEvents> {
   }
 
   private async replace(startedAt: number): Promise<ReloadResult> {
+    const rollingBack = this.releases.takePending();
     if (this.lifecycle !== 'running') return this.refused('STOPPING', 'hypnode is stopping');
-    const plan = await this.deployment.next();
+    const plan = rollingBack ?? (await this.deployment.next());
     // Usually the current generation; after a batched reload that failed midway, two share the slots.
     const olds = this.servingGenerations();
     const killedBefore = olds.reduce((n, o) => n + o.killedDraining, 0);
@@ -403,6 +417,7 @@ export class Manager extends EventEmitter<ManagerEvents> {
     }));
     this.prune();
     const killedDraining = olds.reduce((n, o) => n + o.killedDraining, 0) - killedBefore;
+    this.releases.served(next.id, plan);
     return { ok: true, generation: next.id, startedAt, readyAt, servingAt, drainedAt, doneAt: Date.now(), killedDraining, ...(traffic && { traffic: traffic.words }) };
   }
 
@@ -532,6 +547,7 @@ export class Manager extends EventEmitter<ManagerEvents> {
 
   private served(gen: Generation): void {
     this.everServed = true;
+    this.releases.served(gen.id, this.plan);
     this.log.info(`generation ${gen.id} serves (${gen.readyCount()} workers, manager pid ${process.pid})`);
     this.emit('serving', gen.id);
     this.emit('changed');
