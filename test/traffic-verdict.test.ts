@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, realpathSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { freePort, startHypnode, tempDir, type Hypnode } from './support/hypnode.js';
 
@@ -36,23 +36,27 @@ function release(t: Parameters<typeof tempDir>[0]): { app: string; set(mode: str
   return { app: join(dir, 'app.mjs'), set };
 }
 
-/** Keep-alive clients asking for /, /cart and /checkout in turn until stopped (or 60 s, or 200k requests). */
+/**
+ * Clients asking for /, /cart and /checkout in turn until stopped (or 60 s, or 200k requests):
+ * half keep their connection alive, half open one per request, as a site's visitors come and go
+ * (a batched reload's canary gets new connections only).
+ */
 function load(port: number, clients = 10): { stop(): Promise<number> } {
   let running = true;
   let sent = 0;
   const deadline = Date.now() + 60_000;
   const paths = ['/', '/cart', '/checkout'];
-  const one = async () => {
-    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const one = async (i: number) => {
+    const agent = i % 2 === 0 ? new http.Agent({ keepAlive: true, maxSockets: 1 }) : false;
     while (running && Date.now() < deadline && sent < 200_000) {
       const path = paths[sent++ % 3];
       await new Promise<void>((resolve) => {
         http.get({ host: '127.0.0.1', port, path, agent }, (res) => res.resume().on('end', resolve)).on('error', () => setTimeout(resolve, 10));
       });
     }
-    agent.destroy();
+    if (agent) agent.destroy();
   };
-  const all = Promise.all(Array.from({ length: clients }, one));
+  const all = Promise.all(Array.from({ length: clients }, (_, i) => one(i)));
   return {
     async stop() {
       running = false;
@@ -138,4 +142,37 @@ test('rollback deploys the release that served before, with the env files as loa
   const again = await h.cli('rollback');
   assert.equal(again.code, 1);
   assert.match(again.stderr, /no release served before the current one/);
+});
+
+test('a batched reload judges its canary beside the old workers over the same window: a broken canary is refused before any other batch', async (t) => {
+  const { app, set } = release(t);
+  const port = await freePort();
+  const h = await startHypnode(t, app, ['--workers', '2', '--reload-batch', '1', '--probation', '3', '--verdict-min-requests', '300'], { env: { PORT: String(port) } });
+  const traffic = load(port);
+  t.after(() => traffic.stop());
+  await new Promise((r) => setTimeout(r, 1000));
+  set('broken');
+  const refused = await reload(h);
+  await traffic.stop();
+  assert.equal(refused.code, 1, `${refused.stderr}\n${h.output}`);
+  assert.match(refused.stderr, /new code: 5xx on [23]\d% of [\d,]+ requests \(GET \/checkout 9\d% of them\); old code: \d(\.\d+)?% of [\d,]+ over the same 3\.\d+ s; refused at 99\.9% confidence/);
+  assert.doesNotMatch(refused.stderr, /batch 2\/2/, 'no batch after the canary');
+  assert.deepEqual(refused.status.generations.map((g) => g.id), [1]);
+});
+
+test('--verdict require: with no clients, a plain reload, whose old code had no traffic before the switch, fails saying so; a canary and the old workers are probed until the sample is there', async (t) => {
+  const { app } = release(t);
+  const config = join(dirname(app), 'hypnode.config.json');
+  const settings = { workers: 2, probation: 1, verdict: 'require', verdictMinRequests: 100, verdictMaxWait: 2 };
+  writeFileSync(config, JSON.stringify(settings));
+  const port = await freePort();
+  const h = await startHypnode(t, app, [], { env: { PORT: String(port) } });
+  const plain = await reload(h);
+  assert.equal(plain.code, 1, `${plain.stderr}\n${h.output}`);
+  assert.match(plain.stderr, /[\d,]+ requests to the new code and 0 to the old over the [\d.]+ s before the switch \(100 needed of each\); no verdict on traffic, and --verdict require asks for one/);
+  assert.equal(plain.status.generation, 1, 'the old code serves again');
+  writeFileSync(config, JSON.stringify({ ...settings, reloadBatch: 1, verdictMaxWait: 10 }));
+  const probed = await reload(h);
+  assert.equal(probed.code, 0, `${probed.stderr}\n${h.output}`);
+  assert.match(probed.stderr, /traffic: new code: 5xx on [\d.]+% of [\d,]+ requests.*, median ≤ .* over the same [\d.]+ s; not worse at 99\.9% confidence/);
 });
