@@ -1,7 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Settings } from '../config/settings.js';
 import { secs } from '../durations.js';
-import { addTraffic, noTraffic, type TrafficCounts } from '../protocol/traffic.js';
+import { addTraffic, answers, noTraffic, type TrafficCounts } from '../protocol/traffic.js';
 import type { Generation } from './generation.js';
 import { judgeTraffic, type TrafficVerdict, type VerdictRules } from './traffic-verdict.js';
 
@@ -16,7 +16,9 @@ import { judgeTraffic, type TrafficVerdict, type VerdictRules } from './traffic-
 // just before the switch, when it served all the traffic the new code serves now. That is as
 // close as time allows: a minute-scale shift of the traffic mix could differ, which the margins
 // absorb; and as the new workers boot then, the old code's answers are if anything slower there,
-// which errs toward accepting, never toward a rollback on noise.
+// which errs toward accepting, never toward a rollback on noise. When that window holds too few
+// answers (a reload right after a rollback: the old code was not serving for part of it), it
+// reaches further back, a second at a time, up to a minute before the switch.
 
 export interface Judged {
   next: Generation;
@@ -28,6 +30,8 @@ export interface Judged {
   settings: Settings;
 }
 
+/** How far before the switch a plain reload's old window may reach for its sample. */
+const OLD_WINDOW_MAX_MS = 60_000;
 /** Requests each new worker is sent a second while --verdict require waits for its sample. */
 const PROBES_PER_SECOND = 50;
 
@@ -52,10 +56,16 @@ function judgeNow(j: Judged, rules: VerdictRules): TrafficVerdict {
   const end = Date.now();
   const length = end - j.switchAt;
   const newer = answered([j.next], j.switchAt, end);
-  const older = j.canary ? answered(j.olds, j.switchAt, end) : answered(j.olds, j.switchAt - length, j.switchAt);
-  const window = j.canary ? `over the same ${secs(length)}` : `over the ${secs(length)} before the switch`;
-  return judgeTraffic(newer, { counts: older, window }, rules);
+  if (j.canary) return judgeTraffic(newer, { counts: answered(j.olds, j.switchAt, end), window: `over the same ${secs(length)}` }, rules);
+  let before = length;
+  let older = answered(j.olds, j.switchAt - before, j.switchAt);
+  while (answers(older) < rules.minRequests && before < OLD_WINDOW_MAX_MS) {
+    before = Math.min(before + 1000, OLD_WINDOW_MAX_MS);
+    older = answered(j.olds, j.switchAt - before, j.switchAt);
+  }
+  return judgeTraffic(newer, { counts: older, window: `over the ${secs(before)} before the switch` }, rules);
 }
+
 
 function sample(gens: Generation[]): void {
   for (const g of gens) for (const w of g.workers) if (w.state === 'ready') w.sample(PROBES_PER_SECOND);

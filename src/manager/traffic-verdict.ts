@@ -1,4 +1,4 @@
-import { bucketBound, LATENCY_BUCKETS, type TrafficCounts } from '../protocol/traffic.js';
+import { answers, bucketBound, LATENCY_BUCKETS, type TrafficCounts } from '../protocol/traffic.js';
 
 // Whether the new code's answers are worse than the old's, on the evidence of one window of both
 // generations' traffic: worse enough to matter (a margin) and unlikely to be chance (a one-sided
@@ -73,8 +73,7 @@ export function judgeTraffic(newer: TrafficCounts, older: TrafficSample, rules: 
 }
 
 function summarize(c: TrafficCounts): Summary {
-  const finished = c.status[0] + c.status[1] + c.status[2] + c.status[3];
-  return { answered: finished + c.aborted, failed: c.status[3] + c.aborted, finished };
+  return { answered: answers(c), failed: c.status[3] + c.aborted, finished: answers(c) - c.aborted };
 }
 
 /** The one-sided test of the failure shares (see the top). */

@@ -32,6 +32,11 @@ export function noTraffic(): TrafficCounts {
   return { status: [0, 0, 0, 0], aborted: 0, latency: new Array<number>(LATENCY_BUCKETS).fill(0), failedRoutes: {} };
 }
 
+/** Requests answered, finished or cut off. */
+export function answers(c: TrafficCounts): number {
+  return c.status[0] + c.status[1] + c.status[2] + c.status[3] + c.aborted;
+}
+
 /** `into` += `add` × `sign`: sums of workers, and the difference of two moments' totals. */
 export function addTraffic(into: TrafficCounts, add: TrafficCounts, sign = 1): TrafficCounts {
   for (let i = 0; i < 4; i++) into.status[i] += sign * add.status[i];
