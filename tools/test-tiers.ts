@@ -10,8 +10,8 @@ import { join } from 'node:path';
 
 /** The end-to-end files of `npm test`, with the unit tests: what each proves is in the file's head. */
 const QUICK = [
-  // reloads: honest, under load, readiness, batches, HTTP/2 and gRPC, long-lived connections
-  'reload', 'ready', 'readiness', 'batched-reload', 'reload-http2', 'websocket',
+  // reloads: honest, under load, readiness, batches, HTTP/2 and gRPC, long-lived connections, judged by their traffic
+  'reload', 'ready', 'readiness', 'batched-reload', 'reload-http2', 'websocket', 'traffic-verdict',
   // supervision and faults: a broken app never takes the serving generation down
   'supervision', 'faults', 'faults-drain', 'frozen-manager', 'start-gives-up', 'last-words', 'leftovers', 'stray-workers',
   // systemd: a real user manager, notify, reload, a start that fails

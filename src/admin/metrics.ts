@@ -82,11 +82,13 @@ export class ManagerMetrics {
     });
     const reloads = new Counter({ name: 'hypnode_reloads_total', help: 'Reloads by outcome (ok, failed)', labelNames: ['outcome'], registers: [r] });
     for (const outcome of ['ok', 'failed']) reloads.inc({ outcome }, 0);
+    const refused = new Counter({ name: 'hypnode_reloads_refused_total', help: 'Reloads that failed because the new code answered worse than the old (the traffic verdict); also counted as failed reloads', registers: [r] });
     const durations = new Histogram({ name: 'hypnode_reload_duration_seconds', help: 'How long successful reloads took, from the command to the old workers gone', buckets: [0.25, 0.5, 1, 2, 5, 10, 30, 60, 120], registers: [r] });
     const exits = new Counter({ name: 'hypnode_worker_exits_total', help: 'Workers that ended, by reason: crash, or why the manager ended them (replaced, recycled, heartbeat-timeout, ...)', labelNames: ['reason'], registers: [r] });
     exits.inc({ reason: 'crash' }, 0);
     manager.on('reload-end', (result: ReloadResult) => {
       reloads.inc({ outcome: result.ok ? 'ok' : 'failed' });
+      if (!result.ok && result.code === 'TRAFFIC_REFUSED') refused.inc();
       if (result.ok) durations.observe((result.doneAt - result.startedAt) / 1000);
     });
     manager.on('worker-exit', (exit: WorkerExit, finalMetrics: unknown[] | null) => {

@@ -20,6 +20,7 @@ export interface CommandSpec {
 export const COMMANDS = {
   start: { usage: 'APP [options] [-- app arguments]', app: true, settings: 'all', summary: "run APP's workers under a manager, in the foreground (--daemon: in the background, returning once it serves)" },
   reload: { usage: 'APP [--json]', app: true, settings: 'identity', summary: 'load the code on disk again; returns once the new code serves and the old has drained, non-zero (the old code serving on) when the new code cannot start' },
+  rollback: { usage: 'APP [--json]', app: true, settings: 'identity', summary: 'deploy the release that served before the current one (its resolved path, settings and env files as loaded then) by a reload with all its checks; says what a later reload deploys' },
   upgrade: { usage: 'APP [--node PATH] [--json]', app: true, settings: 'identity', summary: 'replace the manager itself (the hypnode code on disk, on Node PATH; default: the Node it runs on); returns once the new one serves' },
   status: { usage: 'APP [--json]', app: true, settings: 'identity', summary: "the generation, the workers, the last reload and the last crash's output; exits 3 when nothing serves" },
   top: { usage: 'APP', app: true, settings: 'identity', summary: "a live view of each worker (CPU, memory, requests/s, connections, event-loop delay) and of a reload's progress, every second" },
@@ -45,11 +46,11 @@ export interface OwnOption {
 }
 
 export const OWN_OPTIONS: Record<string, OwnOption> = {
-  config: { type: 'string', value: 'PATH', doc: 'the config file to read instead of the one beside APP (HYPNODE_CONFIG)', commands: ['start', 'reload', 'upgrade', 'status', 'top', 'stop', 'reopen-logs', 'unit'] },
+  config: { type: 'string', value: 'PATH', doc: 'the config file to read instead of the one beside APP (HYPNODE_CONFIG)', commands: ['start', 'reload', 'rollback', 'upgrade', 'status', 'top', 'stop', 'reopen-logs', 'unit'] },
   daemon: { type: 'boolean', doc: 'run in the background (for init systems without sd_notify); returns once the first generation serves', commands: ['start'] },
   'log-file': { type: 'string', value: 'PATH', doc: "where the manager's and the workers' output goes (appended; `hypnode reopen-logs` after logrotate)", commands: ['start'] },
   node: { type: 'string', value: 'PATH', doc: 'the Node binary the new manager runs on', commands: ['upgrade'] },
-  json: { type: 'boolean', doc: 'print the result as JSON on stdout; a failure as {"ok": false, "code": ..., "error": ...}', commands: ['reload', 'upgrade', 'status', 'ls', 'stop', 'reopen-logs'] },
+  json: { type: 'boolean', doc: 'print the result as JSON on stdout; a failure as {"ok": false, "code": ..., "error": ...}', commands: ['reload', 'rollback', 'upgrade', 'status', 'ls', 'stop', 'reopen-logs'] },
   fast: { type: 'boolean', doc: 'kill the workers instead of draining them', commands: ['stop'] },
   out: { type: 'string', value: 'DIR', doc: 'write the unit files into DIR (/etc/systemd/system) instead of printing them', commands: ['unit'] },
   cwd: { type: 'string', value: 'DIR', doc: "the service's working directory (default: this one); APP and relative paths are taken from it", commands: ['unit'] },
@@ -95,7 +96,7 @@ export interface CliArgs {
 /** What a setting's flag takes, as help shows it. */
 export function placeholder(kind: (typeof SETTINGS)[number]['kind'], value?: string): string | undefined {
   if (value) return value;
-  return { int: 'N', seconds: 'SECONDS', string: 'VALUE', bool: undefined, list: 'ARGS', paths: 'PATH', map: 'KEY=VALUE' }[kind];
+  return { int: 'N', number: 'N', seconds: 'SECONDS', string: 'VALUE', bool: undefined, list: 'ARGS', paths: 'PATH', map: 'KEY=VALUE' }[kind];
 }
 
 /** The flags `command` takes, by name (settings and hypnode's own). */

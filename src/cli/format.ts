@@ -1,4 +1,5 @@
 import { duration, secs } from '../durations.js';
+import type { Results } from '../protocol/control.js';
 import { killedWords, type ReloadResult, type Status, type UpgradeResult, type WorkerStatus } from '../protocol/status.js';
 
 // What a person reads: `hypnode status` as a table, a reload's progress and outcome; and what
@@ -22,9 +23,17 @@ export function formatStatus(s: Status): string {
   for (const g of [...s.generations].sort((a, b) => b.id - a.id)) {
     if (g.app !== s.app) lines.push(`release      generation ${g.id}: ${g.app}`);
   }
+  // What `hypnode rollback` goes back to: the releases before the current one (none from a manager older than the list).
+  const releases = s.releases ?? [];
+  if (releases.length > 1) {
+    for (const [i, r] of releases.entries()) {
+      lines.push(`${i === 0 ? 'releases     now' : `             -${i} `} ${r.app} (generation ${r.generation}, since ${time(r.since)}${r.rolledBackTo ? ', rolled back to' : ''})`);
+    }
+  }
   if (s.lastReload) {
     const r = s.lastReload;
     lines.push(`last reload  ${time(r.startedAt)}: ${r.ok ? `ok, generation ${r.generation} in ${secs(r.doneAt - r.startedAt)}${r.killedDraining > 0 ? `; ${killedWords(r.killedDraining)}` : ''}` : `FAILED: ${r.error}`}`);
+    if (r.ok && r.traffic) lines.push(`traffic      ${r.traffic}`);
   }
   if (s.lastUpgrade) {
     const u = s.lastUpgrade;
@@ -46,6 +55,11 @@ export function formatReload(r: Extract<ReloadResult, { ok: true }>): string {
       : `  old workers drained   after ${secs(r.drainedAt - r.startedAt)}`,
     `  done (probation over) after ${secs(r.doneAt - r.startedAt)}`,
   ].join('\n');
+}
+
+export function formatRollback(r: Results['rollback']): string {
+  const later = r.appNow === null ? `${r.app} points to nothing now: a later reload fails until a release is there` : r.appNow === r.release.app ? `${r.app} points to this release: a later reload deploys it again` : `${r.app} still points to ${r.appNow}: a later reload deploys that again; point it to this release (or another) first`;
+  return [`rolled back: generation ${r.generation} runs ${r.release.app} (in ${r.release.cwd}), with the settings and env files it was deployed with`, `  ${later}`, formatReload(r)].join('\n');
 }
 
 export function formatUpgrade(u: Extract<UpgradeResult, { ok: true }>): string {

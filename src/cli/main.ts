@@ -15,6 +15,7 @@ import { HYPNODE_VERSION } from '../version.js';
 const COMMANDS: Record<CliArgs['command'], (args: CliArgs) => Promise<number>> = {
   start: async (args) => (await import('./commands/start.js')).start(args),
   reload: async (args) => (await import('./commands/control.js')).reload(args),
+  rollback: async (args) => (await import('./commands/control.js')).rollback(args),
   upgrade: async (args) => (await import('./commands/control.js')).upgrade(args),
   status: async (args) => (await import('./commands/control.js')).status(args),
   top: async (args) => (await import('./commands/top.js')).top(args),

@@ -182,6 +182,9 @@ function parseRaw(s: SettingDoc, raw: string | boolean | string[], where: string
     case 'int':
       if (!/^\d+$/.test(last.trim())) throw new UsageError(`${where}: expected a whole number, got "${last}"`);
       return Number(last);
+    case 'number':
+      if (!/^\d+(\.\d+)?$/.test(last.trim())) throw new UsageError(`${where}: expected a number, got "${last}"`);
+      return Number(last);
     case 'seconds':
       return parseSeconds(last, where);
     case 'string':

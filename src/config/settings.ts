@@ -9,7 +9,7 @@ import { boolean, describeProblem, either, list, map, nullable, number, oneOf, s
 // Names follow hypnotoad's where the meaning is the same, PM2's for what hypnotoad lacks.
 
 /** How a flag or environment variable is written: a list is a repeated flag (or space-separated). */
-export type SettingKind = 'int' | 'seconds' | 'string' | 'bool' | 'list' | 'paths' | 'map';
+export type SettingKind = 'int' | 'number' | 'seconds' | 'string' | 'bool' | 'list' | 'paths' | 'map';
 
 /**
  * `reload`: a reload applies a new value from the config file (flags and environment are those
@@ -60,6 +60,19 @@ const TABLE = {
     shown: '/', effect: 'reload', doc: 'the path of the readiness probe each HTTP server must answer below 500 before its worker is ready ("off": listening is ready)' }),
   probation: def({ flag: 'probation', env: 'HYPNODE_PROBATION', kind: 'seconds', rule: number({ min: 0 }), default: () => 2,
     shown: '2', effect: 'reload', doc: 'seconds after a reload switches traffic in which a new worker that dies fails the reload, and the old workers serve again (0: none)' }),
+  verdict: def({ flag: 'verdict', env: 'HYPNODE_VERDICT', kind: 'string', value: 'on|off|require', rule: oneOf(['on', 'off', 'require']), default: (): 'on' | 'off' | 'require' => 'on',
+    shown: 'on', effect: 'reload',
+    doc: 'judge a reload by its traffic in the probation (see Judged by its traffic): a new code worse than the old fails the reload and the old serves again; "require": too little traffic fails it too, after probing --ready-path for up to --verdict-max-wait' }),
+  verdictConfidence: def({ flag: 'verdict-confidence', env: 'HYPNODE_VERDICT_CONFIDENCE', kind: 'number', value: 'PERCENT', rule: number({ above: 50, max: 99.9999 }), default: () => 99.9,
+    shown: '99.9', effect: 'reload', doc: 'how sure the traffic verdict must be that the new code is worse before it refuses it' }),
+  verdictMinRequests: def({ flag: 'verdict-min-requests', env: 'HYPNODE_VERDICT_MIN_REQUESTS', kind: 'int', rule: number({ whole: true, min: 1 }), default: () => 500,
+    shown: '500', effect: 'reload', doc: 'requests each of the new and the old code must have answered for a traffic verdict' }),
+  verdictErrorMargin: def({ flag: 'verdict-error-margin', env: 'HYPNODE_VERDICT_ERROR_MARGIN', kind: 'number', value: 'POINTS', rule: number({ min: 0, max: 100 }), default: () => 1,
+    shown: '1', effect: 'reload', doc: 'percentage points of 5xx (and answers cut off) above the old code\'s share that count as worse' }),
+  verdictSlowerBy: def({ flag: 'verdict-slower-by', env: 'HYPNODE_VERDICT_SLOWER_BY', kind: 'number', value: 'PERCENT', rule: number({ min: 0 }), default: () => 50,
+    shown: '50', effect: 'reload', doc: 'percent by which the new code\'s median or p99 latency must exceed the old\'s (and by 10 ms at least) to count as worse' }),
+  verdictMaxWait: def({ flag: 'verdict-max-wait', env: 'HYPNODE_VERDICT_MAX_WAIT', kind: 'seconds', rule: number({ min: 0 }), default: () => 30,
+    shown: '30', effect: 'reload', doc: 'with --verdict require: seconds the probation may be extended to gather the sample' }),
   startTries: def({ flag: 'start-tries', env: 'HYPNODE_START_TRIES', kind: 'int', rule: number({ whole: true, min: 0 }),
     // Under systemd a start that cannot succeed must fail, so that `systemctl start` says why in seconds.
     default: () => (process.env.NOTIFY_SOCKET ? 3 : 0), shown: '3 under systemd, else 0 (forever)', effect: 'start',

@@ -1,3 +1,4 @@
+import { realpathSync } from 'node:fs';
 import type { CommandHandler } from '../control/server.js';
 import type { Manager } from '../manager/manager.js';
 import type { UpgradeResult } from '../protocol/status.js';
@@ -15,6 +16,12 @@ export function commandRouter(manager: Manager, upgrade: UpgradeCommand): Comman
         const result = await manager.reload(progress);
         return result.ok ? { ok: true, result } : { ok: false, code: result.code, error: result.error, output: result.output, serving: result.serving };
       }
+      case 'rollback': {
+        const result = await manager.rollback(progress);
+        if (!result.ok) return { ok: false, code: result.code, error: result.error, output: result.output, serving: result.serving };
+        const { releases, app } = manager.status();
+        return { ok: true, result: { ...result, release: releases[0]!, app, appNow: releaseNow(app) } };
+      }
       case 'upgrade': {
         const result = await upgrade(request.node ?? null, progress);
         return result.ok ? { ok: true, result } : { ok: false, code: result.code, error: result.error, output: result.output };
@@ -30,4 +37,13 @@ export function commandRouter(manager: Manager, upgrade: UpgradeCommand): Comman
         return { ok: true, result: { reopened: manager.reopenLogs() } };
     }
   };
+}
+
+/** What the app's path points to now, which a later reload deploys; null when nothing is there. */
+function releaseNow(app: string): string | null {
+  try {
+    return realpathSync(app);
+  } catch {
+    return null;
+  }
 }

@@ -10,6 +10,9 @@ import type { ListenerRegistry } from './listeners.js';
 import type { Logger } from './log.js';
 import { batchSize, growInBatches } from './batch.js';
 import { Rollout, type Incoming, type RolloutEnd } from './rollout.js';
+import { judgeProbation } from './traffic-judge.js';
+import type { TrafficVerdict } from './traffic-verdict.js';
+import { ReleaseHistory } from './release-history.js';
 import { ReloadQueue } from './reload-queue.js';
 import { DropReport } from './drop-report.js';
 import { incomingGeneration, outgoingGenerations, outgoingSlots } from './sides.js';
@@ -79,6 +82,8 @@ export class Manager extends EventEmitter<ManagerEvents> {
   private nextGeneration: number;
   private everServed = false;
   private lastReload: ReloadResult | null = null;
+  /** The releases that served: what a rollback goes back to. */
+  private readonly releases = new ReleaseHistory();
   lastUpgrade: UpgradeResult | null = null;
   /** The rollout under way: a reload's, or an upgrade's (while one runs, reloads wait for another day). */
   private rollout: { kind: 'reload' | 'upgrade'; rollout: Rollout<unknown> } | null = null;
@@ -157,6 +162,15 @@ export class Manager extends EventEmitter<ManagerEvents> {
     const result = this.reloads.request();
     void result.finally(unlisten);
     return result;
+  }
+
+  /** Deploys the release that served before the current one, as it was deployed then, by a reload with all its checks. */
+  rollback(onProgress?: (text: string) => void): Promise<ReloadResult> {
+    // Refused as a reload would be (stopping, upgrading) before the release before is asked for.
+    if (this.lifecycle !== 'running' || this.upgrading) return this.reload(onProgress);
+    if (this.reloads.busy) return Promise.resolve(this.refused('BUSY', 'a reload runs; roll back once it is done'));
+    if (!this.releases.rollBack()) return Promise.resolve(this.refused('NO_PREVIOUS_RELEASE', 'no release served before the current one since this manager started'));
+    return this.reload(onProgress);
   }
 
   /**
@@ -301,6 +315,7 @@ export class Manager extends EventEmitter<ManagerEvents> {
       workersWanted: cur?.size ?? 0,
       workersReady: cur?.readyCount() ?? 0,
       workers,
+      releases: this.releases.list(),
       generations,
       lastReload: this.lastReload,
       lastUpgrade: this.lastUpgrade,
@@ -351,8 +366,9 @@ export class Manager extends EventEmitter<ManagerEvents> {
   }
 
   private async replace(startedAt: number): Promise<ReloadResult> {
+    const rollingBack = this.releases.takePending();
     if (this.lifecycle !== 'running') return this.refused('STOPPING', 'hypnode is stopping');
-    const plan = await this.deployment.next();
+    const plan = rollingBack ?? (await this.deployment.next());
     if (this.lifecycle !== 'running') return this.refused('STOPPING', 'hypnode is stopping');
     // Usually the current generation; after a batched reload that failed midway, two share the slots.
     const olds = this.servingGenerations();
@@ -365,6 +381,8 @@ export class Manager extends EventEmitter<ManagerEvents> {
     const previous = { current: this.current, plan: this.plan };
     const names = olds.map((o) => o.id).join(' and ');
     const serving = () => this.lifecycle === 'running';
+    let switchAt = 0;
+    const judged: { traffic: TrafficVerdict | null } = { traffic: null };
     // Without batches every new worker starts now; with them the rollout is the first batch's (see batch.ts).
     const incoming = incomingGeneration(next, {
       standBy: async () => {
@@ -372,6 +390,7 @@ export class Manager extends EventEmitter<ManagerEvents> {
         this.say(`generation ${next.id} ready in ${secs((next.readyAt ?? Date.now()) - startedAt)}${olds.length ? `; generation ${names} ${batches > 1 ? `gives up slots 0-${batch - 1}` : 'stops accepting'}` : ''}`);
       },
       switchTo: () => {
+        switchAt = Date.now();
         this.current = next;
         this.plan = plan;
         this.log.setFormat(plan.settings.logFormat);
@@ -386,7 +405,12 @@ export class Manager extends EventEmitter<ManagerEvents> {
       discard: () => this.discard(next),
     });
     const outgoing = batches > 1 ? outgoingSlots(olds, 0, batch, serving) : outgoingGenerations(olds, serving);
-    const rollout = new Rollout(incoming, outgoing, { probationMs: plan.settings.probation * 1000, clock: this.host });
+    // After the probation, the new code's answers against the old's (see traffic-judge.ts).
+    const judge = async () => {
+      judged.traffic = await judgeProbation({ next, olds, canary: batches > 1, switchAt, settings: plan.settings });
+      return judged.traffic?.kind === 'fail' ? judged.traffic.words : null;
+    };
+    const rollout = new Rollout(incoming, outgoing, { probationMs: plan.settings.probation * 1000, clock: this.host, judge });
     rollout.on('phase', (phase) => {
       if (phase === 'probation' && olds.length && batches === 1) this.say(`generation ${next.id} serves every new connection; draining generation ${names}${plan.settings.probation ? `; probation ${plan.settings.probation} s` : ''}`);
     });
@@ -398,10 +422,13 @@ export class Manager extends EventEmitter<ManagerEvents> {
       this.rollout = null;
     }
     if (!end.ok) {
-      const error = `${describeExit(end.crash)}, within its ${plan.settings.probation} s probation`;
+      const [code, error, output]: [ErrorCode, string, string] = 'refused' in end
+        ? ['TRAFFIC_REFUSED', `its traffic was refused in its probation: ${end.refused}`, '']
+        : ['PROBATION_FAILED', `${describeExit(end.crash)}, within its ${plan.settings.probation} s probation`, next.lastCrash?.output ?? ''];
       if (olds.length && serving()) this.say(`${error}: generation ${names} accepts again`);
-      return this.failed(startedAt, next.id, 'PROBATION_FAILED', error, next.lastCrash?.output ?? '');
+      return this.failed(startedAt, next.id, code, error, output);
     }
+    if (judged.traffic) this.say(`traffic: ${judged.traffic.words}`);
     const readyAt = next.readyAt ?? end.readyAt;
     let { servingAt, drainedAt } = end;
     if (batches > 1) {
@@ -425,7 +452,8 @@ export class Manager extends EventEmitter<ManagerEvents> {
     }));
     this.prune();
     const killedDraining = olds.reduce((n, o) => n + o.killedDraining, 0) - killedBefore;
-    return { ok: true, generation: next.id, startedAt, readyAt, servingAt, drainedAt, doneAt: Date.now(), killedDraining };
+    this.releases.served(next.id, plan);
+    return { ok: true, generation: next.id, startedAt, readyAt, servingAt, drainedAt, doneAt: Date.now(), killedDraining, ...(judged.traffic && { traffic: judged.traffic.words }) };
   }
 
   /** Starts `slots` workers of `next` and waits until each stands by; a failure discards it and throws. */
@@ -515,6 +543,7 @@ export class Manager extends EventEmitter<ManagerEvents> {
 
   private served(gen: Generation): void {
     this.everServed = true;
+    this.releases.served(gen.id, this.plan);
     this.log.info(`generation ${gen.id} serves (${gen.readyCount()} workers, manager pid ${process.pid})`);
     this.emit('serving', gen.id);
     this.emit('changed');

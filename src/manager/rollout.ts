@@ -5,14 +5,15 @@ import { Probation } from './probation.js';
 // Moving the traffic from what serves to what replaces it, the one algorithm behind a reload (a
 // new generation replaces the serving ones) and an upgrade (a new manager replaces this one):
 //
-//   standby ──takeOver()──▶ switched ──old stops accepting──▶ probation ──passed──▶ committed
+//   standby ──takeOver()──▶ switched ──old stops accepting──▶ probation ──passed (and judged)──▶ committed
 //      │                       │                                  │
-//      └───────────────────────┴──── failed, crashed, stopped ────┴──▶ rolled back
+//      └───────────────────────┴──── failed, crashed, refused, stopped ──┴──▶ rolled back
 //
 // The new side stands by (started, ready, accepting nothing), then takes every new connection;
 // only then does the old side stop accepting, so that no connection finds nobody. The old side is
 // kept (its finished workers linger) through the probation: if a new worker dies before the
-// window has passed and the old side has drained, the old side accepts again and the new one goes.
+// window has passed and the old side has drained, or if the traffic it answered meanwhile is
+// refused (a reload's judge: see traffic-judge.ts), the old side accepts again and the new one goes.
 // Past the commit nothing is taken back.
 
 export type RolloutPhase = 'standby' | 'switched' | 'probation' | 'committed' | 'rolled back';
@@ -53,12 +54,16 @@ export interface RolloutOptions {
   clock: Clock;
   /** Keep the old side until the commit even without a probation: a commit that can fail (an upgrade's). */
   keepUntilCommit?: boolean;
+  /** Once the probation passed, the new side's traffic judged (a reload's): why it is refused, or null. */
+  judge?: () => Promise<string | null>;
 }
 
 export type RolloutEnd<Crash> =
   | { ok: true; readyAt: number; servingAt: number; drainedAt: number }
   /** A new worker died in the probation: the old side serves again. */
-  | { ok: false; crash: Crash };
+  | { ok: false; crash: Crash }
+  /** Its traffic was refused (see RolloutOptions.judge), in these words: the old side serves again. */
+  | { ok: false; refused: string };
 
 export class Rollout<Crash> extends EventEmitter<{ phase: [phase: RolloutPhase] }> {
   private current: RolloutPhase = 'standby';
@@ -106,6 +111,7 @@ export class Rollout<Crash> extends EventEmitter<{ phase: [phase: RolloutPhase] 
     let servingAt = 0;
     let drainedAt = 0;
     let crash: Crash | null = null;
+    let refused: string | null = null;
     try {
       await this.step(incoming.standBy());
       readyAt = options.clock.now();
@@ -119,7 +125,8 @@ export class Rollout<Crash> extends EventEmitter<{ phase: [phase: RolloutPhase] 
       this.enter('probation');
       const drained = outgoing.drained().then(() => void (drainedAt = options.clock.now()));
       crash = await this.step(probation.verdict(drained));
-      if (crash === null) await this.step(incoming.commit());
+      if (crash === null && options.judge) refused = await this.step(options.judge());
+      if (crash === null && refused === null) await this.step(incoming.commit());
     } catch (err) {
       probation?.end();
       await this.rollBack();
@@ -128,6 +135,10 @@ export class Rollout<Crash> extends EventEmitter<{ phase: [phase: RolloutPhase] 
     if (crash !== null) {
       await this.rollBack();
       return { ok: false, crash };
+    }
+    if (refused !== null) {
+      await this.rollBack();
+      return { ok: false, refused };
     }
     // Committed: past here nothing is taken back, whatever happens.
     this.cancelled = null;

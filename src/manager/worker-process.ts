@@ -10,6 +10,8 @@ import type { Logger } from './log.js';
 import { oomCount, outOfMemory } from './out-of-memory.js';
 import { OutputTail } from './output-tail.js';
 import type { EndReason, WorkerExit } from '../protocol/worker-exit.js';
+import { noTraffic } from '../protocol/traffic.js';
+import { TrafficHistory } from './traffic-history.js';
 
 // One worker process as the manager sees it. It owns its lifecycle: its state changes only
 // through the methods below, and it enforces its own deadlines (ready within the ready timeout,
@@ -57,11 +59,13 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
   readonly output = new OutputTail();
   /** Every socket it listens on (by listen key id). */
   readonly listens = new Set<string>();
+  /** Its answers' running totals at its recent heartbeats, for the traffic verdict. */
+  readonly traffic = new TrafficHistory();
   readonly exited: Promise<WorkerExit>;
   private readonly child: WorkerChild;
   private current: WorkerState = 'starting';
   private readyTime: number | null = null;
-  private figures: WorkerStats = { rss: 0, heapUsed: 0, requests: 0, connections: 0, linesDropped: 0, loopDelay: 0 };
+  private figures: WorkerStats = { rss: 0, heapUsed: 0, requests: 0, connections: 0, linesDropped: 0, loopDelay: 0, traffic: noTraffic() };
   /** Scrapes waiting for the app's metrics, by request id. */
   private readonly metricsWaiting = new Map<number, (metrics: unknown[] | null) => void>();
   private nextMetricsId = 1;
@@ -208,6 +212,11 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
     });
   }
 
+  /** Asks it to answer `count` requests for --ready-path, counted as traffic (the traffic verdict's sample). */
+  sample(count: number): void {
+    this.send({ hypnode: 'sample', count });
+  }
+
   /** --log-file was renamed: the worker opens it again too. */
   reopenOutput(): void {
     this.send({ hypnode: 'reopen-output' });
@@ -289,6 +298,7 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
         return;
       case 'heartbeat':
         this.figures = msg.stats;
+        this.traffic.add(msg.stats.traffic);
         if (this.current !== 'starting') this.beat();
         return;
       case 'stopped-accepting':

@@ -1,5 +1,5 @@
 import type { ErrorCode } from './error-codes.js';
-import type { ReloadResult, Serving, Status, UpgradeResult } from './status.js';
+import type { ReleaseRecord, ReloadResult, Serving, Status, UpgradeResult } from './status.js';
 
 // The control channel speaks newline-delimited JSON over a unix socket: the client sends one
 // request line; the manager answers with progress lines and one final line, then closes.
@@ -16,6 +16,8 @@ export interface InstancePaths {
 /** What each command answers when it succeeds. */
 export interface Results {
   reload: Extract<ReloadResult, { ok: true }>;
+  /** The reload that deployed the release before; `appNow`: what `app` (the path given to start) resolves to now, which a later reload deploys (null: nothing there). */
+  rollback: Extract<ReloadResult, { ok: true }> & { release: ReleaseRecord; app: string; appNow: string | null };
   status: Status;
   /** The manager's pid: the client waits for it to be gone. */
   stop: { pid: number };
@@ -26,7 +28,7 @@ export interface Results {
 }
 
 export type Command = keyof Results;
-export const COMMANDS: readonly Command[] = ['reload', 'status', 'stop', 'stop-fast', 'reopen-logs', 'upgrade'];
+export const COMMANDS: readonly Command[] = ['reload', 'rollback', 'status', 'stop', 'stop-fast', 'reopen-logs', 'upgrade'];
 
 export interface Request {
   cmd: Command;

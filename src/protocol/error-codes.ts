@@ -13,6 +13,8 @@ export const ERROR_CODES = [
   'START_FAILED',
   /** A new worker died within its probation: the old code serves again. */
   'PROBATION_FAILED',
+  /** The new code answered worse than the old in its probation, on evidence (see manager/traffic-verdict.ts): the old code serves again. */
+  'TRAFFIC_REFUSED',
   /** An upgrade was asked while no generation serves: there is nothing to hand over. */
   'NOT_SERVING',
   /** The caller may not control this instance. */
@@ -37,6 +39,8 @@ export const ERROR_CODES = [
   'NATIVE_MISSING',
   /** Anything else, and a failure that carries no code (a manager older than the codes). */
   'FAILED',
+  /** `hypnode rollback` with no release before the current one that this manager knows of. */
+  'NO_PREVIOUS_RELEASE',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -69,6 +69,8 @@ export type ReloadResult =
       doneAt: number;
       /** Old workers killed still busy at the graceful timeout: these did not drain. */
       killedDraining: number;
+      /** The traffic verdict in words (see manager/traffic-judge.ts); absent when none was asked. */
+      traffic?: string;
     }
   | {
       ok: false;
@@ -113,6 +115,19 @@ export type UpgradeResult =
       output: string;
     };
 
+/** A release that served (see manager/release-history.ts). */
+export interface ReleaseRecord {
+  /** The generation that runs it, or ran it last. */
+  generation: number;
+  /** The app file and working directory, symlinks resolved when it was deployed. */
+  app: string;
+  cwd: string;
+  /** When it came to serve (again). */
+  since: number;
+  /** It serves again by `hypnode rollback`. */
+  rolledBackTo: boolean;
+}
+
 export interface Status extends ManagerRuntime {
   pid: number;
   /** The app's path as given to `hypnode start` (symlinks kept). */
@@ -126,6 +141,8 @@ export interface Status extends ManagerRuntime {
   workersWanted: number;
   workersReady: number;
   workers: WorkerStatus[];
+  /** The releases that served, newest (the current one) first: what `hypnode rollback` goes back to. */
+  releases: ReleaseRecord[];
   generations: GenerationStatus[];
   lastReload: ReloadResult | null;
   /** The last upgrade of the manager, as this manager knows it (its own start, if it began so). */

@@ -1,4 +1,5 @@
 import type { ListenKey } from './listen-key.js';
+import type { TrafficCounts } from './traffic.js';
 
 // The IPC vocabulary between the manager and its workers. Every message carries the `hypnode`
 // marker so that the app's own process.on('message') listeners can tell ours apart, and so that
@@ -15,6 +16,8 @@ export interface WorkerStats {
   connections: number;
   /** The 99th percentile of its event loop's delay since the last heartbeat, in seconds (0 when not measured). */
   loopDelay: number;
+  /** Its HTTP answers so far, for the traffic verdict. */
+  traffic: TrafficCounts;
 }
 
 export type WorkerToManager =
@@ -52,7 +55,9 @@ export type ManagerToWorker =
   /** What the worker wrote through the manager is written: it may write straight to the sinks now. */
   | { hypnode: 'write-directly' }
   /** A scrape: the app's metrics, if it exposes them (exposeMetrics() from 'hypnode'). */
-  | { hypnode: 'metrics'; id: number };
+  | { hypnode: 'metrics'; id: number }
+  /** Answer `count` requests for the readiness probe's path, counted as traffic: the traffic verdict's sample (--verdict require). */
+  | { hypnode: 'sample'; count: number };
 
 /** Where a worker writes its output itself once ready (see worker/output.ts). */
 export interface OutputStream {

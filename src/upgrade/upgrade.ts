@@ -79,7 +79,8 @@ export async function upgradeManager(ctx: UpgradeContext, nodeArg: string | null
   if ('code' in rollout) return failed(rollout.code, rollout.error, '');
   try {
     const end = await rollout.run();
-    if (!end.ok) throw end.crash;
+    // No judge in an upgrade: nothing but a crash ends it so; a refusal is said all the same.
+    if (!end.ok) throw 'crash' in end ? end.crash : new UpgradeFailure(end.refused, '', 'TRAFFIC_REFUSED');
     const done = result!;
     manager.retire(done);
     say(`done: manager ${incoming.pid} (hypnode ${incoming.runtime!.hypnode}, Node ${incoming.runtime!.node}) serves everything, the old drained, in ${secs(Date.now() - startedAt)}`);

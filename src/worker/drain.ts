@@ -5,6 +5,7 @@ import { closeWebSocket, endEventStream } from './long-lived.js';
 import { PROBE_USER_AGENT, probeSockets } from './ready-probe.js';
 import { isHttp2Server, isTlsServer } from './server-kinds.js';
 import { SocketList } from './socket-list.js';
+import { countAnswer } from './traffic.js';
 
 // Tracks the app's servers and their connections, and drains them without failing a request:
 // stop accepting, let in-flight requests finish, answer busy keep-alive connections with
@@ -96,7 +97,10 @@ export class ConnectionTracker {
     if (isHttp2Server(server)) this.http2.track(server);
     if (server instanceof http.Server) {
       server.prependListener('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
-        if (req.headers['user-agent'] !== PROBE_USER_AGENT) this.requests++;
+        if (req.headers['user-agent'] !== PROBE_USER_AGENT) {
+          this.requests++;
+          countAnswer(res);
+        }
         if (this.draining) res.shouldKeepAlive = false;
       });
     }

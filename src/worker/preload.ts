@@ -12,7 +12,8 @@ import { ConnectionTracker } from './drain.js';
 import { interceptListen, resumeAccepting, startAccepting, stopAccepting } from './listen-intercept.js';
 import { writeDirectly, type DirectOutput } from './output.js';
 import { Readiness } from './readiness.js';
-import { probeServers } from './ready-probe.js';
+import { probeServers, sendSample } from './ready-probe.js';
+import { traffic } from './traffic.js';
 
 /** How long a worker whose manager died may take to finish what it is doing. */
 const ORPHAN_DEADLINE_MS = 1000;
@@ -145,7 +146,7 @@ function beat(): WorkerToManager & { hypnode: 'heartbeat' } {
   // Nanoseconds; 0 before the histogram has a sample.
   const loopDelay = loopDelays && loopDelays.count > 0 ? loopDelays.percentile(99) / 1e9 : 0;
   loopDelays?.reset();
-  return { hypnode: 'heartbeat', stats: { rss: mem.rss, heapUsed: mem.heapUsed, requests: tracker.requests, connections: tracker.open, linesDropped: output?.dropped ?? 0, loopDelay } };
+  return { hypnode: 'heartbeat', stats: { rss: mem.rss, heapUsed: mem.heapUsed, requests: tracker.requests, connections: tracker.open, linesDropped: output?.dropped ?? 0, loopDelay, traffic } };
 }
 
 const heartbeat = setInterval(() => {
@@ -174,6 +175,9 @@ onManagerMessage((msg) => {
       return output?.release();
     case 'metrics':
       return void sendMetrics(msg.id);
+    case 'sample':
+      if (config.readyPath !== null) void sendSample([...servers].filter((s) => s.listening), config.readyPath, msg.count);
+      return;
   }
 });
 // systemd's KillMode=control-group sends SIGTERM to every worker along with the manager: drain.

@@ -19,6 +19,8 @@ import { isHttp2Server, isHttpServer, isTlsServer } from './server-kinds.js';
 // serves no health service; its gRPC server answered, so it runs); any other answer is not.
 
 export const PROBE_USER_AGENT = 'hypnode-ready-probe';
+/** Requests sent for the traffic verdict's sample (--verdict require): counted as the app's traffic, unlike the probe's. */
+const SAMPLE_USER_AGENT = 'hypnode-verdict-sample';
 
 /** Connections of the probe: not the app's clients, so not counted as theirs. */
 export const probeSockets = new WeakSet<net.Socket>();
@@ -37,16 +39,37 @@ export async function probeServers(servers: net.Server[], path: string): Promise
   return failures.find((f) => f !== null) ?? null;
 }
 
-async function probe(server: net.Server, path: string): Promise<string | null> {
-  const secure = isTlsServer(server);
-  const door = net.createServer((socket) => {
+/**
+ * Sends `n` GETs for `path` to each HTTP/1 server, one after the other, through the probe's door:
+ * answers for the traffic verdict when too few clients came. Failures are the app's to count.
+ */
+export async function sendSample(servers: net.Server[], path: string, n: number): Promise<void> {
+  for (const server of servers.filter(isHttpServer)) {
+    const door = privateDoor(server);
+    try {
+      const address = await listenOnLoopback(door);
+      for (let i = 0; i < n; i++) await request(isTlsServer(server), address, path, SAMPLE_USER_AGENT).catch(() => {});
+    } finally {
+      door.close();
+    }
+  }
+}
+
+/** A loopback listener whose connections go to `server`, not through the shared port. */
+function privateDoor(server: net.Server): net.Server {
+  return net.createServer((socket) => {
     probeSockets.add(socket);
     server.emit('connection', socket);
   });
+}
+
+async function probe(server: net.Server, path: string): Promise<string | null> {
+  const secure = isTlsServer(server);
+  const door = privateDoor(server);
   try {
     const address = await listenOnLoopback(door);
     if (isHttp2Server(server)) return await probeHttp2(secure, address, path);
-    const status = await request(secure, address, path);
+    const status = await request(secure, address, path, PROBE_USER_AGENT);
     return status < 500 ? null : `the readiness probe GET ${path} was answered ${status}`;
   } catch (err) {
     return `the readiness probe GET ${path} failed: ${(err as Error).message}`;
@@ -68,14 +91,14 @@ function listenOnLoopback(server: net.Server): Promise<net.AddressInfo> {
   return attempt('127.0.0.1').catch(() => attempt('::1'));
 }
 
-function request(secure: boolean, address: net.AddressInfo, path: string): Promise<number> {
+function request(secure: boolean, address: net.AddressInfo, path: string, userAgent: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const options = {
       host: address.address,
       port: address.port,
       path,
       agent: false as const,
-      headers: { host: 'localhost', 'user-agent': PROBE_USER_AGENT, connection: 'close', accept: '*/*' },
+      headers: { host: 'localhost', 'user-agent': userAgent, connection: 'close', accept: '*/*' },
     };
     // The app's certificate is for its real name, not for a loopback address: only the answer matters.
     const req = secure ? https().get({ ...options, servername: 'localhost', rejectUnauthorized: false }) : http.get(options);

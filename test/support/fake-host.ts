@@ -3,6 +3,7 @@ import type { ForkOptions } from 'node:child_process';
 import type { Cancel, Clock, Host, WorkerChild } from '../../src/manager/host.js';
 import type { Logger } from '../../src/manager/log.js';
 import { WORKER_CONFIG_ENV, type ManagerToWorker, type WorkerConfig, type WorkerToManager } from '../../src/protocol/worker.js';
+import { noTraffic } from '../../src/protocol/traffic.js';
 
 // A Host for unit tests of the manager's core: a clock that moves only when the test says, and
 // workers that are objects speaking the worker protocol at the test's word. By default a fake
@@ -150,7 +151,7 @@ export class FakeWorker extends EventEmitter implements WorkerChild {
   }
 
   beat(): void {
-    this.say({ hypnode: 'heartbeat', stats: { rss: 0, heapUsed: 0, linesDropped: 0, requests: 0, connections: 0, loopDelay: 0 } });
+    this.say({ hypnode: 'heartbeat', stats: { rss: 0, heapUsed: 0, linesDropped: 0, requests: 0, connections: 0, loopDelay: 0, traffic: noTraffic() } });
   }
 
   /** The process ended (a crash, or the end of a drain). */

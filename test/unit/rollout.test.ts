@@ -28,8 +28,8 @@ async function setUp(size = 2) {
     switchBack: () => {},
     discard: () => next.destroy({ kind: 'superseded' }),
   });
-  const rollout = (out = outgoingGenerations([old], () => serving), slots = size) => {
-    const r = new Rollout(incoming(slots), out, { probationMs: PROBATION_MS, clock: host });
+  const rollout = (out = outgoingGenerations([old], () => serving), slots = size, judge?: () => Promise<string | null>) => {
+    const r = new Rollout(incoming(slots), out, { probationMs: PROBATION_MS, clock: host, judge });
     r.on('phase', (p) => phases.push(p));
     return r;
   };
@@ -60,6 +60,27 @@ test('a reload: stand by, switch, probation over and the old drained, commit; th
   assert.equal(old.state, 'done');
 });
 
+test('the traffic refused once the probation passed: judged only then, it rolls back as a crash does', async () => {
+  const { host, old, next, phases, rollout } = await setUp();
+  let judgedAt = -1;
+  const r = rollout(undefined, undefined, async () => {
+    judgedAt = host.now();
+    return '5xx on 31% of 1,212 requests';
+  });
+  const running = r.run();
+  await allReady(host, 2);
+  const switchedAt = host.now();
+  await host.advance(PROBATION_MS);
+  const end = await running;
+  assert.equal(judgedAt, switchedAt + PROBATION_MS, 'judged when the probation had passed, not before');
+  assert.ok(!end.ok && 'refused' in end && end.refused === '5xx on 31% of 1,212 requests');
+  assert.deepEqual(phases, ['switched', 'probation', 'rolled back']);
+  assert.equal(old.readyCount(), 2, 'both old workers accept again');
+  await host.advance(1);
+  assert.equal(host.live(2).length, 0);
+  assert.notEqual(next.state, 'serving');
+});
+
 test('probation failing: a new worker dies; the old workers accept again, the new generation goes', async () => {
   const { host, old, next, phases, rollout } = await setUp();
   const r = rollout();
@@ -68,7 +89,7 @@ test('probation failing: a new worker dies; the old workers accept again, the ne
   await host.advance(PROBATION_MS / 2);
   host.live(2)[0]!.exit(1);
   const end = await running;
-  assert.ok(!end.ok && (end.crash as WorkerExit).code === 1);
+  assert.ok(!end.ok && 'crash' in end && (end.crash as WorkerExit).code === 1);
   assert.deepEqual(phases, ['switched', 'probation', 'rolled back']);
   assert.ok(r.tookBack);
   assert.equal(old.state, 'serving');

@@ -94,10 +94,10 @@ function systemdWords(line: string): string[] {
 
 test('every setting given to `hypnode unit` reaches `hypnode start` through the unit unchanged', async () => {
   const samples: Record<SettingKind, string | string[] | boolean> = {
-    int: '3', seconds: '1.5', bool: true, string: '-odd "value" with $HOME and 50%',
+    int: '3', number: '99.5', seconds: '1.5', bool: true, string: '-odd "value" with $HOME and 50%',
     list: ['--import tsx', '--max-old-space-size=512'], paths: ['./a b.env', '-dash.env'], map: ['A=1 B=-x', 'C=$PATH%'],
   };
-  const valid: Partial<Record<string, string>> = { logBuffer: '65536', readyPath: '/-ready?"x"%$1', reloadBatch: '25%', name: '-web.1', admin: '127.0.0.1:9000', logFormat: 'json', heartbeatTimeout: '2500ms', runtimeDir: '/run/odd dir' };
+  const valid: Partial<Record<string, string>> = { logBuffer: '65536', readyPath: '/-ready?"x"%$1', reloadBatch: '25%', name: '-web.1', admin: '127.0.0.1:9000', logFormat: 'json', verdict: 'require', heartbeatTimeout: '2500ms', runtimeDir: '/run/odd dir' };
   const flags = Object.fromEntries(SETTINGS.map((s) => [s.key, valid[s.key] ?? samples[s.kind]])) as SettingSources['flags'];
   const sources = (f: SettingSources['flags'], args: string[] | null): SettingSources => ({ flags: f, appArgs: args, env: {}, appPath: '/srv/shop/app.js', cwd: '/srv/shop', configPath: null });
   const { args: _, ...withoutArgs } = flags;

@@ -1,11 +1,12 @@
 import { resolve } from 'node:path';
 import { ask, sendCommand } from '../../control/client.js';
+import type { Results } from '../../protocol/control.js';
 import { OperationError, UsageError } from '../../errors.js';
 import { exited } from '../../process-exit.js';
 import { servingWords } from '../../protocol/status.js';
 import type { CliArgs } from '../args.js';
 import { NOT_SERVING } from '../exit-status.js';
-import { formatReload, formatStatus, formatUpgrade, jsonText, progressPrinter } from '../format.js';
+import { formatReload, formatRollback, formatStatus, formatUpgrade, jsonText, progressPrinter } from '../format.js';
 import { find } from '../instance.js';
 import { instanceArgs, runningInstances } from '../instances.js';
 import { stderrIsJournal } from '../journal.js';
@@ -16,19 +17,31 @@ import { stderrIsJournal } from '../journal.js';
 const EXIT_WAIT_MS = 10_000;
 
 export async function reload(args: CliArgs): Promise<number> {
+  const result = await deploy(args, 'reload');
+  process.stdout.write(args.json ? jsonText(result) : `${formatReload(result)}\n`);
+  return 0;
+}
+
+export async function rollback(args: CliArgs): Promise<number> {
+  const result = await deploy(args, 'rollback');
+  process.stdout.write(args.json ? jsonText(result) : `${formatRollback(result)}\n`);
+  return 0;
+}
+
+/** A reload, or a rollback (a reload of the release before): the new code's output and what serves when it fails. */
+async function deploy<C extends 'reload' | 'rollback'>(args: CliArgs, command: C): Promise<Results[C]> {
   // A config file that would fail the reload is bad input, said here in one line (exit 2).
   const { paths, configError } = await find(args);
   if (configError) throw new UsageError(configError, 'CONFIG_INVALID');
   const journal = stderrIsJournal();
   const progress = progressPrinter(process.stderr, journal);
-  const reply = await asking(args, sendCommand(paths, 'reload', progress)).finally(progress.done);
+  const reply = await asking(args, sendCommand(paths, command, progress)).finally(progress.done);
   if (!reply.ok) {
     // Into the journal, the manager has logged the new code's output already.
     if (reply.output?.trim() && !journal) process.stderr.write(`--- output of the new code ---\n${reply.output.trimEnd()}\n---\n`);
-    throw new OperationError(`reload failed: ${reply.error}; ${servingWords(reply.serving ?? null)}`, reply.code, { output: reply.output ?? '', serving: reply.serving ?? null });
+    throw new OperationError(`${command} failed: ${reply.error}; ${servingWords(reply.serving ?? null)}`, reply.code, { output: reply.output ?? '', serving: reply.serving ?? null });
   }
-  process.stdout.write(args.json ? jsonText(reply.result) : `${formatReload(reply.result)}\n`);
-  return 0;
+  return reply.result;
 }
 
 export async function upgrade(args: CliArgs): Promise<number> {
