@@ -8,7 +8,8 @@ export const USAGE = `usage: node dist/bench/run.js [--quick] [--only NAME,...] 
   --only NAMES    contenders to run, comma-separated; "scale" names the hypnode scale section,
                   "logging" the per-request logging section, "upgrade" the upgrade of the
                   manager itself against systemctl restart (needs the systemd sandbox), "pools"
-                  how a few keep-alive connections spread over 4 and 8 workers
+                  how a few keep-alive connections spread over 4 and 8 workers, "verdict" reloads
+                  of broken, slow and healthy releases judged by their traffic
   --reloads N     repetitions per contender, each with one reload under load (default 5)
   --duration S    seconds of each wrk run (default 5)
   --publish       also write the tables into BENCHMARKS.md (after its results marker) and the
@@ -65,8 +66,8 @@ export function parsePlan(argv: string[], names: readonly string[]): Plan | 'hel
   const quick = values.quick === true;
   if (quick && values.publish) throw new UsageError('--publish: a --quick run is a smoke run, not figures to publish');
   const only = values.only === undefined ? null : values.only.split(',').map((n) => n.trim()).filter(Boolean);
-  const unknown = only?.filter((n) => n !== 'scale' && n !== 'logging' && n !== 'upgrade' && n !== 'pools' && !names.includes(n)) ?? [];
-  if (unknown.length) throw new UsageError(`--only: unknown ${unknown.join(', ')} (known: ${[...names, 'scale', 'logging'].join(', ')})`);
+  const unknown = only?.filter((n) => n !== 'scale' && n !== 'logging' && n !== 'upgrade' && n !== 'pools' && n !== 'verdict' && !names.includes(n)) ?? [];
+  if (unknown.length) throw new UsageError(`--only: unknown ${unknown.join(', ')} (known: ${[...names, 'scale', 'logging', 'upgrade', 'pools', 'verdict'].join(', ')})`);
   const repetitions = positive('--reloads', values.reloads, quick ? 1 : 5);
   return {
     quick,

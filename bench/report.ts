@@ -8,6 +8,7 @@ import type { Plan } from './options.js';
 import type { LoggingRun } from './logging.js';
 import type { UpgradeRun } from './upgrade.js';
 import type { PoolRun } from './pools.js';
+import { PROBATION_S, RELEASES, type VerdictRun } from './verdict.js';
 import type { ScalePoint } from './scale.js';
 import { max, median, ms } from './stats.js';
 import type { Trial } from './trial.js';
@@ -29,6 +30,7 @@ export interface Results {
   upgrade: UpgradeRun[];
   upgradeSkipped: string[];
   pools: PoolRun[];
+  verdict: VerdictRun[];
 }
 
 export function writeJson(path: string, results: Results): void {
@@ -43,7 +45,7 @@ export type Images = Partial<Record<ChartName, { path: string; alt: string }>>;
 
 export function markdown(r: Results, images: Images): string {
   const ran = r.contenders.filter((c) => !c.skipped).map((c) => ({ name: c.name, trials: r.trials.filter((t) => t.contender === c.name) }));
-  const sections = [header(r), throughput(ran), managerGoals(ran), reloads(ran, images), brokenReloads(r.trials, images), scale(r), logging(r, images), upgrade(r), pools(r), notes(r)].filter((s) => s.length);
+  const sections = [header(r), throughput(ran), managerGoals(ran), reloads(ran, images), brokenReloads(r.trials, images), scale(r), logging(r, images), upgrade(r), pools(r), verdict(r), notes(r)].filter((s) => s.length);
   return `${sections.map((s) => s.join('\n')).join('\n\n')}\n`;
 }
 
@@ -241,6 +243,31 @@ function pools(r: Results): string[] {
     }
   }
   for (const e of (r.pools ?? []).filter((x) => x.error)) lines.push('', `error, ${e.contender} ${e.workers} workers: ${firstLine(e.error!)}`);
+  return lines;
+}
+
+function verdict(r: Results): string[] {
+  const runs = r.verdict ?? [];
+  if (!runs.length) return [];
+  const lines = [
+    `### Judged by its traffic: reloads of a broken, a slow and a healthy release under load (2 workers, ${PROBATION_S} s probation)`,
+    '',
+    row(['release', 'reloads', 'refused', 'accepted', 'command took (median, longest)', 'answered by the release before it was refused (median, most)']),
+    row(['---', '---:', '---:', '---:', '---:', '---:']),
+  ];
+  for (const release of RELEASES) {
+    const mine = runs.filter((x) => x.release === release);
+    if (!mine.length) continue;
+    const refused = mine.filter((x) => x.refused);
+    const took = mine.map((x) => x.tookMs);
+    const answered = refused.map((x) => x.answeredByRelease);
+    lines.push(row([release, String(mine.length), String(refused.length), String(mine.length - refused.length), `${ms(median(took) ?? 0)}, ${ms(max(took) ?? 0)}`, release === 'healthy' || !answered.length ? NONE : `${median(answered)!.toFixed(0)}, ${max(answered)!.toFixed(0)}`]));
+  }
+  const example = (release: string, refused: boolean) => runs.find((x) => x.release === release && x.refused === refused)?.words;
+  for (const [release, refused] of [['broken', true], ['slow', true], ['healthy', false]] as const) {
+    const words = example(release, refused);
+    if (words) lines.push('', `${release}, ${refused ? 'refused' : 'accepted'}: ${words}`);
+  }
   return lines;
 }
 

@@ -12,12 +12,13 @@ import { markdown, writeJson, type Images, type Results } from './report.js';
 import { runLogging } from './logging.js';
 import { runUpgrade } from './upgrade.js';
 import { runPools } from './pools.js';
+import { runVerdict } from './verdict.js';
 import { runScale, scaleBatches } from './scale.js';
 import { runTrial, type Trial } from './trial.js';
 import { wrkAvailable, WRK } from './wrk.js';
 
-// `npm run bench`: every contender, round after round, then hypnode's scale, logging and upgrade
-// sections; the tables on stdout, the whole run in bench/results/latest.json and its charts beside
+// `npm run bench`: every contender, round after round, then hypnode's scale, logging, upgrade,
+// pools and traffic-verdict sections; the tables on stdout, the whole run in bench/results/latest.json and its charts beside
 // it (with --publish, in BENCHMARKS.md and docs/benchmarks/ too).
 
 let plan: Plan;
@@ -62,6 +63,7 @@ try {
   const logging = selected('logging') && !hypnode.missing() ? await runLogging(plan) : { runs: [], skipped: [] };
   const upgrade = selected('upgrade') && !hypnode.missing() ? await runUpgrade(plan) : { runs: [], skipped: [] };
   const pools = selected('pools') ? await runPools(plan) : [];
+  const verdict = selected('verdict') && !hypnode.missing() ? await runVerdict(plan) : [];
 
   const results: Results = {
     startedAt,
@@ -76,6 +78,7 @@ try {
     loggingSkipped: logging.skipped,
     upgrade: upgrade.runs,
     pools,
+    verdict,
     upgradeSkipped: upgrade.skipped,
   };
   writeJson(RESULTS, results);
