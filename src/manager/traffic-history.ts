@@ -12,6 +12,11 @@ export class TrafficHistory {
   private forgotten = false;
 
   add(counts: TrafficCounts, at = Date.now()): void {
+    // Totals that did not move (an idle worker's, each heartbeat; latencies and routes move only
+    // with the status counts) add nothing: the sample of their last change stands for every moment
+    // since, and the kept ones reach further back.
+    const last = this.samples.at(-1)?.counts;
+    if (last && last.aborted === counts.aborted && last.status.every((n, i) => n === counts.status[i])) return;
     this.samples.push({ at, counts });
     if (this.samples.length > KEPT) {
       this.samples.shift();
