@@ -123,8 +123,8 @@ export class Generation extends EventEmitter<{ changed: []; crash: [exit: Worker
   }
 
   /** Workers that serve: ready and accepting. */
-  readyCount(): number {
-    return this.workers.filter((w) => w.state === 'ready').length;
+  servingCount(): number {
+    return this.workers.filter((w) => w.state === 'serving').length;
   }
 
   /**
@@ -158,7 +158,7 @@ export class Generation extends EventEmitter<{ changed: []; crash: [exit: Worker
     const from = this.active;
     this.active = Math.min(upTo, this.target);
     for (let slot = from; slot < this.active; slot++) if (!this.inSlot(slot)) this.spawn(slot);
-    const serves = (slot: number) => this.workers.some((w) => w.slot === slot && w.state === 'ready');
+    const serves = (slot: number) => this.workers.some((w) => w.slot === slot && w.state === 'serving');
     const all = () => Array.from({ length: this.active - from }, (_, i) => from + i).every(serves);
     const { host } = this.deps;
     const deadline = host.now() + this.deps.spec.readyTimeoutMs;
@@ -290,7 +290,7 @@ export class Generation extends EventEmitter<{ changed: []; crash: [exit: Worker
   }
 
   private standbyCount(): number {
-    return this.workers.filter((w) => w.state === 'standby' || w.state === 'ready').length;
+    return this.workers.filter((w) => w.state === 'standby' || w.state === 'serving').length;
   }
 
   /** A newer generation serves the slot now: it is not filled again here. */
@@ -369,7 +369,7 @@ export class Generation extends EventEmitter<{ changed: []; crash: [exit: Worker
    * all at once would double the memory and leave few to serve while the successors boot.
    */
   private recycle(old: WorkerProcess, reason: string): void {
-    if (this.phase !== 'serving' || this.recycling.has(old) || old.state !== 'ready') return;
+    if (this.phase !== 'serving' || this.recycling.has(old) || old.state !== 'serving') return;
     if (this.recycling.size >= this.deps.recycleAtOnce) {
       this.recycleQueue.set(old, reason);
       return;
@@ -379,11 +379,11 @@ export class Generation extends EventEmitter<{ changed: []; crash: [exit: Worker
     const next = this.spawn(old.slot);
     const retire = () => void old.drain({ kind: 'recycled', why: reason }, false);
     next.once('changed', function onChange() {
-      if (next.state === 'ready') retire();
+      if (next.state === 'serving') retire();
       else if (next.live) next.once('changed', onChange);
       // A successor that died before it served: the old one goes anyway, and the slot is
       // respawned with backoff like any crash.
-      else if (old.state === 'ready') retire();
+      else if (old.state === 'serving') retire();
     });
   }
 
@@ -391,7 +391,7 @@ export class Generation extends EventEmitter<{ changed: []; crash: [exit: Worker
   private nextRecycle(): void {
     for (const [w, reason] of this.recycleQueue) {
       this.recycleQueue.delete(w);
-      if (w.state === 'ready') return this.recycle(w, reason);
+      if (w.state === 'serving') return this.recycle(w, reason);
     }
   }
 

@@ -3,7 +3,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { Deployment, Plan } from '../config/deployment.js';
 import { secs } from '../durations.js';
 import { codeOf, type ErrorCode } from '../protocol/error-codes.js';
-import { killedWords, servingWords, type GenerationStatus, type ManagerRuntime, type ManagerState, type ReloadResult, type Serving, type Status, type UpgradeResult, type WorkerStatus } from '../protocol/status.js';
+import { killedWords, servingWords, type GenerationStatus, type ManagerRuntime, type ManagerState, type ReloadResult, type Serving, type Status, type UpgradeResult, type WorkerStatus, wireState } from '../protocol/status.js';
 import { Generation, StartFailure } from './generation.js';
 import { processHost, type Host } from './host.js';
 import type { ListenerRegistry } from './listeners.js';
@@ -183,7 +183,7 @@ export class Manager extends EventEmitter<ManagerEvents> {
     if (this.lifecycle !== 'running') return { code: 'STOPPING', error: 'hypnode is stopping' };
     if (this.upgrading) return { code: 'BUSY', error: 'an upgrade of the manager runs already' };
     if (this.reloads.busy) return { code: 'BUSY', error: 'a reload runs; upgrade once it is done' };
-    if (!this.current || this.current.readyCount() === 0) return { code: 'NOT_SERVING', error: 'no generation serves: nothing to hand over' };
+    if (!this.current || this.current.servingCount() === 0) return { code: 'NOT_SERVING', error: 'no generation serves: nothing to hand over' };
     const olds = outgoingGenerations(this.servingGenerations(), () => this.lifecycle === 'running');
     // Committed, every generation's workers exit: also one that a failed reload left draining.
     const outgoing = { ...olds, release: () => Promise.all([...this.generations].map((g) => g.releaseAll())).then(() => {}) };
@@ -295,10 +295,10 @@ export class Manager extends EventEmitter<ManagerEvents> {
     const workers: WorkerStatus[] = [];
     const generations: GenerationStatus[] = [];
     for (const g of this.generations) {
-      generations.push({ id: g.id, state: g.state, app: g.release.app, cwd: g.release.cwd, createdAt: g.createdAt, workersWanted: g.size, workersReady: g.readyCount() });
+      generations.push({ id: g.id, state: g.state, app: g.release.app, cwd: g.release.cwd, createdAt: g.createdAt, workersWanted: g.size, workersReady: g.servingCount() });
       for (const w of g.workers) {
         const { requests, connections, rss, heapUsed, loopDelay, linesDropped } = w.stats;
-        workers.push({ pid: w.pid, generation: g.id, slot: w.slot, state: w.state, startedAt: w.startedAt, uptimeMs: now - w.startedAt, readyAt: w.readyAt, requests, connections, rss, heapUsed, loopDelay, linesDropped, acceptsLimit: w.acceptsLimit });
+        workers.push({ pid: w.pid, generation: g.id, slot: w.slot, state: wireState(w.state), startedAt: w.startedAt, uptimeMs: now - w.startedAt, readyAt: w.readyAt, requests, connections, rss, heapUsed, loopDelay, linesDropped, acceptsLimit: w.acceptsLimit });
       }
     }
     const cur = this.current;
@@ -313,7 +313,7 @@ export class Manager extends EventEmitter<ManagerEvents> {
       generation: cur?.id ?? null,
       codeLoadedAt: cur?.createdAt ?? null,
       workersWanted: cur?.size ?? 0,
-      workersReady: cur?.readyCount() ?? 0,
+      workersReady: cur?.servingCount() ?? 0,
       workers,
       releases: this.releases.list(),
       generations,
@@ -340,7 +340,7 @@ export class Manager extends EventEmitter<ManagerEvents> {
     if (this.lifecycle !== 'running') return this.lifecycle;
     // An upgrade's successor serves every new connection while this manager's workers drain.
     if (this.upgrading && this.rollout?.rollout.switched) return 'serving';
-    if ((this.current?.readyCount() ?? 0) > 0) return 'serving';
+    if ((this.current?.servingCount() ?? 0) > 0) return 'serving';
     return this.everServed || this.current?.lastCrash ? 'failing' : 'starting';
   }
 
@@ -544,7 +544,7 @@ export class Manager extends EventEmitter<ManagerEvents> {
   private served(gen: Generation): void {
     this.everServed = true;
     this.releases.served(gen.id, this.plan);
-    this.log.info(`generation ${gen.id} serves (${gen.readyCount()} workers, manager pid ${process.pid})`);
+    this.log.info(`generation ${gen.id} serves (${gen.servingCount()} workers, manager pid ${process.pid})`);
     this.emit('serving', gen.id);
     this.emit('changed');
   }
@@ -559,8 +559,8 @@ export class Manager extends EventEmitter<ManagerEvents> {
   private serving(): Serving | null {
     const cur = this.current;
     if (!cur) return null;
-    const others = this.servingGenerations().filter((g) => g !== cur).map((g) => ({ generation: g.id, ready: g.readyCount() }));
-    return { generation: cur.id, ready: cur.readyCount(), wanted: cur.size, ...(others.length ? { others } : {}) };
+    const others = this.servingGenerations().filter((g) => g !== cur).map((g) => ({ generation: g.id, ready: g.servingCount() }));
+    return { generation: cur.id, ready: cur.servingCount(), wanted: cur.size, ...(others.length ? { others } : {}) };
   }
 
   private failed(startedAt: number, attempted: number | null, code: ErrorCode, error: string, output: string): ReloadResult {

@@ -68,7 +68,7 @@ function judgeNow(j: Judged, rules: VerdictRules): TrafficVerdict {
 
 
 function sample(gens: Generation[]): void {
-  for (const g of gens) for (const w of g.workers) if (w.state === 'ready') w.sample(PROBES_PER_SECOND);
+  for (const g of gens) for (const w of g.workers) if (w.state === 'serving') w.sample(PROBES_PER_SECOND);
 }
 
 function answered(gens: Generation[], from: number, to: number): TrafficCounts {

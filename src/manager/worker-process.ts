@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { listenKeyId } from '../protocol/listen-key.js';
-import type { WorkerState } from '../protocol/status.js';
+import type { WorkerPhase } from '../protocol/status.js';
 import { isWorkerMessage, WORKER_CONFIG_ENV, WORKER_INDEX_ENV, type ManagerToWorker, type WorkerConfig, type WorkerStats } from '../protocol/worker.js';
 import { Deadline } from './deadline.js';
 import { processHost, type Cancel, type Host, type WorkerChild } from './host.js';
@@ -18,7 +18,7 @@ import { TrafficHistory } from './traffic-history.js';
 // a heartbeat within the heartbeat timeout, drained within the graceful timeout), killing itself
 // with the reason when one passes.
 //
-//   starting ──ready──▶ standby ──accept()──▶ ready ──drain()──▶ draining ──▶ drained
+//   starting ──ready──▶ standby ──accept()──▶ serving ──drain()──▶ draining ──▶ drained
 //                                               ▲                    │           │
 //                                               └──────resume()──────┴───────────┘
 //   any state ──kill()──▶ killing ──▶ exited (and from any state, when the process ends)
@@ -63,7 +63,7 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
   readonly traffic = new TrafficHistory();
   readonly exited: Promise<WorkerExit>;
   private readonly child: WorkerChild;
-  private current: WorkerState = 'starting';
+  private current: WorkerPhase = 'starting';
   private readyTime: number | null = null;
   private figures: WorkerStats = { rss: 0, heapUsed: 0, requests: 0, connections: 0, linesDropped: 0, loopDelay: 0, traffic: noTraffic() };
   /** Scrapes waiting for the app's metrics, by request id. */
@@ -158,7 +158,7 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
     this.deadline = new Deadline(spec.readyTimeoutMs, () => this.kill({ kind: 'ready-timeout', afterMs: spec.readyTimeoutMs }), host);
   }
 
-  get state(): WorkerState {
+  get state(): WorkerPhase {
     return this.current;
   }
 
@@ -193,7 +193,7 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
       this.kill(reason);
       return Promise.resolve();
     }
-    if (this.current !== 'standby' && this.current !== 'ready') return Promise.resolve();
+    if (this.current !== 'standby' && this.current !== 'serving') return Promise.resolve();
     this.endedBy = reason;
     this.current = 'draining';
     this.emit('changed');
@@ -291,7 +291,7 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
         return;
       case 'accepting':
         if (this.current === 'standby' || this.current === 'draining' || this.current === 'drained') {
-          this.current = 'ready';
+          this.current = 'serving';
           this.emit('changed');
         }
         this.onAccepting?.();

@@ -12,10 +12,19 @@ import type { ErrorCode } from './error-codes.js';
 export type ManagerState = 'starting' | 'serving' | 'failing' | 'stopping' | 'stopped';
 
 /**
- * `standby`: ready, waiting for its generation to take over; `ready`: serving; `drained`: finished
- * its drain, kept until the reload's probation ends; `killing`: killed, its exit not yet seen.
+ * A worker's lifecycle in the manager. `standby`: ready, waiting for its generation to take over;
+ * `serving`: accepting connections; `drained`: finished its drain, kept until the reload's probation
+ * ends; `killing`: killed, its exit not yet seen.
  */
-export type WorkerState = 'starting' | 'standby' | 'ready' | 'draining' | 'drained' | 'killing' | 'exited';
+export type WorkerPhase = 'starting' | 'standby' | 'serving' | 'draining' | 'drained' | 'killing' | 'exited';
+
+/**
+ * The same on the wire (status, metrics), where `serving` is spelled `ready`: the status fields are
+ * documented as stable, and scripts and dashboards match on that value.
+ */
+export type WorkerState = Exclude<WorkerPhase, 'serving'> | 'ready';
+
+export const wireState = (phase: WorkerPhase): WorkerState => (phase === 'serving' ? 'ready' : phase);
 
 export interface WorkerStatus {
   pid: number;

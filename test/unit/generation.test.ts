@@ -27,7 +27,7 @@ test('first start: serves once every slot accepts; a worker that dies starting i
   await allReady(host, 1);
   assert.ok(served);
   assert.equal(gen.state, 'serving');
-  assert.equal(gen.readyCount(), 2);
+  assert.equal(gen.servingCount(), 2);
   assert.ok(b!.sent.some((m) => m.hypnode === 'accept'));
 });
 
@@ -62,7 +62,7 @@ test('reload start: stands by without accepting until takeOver()', async () => {
   await started;
   assert.ok(host.live(2).every((w) => !w.sent.some((m) => m.hypnode === 'accept')), 'standing by, nobody accepts');
   await gen.takeOver();
-  assert.equal(gen.readyCount(), 2);
+  assert.equal(gen.servingCount(), 2);
 });
 
 test('reload start: not all ready within the ready timeout fails it', async () => {
@@ -139,7 +139,7 @@ test('drained and resumed: lingering workers accept again, and a slot the drain 
   await host.advance(1);
   assert.equal(gen.state, 'serving');
   assert.equal(host.live(1).length, 2);
-  assert.equal(gen.readyCount(), 1, 'the one that lingered serves; the new one is starting');
+  assert.equal(gen.servingCount(), 1, 'the one that lingered serves; the new one is starting');
 });
 
 test('a stop while starting (destroy) fails the start and kills every worker', async () => {

@@ -49,7 +49,7 @@ test('a reload: stand by, switch, probation over and the old drained, commit; th
   assert.ok(olds.every((w) => !said(w, 'drain')), 'the old serves while the new one starts');
   await allReady(host, 2);
   assert.deepEqual(phases, ['switched', 'probation']);
-  assert.equal(next.readyCount(), 2);
+  assert.equal(next.servingCount(), 2);
   assert.ok(olds.every((w) => w.sent.some((m) => m.hypnode === 'drain' && m.linger)), 'the old workers drain, and linger for the probation');
   await host.advance(PROBATION_MS - 1);
   assert.equal(end, null, 'still in its probation');
@@ -75,7 +75,7 @@ test('the traffic refused once the probation passed: judged only then, it rolls 
   assert.equal(judgedAt, switchedAt + PROBATION_MS, 'judged when the probation had passed, not before');
   assert.ok(!end.ok && 'refused' in end && end.refused === '5xx on 31% of 1,212 requests');
   assert.deepEqual(phases, ['switched', 'probation', 'rolled back']);
-  assert.equal(old.readyCount(), 2, 'both old workers accept again');
+  assert.equal(old.servingCount(), 2, 'both old workers accept again');
   await host.advance(1);
   assert.equal(host.live(2).length, 0);
   assert.notEqual(next.state, 'serving');
@@ -93,7 +93,7 @@ test('probation failing: a new worker dies; the old workers accept again, the ne
   assert.deepEqual(phases, ['switched', 'probation', 'rolled back']);
   assert.ok(r.tookBack);
   assert.equal(old.state, 'serving');
-  assert.equal(old.readyCount(), 2, 'both old workers accept again');
+  assert.equal(old.servingCount(), 2, 'both old workers accept again');
   await host.advance(1);
   assert.equal(host.live(2).length, 0);
   assert.notEqual(next.state, 'serving');
@@ -109,7 +109,7 @@ test('a new worker dying while it stands by fails the start: the old never stopp
   assert.deepEqual(phases, ['rolled back']);
   assert.equal(r.tookBack, false);
   assert.ok(host.live(1).every((w) => !said(w, 'drain')));
-  assert.equal(old.readyCount(), 2);
+  assert.equal(old.servingCount(), 2);
 });
 
 test('an old worker dying while it drains does not fail the probation', async () => {
@@ -137,7 +137,7 @@ test('a stop during a reload: cancelled in its probation, the old workers (the m
     assert.deepEqual(phases, ['switched', 'probation', 'rolled back']);
     await host.advance(1);
     if (stopping) assert.equal(host.live(1).length, 0, 'released');
-    else assert.equal(old.readyCount(), 2, 'resumed');
+    else assert.equal(old.servingCount(), 2, 'resumed');
   }
 });
 
@@ -167,7 +167,7 @@ test('a batched reload\'s first batch: only the old workers of its slots drain; 
   host.live(2)[1]!.exit(1);
   const end = await running;
   assert.equal(end.ok, false);
-  assert.equal(old.readyCount(), 4, 'every old worker serves again');
+  assert.equal(old.servingCount(), 4, 'every old worker serves again');
   assert.equal(old.yieldCount, 0, 'and the slots are the old generation\'s again');
 });
 
@@ -179,7 +179,7 @@ test('a batched reload\'s first batch committed: the old workers of its slots ex
   await host.advance(PROBATION_MS);
   assert.ok((await running).ok);
   assert.deepEqual(host.live(1).map((w) => w.slot).sort(), [2, 3]);
-  assert.equal(old.readyCount(), 2);
+  assert.equal(old.servingCount(), 2);
 });
 
 /** An incoming side scripted as an upgrade's new manager: each step answers when the test says. */
@@ -234,7 +234,7 @@ test('an upgrade: the old generation is kept through a commit that fails, then a
   incoming.answer('commit', new Error('the new manager exited before it committed'));
   await assert.rejects(running, /before it committed/);
   assert.ok(incoming.aborted && r.tookBack);
-  assert.equal(old.readyCount(), 2);
+  assert.equal(old.servingCount(), 2);
 });
 
 test('an upgrade: the new manager dying in its probation rolls back; one that commits releases the old workers', async () => {
@@ -245,7 +245,7 @@ test('an upgrade: the new manager dying in its probation rolls back; one that co
     if (dies) {
       incoming.crash('the new manager exited within its probation');
       assert.deepEqual(await running, { ok: false, crash: 'the new manager exited within its probation' });
-      assert.equal(old.readyCount(), 2);
+      assert.equal(old.servingCount(), 2);
       continue;
     }
     await host.advance(PROBATION_MS / 2);
