@@ -13,7 +13,8 @@ export const USAGE = `usage: node dist/bench/run.js [--quick] [--only NAME,...] 
   --reloads N     repetitions per contender, each with one reload under load (default 5)
   --duration S    seconds of each wrk run (default 5)
   --publish       also write the tables into BENCHMARKS.md (after its results marker) and the
-                  charts into docs/benchmarks/ (not with --quick)
+                  charts into docs/benchmarks/ (not with --quick); with --only, only the sections
+                  that ran replace their published namesakes, each marked as re-run
 
 Progress goes to stderr, the Markdown tables to stdout, everything to bench/results/latest.json,
 the charts (SVG) beside it.`;

@@ -90,7 +90,7 @@ try {
   process.stdout.write(markdown(results, images(RESULTS_DIR)));
   if (plan.publish) {
     writeCharts(PUBLISHED_CHARTS, Object.values(drawn));
-    publishResults(BENCHMARKS, markdown(results, images(PUBLISHED_CHARTS)));
+    publishResults(BENCHMARKS, markdown(results, images(PUBLISHED_CHARTS)), plan.only !== null);
     progress(`published: ${BENCHMARKS}, charts in ${PUBLISHED_CHARTS}`);
   }
 } finally {

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { charts } from '../../bench/charts.js';
 import { parsePlan } from '../../bench/options.js';
 import { BENCHMARKS } from '../../bench/paths.js';
-import { RESULTS_MARKER, spliceResults } from '../../bench/publish.js';
+import { RESULTS_MARKER, spliceResults, spliceSections } from '../../bench/publish.js';
 import type { ReloadOutcome } from '../../bench/reload.js';
 import type { Results } from '../../bench/report.js';
 import type { Trial } from '../../bench/trial.js';
@@ -90,6 +90,15 @@ test('spliceResults: replaces what follows the marker, keeps what precedes it, a
   const doc = `# Benchmarks\n\nhow to run it\n\n${RESULTS_MARKER}\n\nold tables\n`;
   assert.equal(spliceResults(doc, '## Results new\n', 'BENCHMARKS.md'), `# Benchmarks\n\nhow to run it\n\n${RESULTS_MARKER}\n\n## Results new\n`);
   assert.throws(() => spliceResults('# Benchmarks\n', 'x', 'BENCHMARKS.md'), /BENCHMARKS\.md has no line <!-- Everything below/);
+});
+
+test('spliceSections: a partial run replaces its own sections, marked as re-run, and keeps the others', () => {
+  const doc = `# Benchmarks\n\n${RESULTS_MARKER}\n\n## Results 2026-01-01\n\nmachine A\n\n### Pools\n\nold pools\n\n### Scale\n\nold scale\n`;
+  const run = '## Results 2026-02-02\n\nmachine B; hypnode abc.\n\n### Pools\n\nnew pools\n';
+  assert.equal(
+    spliceSections(doc, run, 'BENCHMARKS.md'),
+    `# Benchmarks\n\n${RESULTS_MARKER}\n\n## Results 2026-01-01\n\nmachine A\n\n### Pools\n\nRe-run on 2026-02-02 alone, not with the run above: machine B; hypnode abc.\n\nnew pools\n\n### Scale\n\nold scale\n`,
+  );
 });
 
 test('BENCHMARKS.md carries the marker that --publish writes below, once', () => {
