@@ -35,7 +35,7 @@ export async function growInBatches(next: Generation, olds: Generation[], batch:
       next.shrink(from);
       return err;
     }
-    const leaving = (await Promise.all(olds.map((o) => o.yieldSlots(from, to, false)))).flat();
+    const leaving = (await Promise.all(olds.map((o) => o.yieldSlots(from, to, 'exit')))).flat();
     await Promise.all(leaving.map((w) => w.exited));
     say(`batch ${i + 1}/${batches}: generation ${next.id} serves slots 0-${to - 1}`);
   }

@@ -9,7 +9,7 @@ import type { Logger } from './log.js';
 import { StartTries } from './start-tries.js';
 import type { EndReason, WorkerExit } from '../protocol/worker-exit.js';
 import { describeExit, wasRetired } from './worker-exit.js';
-import { WorkerProcess, type WorkerSpec } from './worker-process.js';
+import { WorkerProcess, type OnceDrained, type WorkerSpec } from './worker-process.js';
 
 // A generation: the workers that run one load of the app's code, one per slot (0..size-1). It
 // starts them, keeps every slot filled (respawning crashed workers with backoff, replacing
@@ -26,9 +26,10 @@ export type GenerationState = 'starting' | 'serving' | 'draining' | 'done';
 /**
  * `first`: each worker accepts once ready, and crashes are retried until every slot serves (or
  * a slot's workers died before they were ready `startTries` times: the start fails).
- * `reload`: workers wait for takeOver(), and the first that fails fails the start.
+ * `standby` (a reload, an upgrade's successor): workers wait for takeOver(), and the first that
+ * fails fails the start.
  */
-export type StartMode = 'first' | 'reload';
+export type StartMode = 'first' | 'standby';
 
 /** The new code could not start: `output` holds what its workers wrote. */
 export class StartFailure extends Error {
@@ -136,7 +137,7 @@ export class Generation extends EventEmitter<{ changed: []; crash: [exit: Worker
     this.active = Math.min(slots, this.target);
     this.accepting = mode === 'first';
     const started = new Promise<void>((resolve, reject) => (this.waiter = { resolve, reject }));
-    if (mode === 'reload') {
+    if (mode === 'standby') {
       // Set before the workers' own deadlines (same length), so that it reports first.
       const timeoutMs = this.deps.spec.readyTimeoutMs;
       const timer = new Deadline(timeoutMs, () => this.failStart(`not ready within ${timeoutMs / 1000}s (${this.standbyCount()} of ${this.active} workers ready)`, this.outputs()), this.deps.host);
@@ -189,14 +190,14 @@ export class Generation extends EventEmitter<{ changed: []; crash: [exit: Worker
 
   /**
    * The workers in slots [from, to) stop accepting and finish their connections (a newer
-   * generation serves those slots now); `linger` as for stopAccepting. Resolves once they have
-   * finished (lingering) or exited.
+   * generation serves those slots now), then do as `then` says. Resolves once they have finished
+   * (lingering) or exited.
    */
-  async yieldSlots(from: number, to: number, linger: boolean): Promise<WorkerProcess[]> {
+  async yieldSlots(from: number, to: number, then: OnceDrained): Promise<WorkerProcess[]> {
     const leaving = this.workers.filter((w) => w.slot >= from && w.slot < to);
     this.cancelRespawns(from, to);
     this.yielded.push([from, to]);
-    await Promise.all(leaving.map((w) => w.drain(w.state === 'starting' ? { kind: 'superseded' } : { kind: 'replaced' }, linger)));
+    await Promise.all(leaving.map((w) => w.drain(w.state === 'starting' ? { kind: 'superseded' } : { kind: 'replaced' }, then)));
     this.emit('changed');
     return leaving;
   }
@@ -210,14 +211,15 @@ export class Generation extends EventEmitter<{ changed: []; crash: [exit: Worker
 
   /**
    * Every worker stops accepting and finishes its connections (one not yet ready is killed).
-   * `linger`: finished workers wait for release() or resume(). Resolves once none accepts.
+   * `then`: what finished workers do (lingering, they wait for release() or resume()). Resolves
+   * once none accepts.
    */
-  async stopAccepting(reason: EndReason, linger: boolean): Promise<void> {
+  async stopAccepting(reason: EndReason, then: OnceDrained): Promise<void> {
     this.phase = 'draining';
     this.accepting = false;
     this.cancelRespawns();
     this.failStart(`generation ${this.id} was stopped before it was ready`, this.outputs());
-    await Promise.all(this.workers.map((w) => w.drain(w.state === 'starting' ? { kind: 'superseded' } : reason, linger)));
+    await Promise.all(this.workers.map((w) => w.drain(w.state === 'starting' ? { kind: 'superseded' } : reason, then)));
     this.emit('changed');
   }
 
@@ -262,7 +264,7 @@ export class Generation extends EventEmitter<{ changed: []; crash: [exit: Worker
     const before = this.target;
     this.target = this.active = size;
     for (let slot = before; slot < size; slot++) if (!this.inSlot(slot)) this.spawn(slot);
-    for (const w of this.workers) if (w.slot >= size) void w.drain({ kind: 'fewer-workers' }, false);
+    for (const w of this.workers) if (w.slot >= size) void w.drain({ kind: 'fewer-workers' }, 'exit');
     this.cancelRespawns(size);
     this.emit('changed');
   }
@@ -312,7 +314,7 @@ export class Generation extends EventEmitter<{ changed: []; crash: [exit: Worker
     w.on('changed', () => this.emit('changed'));
     w.on('standby', () => this.onReady(w));
     w.on('not-ready', (reason) => {
-      if (this.phase === 'starting' && this.mode === 'reload') this.failStart(`worker ${w.pid} (generation ${this.id}) is not ready: ${reason}`, w.output.text());
+      if (this.phase === 'starting' && this.mode === 'standby') this.failStart(`worker ${w.pid} (generation ${this.id}) is not ready: ${reason}`, w.output.text());
     });
     w.on('exit', (exit) => this.onExit(w, exit));
     w.on('recycle', (reason) => this.recycle(w, reason));
@@ -342,7 +344,7 @@ export class Generation extends EventEmitter<{ changed: []; crash: [exit: Worker
     this.recycleQueue.delete(w);
     this.emit('changed');
     if (wasRetired(exit) || this.phase === 'draining' || this.phase === 'done') return;
-    if (this.phase === 'starting' && this.mode === 'reload') {
+    if (this.phase === 'starting' && this.mode === 'standby') {
       this.failStart(describeExit(exit), w.output.text());
       return;
     }
@@ -377,7 +379,7 @@ export class Generation extends EventEmitter<{ changed: []; crash: [exit: Worker
     this.recycling.add(old);
     this.deps.log.info(`replacing worker ${old.pid} (generation ${this.id}): ${reason}`);
     const next = this.spawn(old.slot);
-    const retire = () => void old.drain({ kind: 'recycled', why: reason }, false);
+    const retire = () => void old.drain({ kind: 'recycled', why: reason }, 'exit');
     next.once('changed', function onChange() {
       if (next.state === 'serving') retire();
       else if (next.live) next.once('changed', onChange);

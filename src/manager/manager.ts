@@ -4,7 +4,7 @@ import type { Deployment, Plan } from '../config/deployment.js';
 import { secs } from '../durations.js';
 import { codeOf, type ErrorCode } from '../protocol/error-codes.js';
 import { killedWords, servingWords, type GenerationStatus, type ManagerRuntime, type ManagerState, type ReloadResult, type Serving, type Status, type UpgradeResult, type WorkerStatus, wireState } from '../protocol/status.js';
-import { Generation, StartFailure } from './generation.js';
+import { Generation, StartFailure, type StartMode } from './generation.js';
 import { processHost, type Host } from './host.js';
 import type { ListenerRegistry } from './listeners.js';
 import type { Logger } from './log.js';
@@ -122,7 +122,7 @@ export class Manager extends EventEmitter<ManagerEvents> {
    * (--start-tries): the manager then stops. `standby`, in a successor: resolves once every
    * worker is ready, or throws StartFailure as a reload would; goLive() then makes them accept.
    */
-  async start(mode: 'first' | 'standby' = 'first'): Promise<void> {
+  async start(mode: StartMode = 'first'): Promise<void> {
     const first = this.newGeneration(this.plan);
     this.current = first;
     this.log.info(`starting generation ${first.id}: ${first.size} workers of ${first.release.app}`);
@@ -346,7 +346,7 @@ export class Manager extends EventEmitter<ManagerEvents> {
 
   private async end(g: Generation, mode: StopMode): Promise<void> {
     if (mode === 'fast') return g.destroy({ kind: 'fast-stop' });
-    await g.stopAccepting({ kind: 'stop' }, false);
+    await g.stopAccepting({ kind: 'stop' }, 'exit');
     await g.drained();
   }
 
@@ -437,7 +437,7 @@ export class Manager extends EventEmitter<ManagerEvents> {
       if (failure) return this.failed(startedAt, next.id, 'START_FAILED', failure.message, failure.output);
       servingAt = Date.now();
       const rest = outgoingGenerations(olds, serving);
-      await rest.stopAccepting(false);
+      await rest.stopAccepting('exit');
       await rest.drained();
       drainedAt = Date.now();
     }
@@ -467,7 +467,7 @@ export class Manager extends EventEmitter<ManagerEvents> {
     };
     next.on('changed', onChange);
     try {
-      await next.start('reload', slots);
+      await next.start('standby', slots);
     } catch (err) {
       await this.discard(next);
       throw err;

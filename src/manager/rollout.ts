@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Clock } from './host.js';
 import { Probation } from './probation.js';
+import type { OnceDrained } from './worker-process.js';
 
 // Moving the traffic from what serves to what replaces it, the one algorithm behind a reload (a
 // new generation replaces the serving ones) and an upgrade (a new manager replaces this one):
@@ -39,8 +40,8 @@ export interface Incoming<Crash> {
 
 /** The side traffic moves from: the serving generations (or some of their slots). */
 export interface Outgoing {
-  /** Accepts nothing new and finishes what it has; `keep`: finished workers wait for resume() or release(). */
-  stopAccepting(keep: boolean): Promise<void>;
+  /** Accepts nothing new and finishes what it has; `then`: what its finished workers do. */
+  stopAccepting(then: OnceDrained): Promise<void>;
   /** Resolves once every connection it had is finished. */
   drained(): Promise<void>;
   /** Accepts again: the rollout failed after it stopped. */
@@ -120,7 +121,7 @@ export class Rollout<Crash> extends EventEmitter<{ phase: [phase: RolloutPhase] 
       await this.step(incoming.takeOver());
       this.enter('switched');
       this.outgoingStopped = true;
-      await this.step(outgoing.stopAccepting(probation.lasts || options.keepUntilCommit === true));
+      await this.step(outgoing.stopAccepting(probation.lasts || options.keepUntilCommit === true ? 'linger' : 'exit'));
       servingAt = drainedAt = options.clock.now();
       this.enter('probation');
       const drained = outgoing.drained().then(() => void (drainedAt = options.clock.now()));

@@ -36,7 +36,7 @@ export function incomingGeneration(next: Generation, steps: IncomingSteps): Inco
     async abort() {
       if (!tookOver) return steps.discard();
       steps.switchBack();
-      await next.stopAccepting({ kind: 'replaced' }, false);
+      await next.stopAccepting({ kind: 'replaced' }, 'exit');
       void next.drained().then(() => steps.discard());
     },
   };
@@ -53,8 +53,8 @@ export function outgoingGenerations(olds: Generation[], serving: () => boolean):
     for (const o of olds) await o.releaseAll();
   };
   return {
-    async stopAccepting(keep) {
-      for (const o of olds) await o.stopAccepting({ kind: 'replaced' }, keep);
+    async stopAccepting(then) {
+      for (const o of olds) await o.stopAccepting({ kind: 'replaced' }, then);
     },
     drained: () => Promise.all(olds.map((o) => o.drained())).then(() => {}),
     async resume() {
@@ -70,8 +70,8 @@ export function outgoingSlots(olds: Generation[], from: number, to: number, serv
   const whole = outgoingGenerations(olds, serving);
   let leaving: Promise<WorkerProcess[]> = Promise.resolve([]);
   return {
-    stopAccepting(keep) {
-      leaving = Promise.all(olds.map((o) => o.yieldSlots(from, to, keep))).then((ws) => ws.flat());
+    stopAccepting(then) {
+      leaving = Promise.all(olds.map((o) => o.yieldSlots(from, to, then))).then((ws) => ws.flat());
       return leaving.then(() => {});
     },
     drained: () => leaving.then(() => {}),

@@ -26,6 +26,12 @@ import { TrafficHistory } from './traffic-history.js';
 const PRELOAD = pathToFileURL(fileURLToPath(new URL('../worker/preload.js', import.meta.url))).href;
 
 
+/**
+ * What a worker does once it has finished its connections: `linger` (drained, waiting for
+ * release() or resume(): a probation may still need it) or `exit`.
+ */
+export type OnceDrained = 'linger' | 'exit';
+
 /** What a generation's workers share: the code, and the deadlines each worker keeps itself to. */
 export interface WorkerSpec {
   /** The app file and working directory, symlinks resolved when the generation was made. */
@@ -185,10 +191,9 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
 
   /**
    * Stop accepting and finish the connections in hand; killed if still busy after the graceful
-   * timeout. `linger`: once finished, wait (drained) for release() or resume(). Resolves once it
-   * accepts nothing new (or is gone).
+   * timeout; `then` says what it does once finished. Resolves once it accepts nothing new (or is gone).
    */
-  drain(reason: EndReason, linger: boolean): Promise<void> {
+  drain(reason: EndReason, then: OnceDrained): Promise<void> {
     if (this.current === 'starting') {
       this.kill(reason);
       return Promise.resolve();
@@ -208,7 +213,7 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
         this.onStoppedAccepting = null;
         resolve();
       };
-      this.send({ hypnode: 'drain', linger });
+      this.send({ hypnode: 'drain', linger: then === 'linger' });
     });
   }
 

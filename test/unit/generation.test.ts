@@ -45,7 +45,7 @@ test('reload start: a worker dying while starting fails it; one that says not-re
   for (const end of ['crash', 'not-ready'] as const) {
     const host = new FakeHost();
     const gen = fakeGeneration(host, 2, 2);
-    const started = gen.start('reload');
+    const started = gen.start('standby');
     const w = host.live(2)[0]!;
     if (end === 'crash') w.exit(1);
     else w.say({ hypnode: 'not-ready', reason: 'probe answered 503' });
@@ -57,7 +57,7 @@ test('reload start: a worker dying while starting fails it; one that says not-re
 test('reload start: stands by without accepting until takeOver()', async () => {
   const host = new FakeHost();
   const gen = fakeGeneration(host, 2, 2);
-  const started = gen.start('reload');
+  const started = gen.start('standby');
   await allReady(host, 2);
   await started;
   assert.ok(host.live(2).every((w) => !w.sent.some((m) => m.hypnode === 'accept')), 'standing by, nobody accepts');
@@ -68,7 +68,7 @@ test('reload start: stands by without accepting until takeOver()', async () => {
 test('reload start: not all ready within the ready timeout fails it', async () => {
   const host = new FakeHost();
   const gen = fakeGeneration(host, 2, 2);
-  const started = gen.start('reload');
+  const started = gen.start('standby');
   host.live(2)[0]!.ready();
   let failure: unknown = null;
   started.catch((err: unknown) => (failure = err));
@@ -79,7 +79,7 @@ test('reload start: not all ready within the ready timeout fails it', async () =
 test('a worker dying while standing by is a crash (a probation counts it) and its slot is filled again', async () => {
   const host = new FakeHost();
   const gen = fakeGeneration(host, 2, 1);
-  const started = gen.start('reload');
+  const started = gen.start('standby');
   await allReady(host, 2);
   await started;
   const crashes = crashesOf(gen);
@@ -108,7 +108,7 @@ test('a worker dying while its generation drains is not replaced nor a crash', a
   const gen = await servingGeneration(host, 1, 2);
   for (const w of host.live(1)) w.answers = false;
   const crashes = crashesOf(gen);
-  void gen.stopAccepting({ kind: 'replaced' }, true);
+  void gen.stopAccepting({ kind: 'replaced' }, 'linger');
   await host.nextTurn();
   host.live(1)[0]!.exit(1);
   await host.advance(1000);
@@ -121,7 +121,7 @@ test('a drain that outlasts the graceful timeout is cut: the worker is killed an
   const gen = await servingGeneration(host, 1, 1);
   const w = host.live(1)[0]!;
   w.answers = false;
-  void gen.stopAccepting({ kind: 'replaced' }, false);
+  void gen.stopAccepting({ kind: 'replaced' }, 'exit');
   await host.advance(GRACEFUL_TIMEOUT_MS - 1);
   assert.deepEqual(w.signalled, []);
   await host.advance(1);
@@ -132,7 +132,7 @@ test('a drain that outlasts the graceful timeout is cut: the worker is killed an
 test('drained and resumed: lingering workers accept again, and a slot the drain lost is filled', async () => {
   const host = new FakeHost();
   const gen = await servingGeneration(host, 1, 2);
-  await gen.stopAccepting({ kind: 'replaced' }, true);
+  await gen.stopAccepting({ kind: 'replaced' }, 'linger');
   await gen.drained();
   host.live(1)[0]!.exit(null, 'SIGKILL');
   await gen.resume();
@@ -145,7 +145,7 @@ test('drained and resumed: lingering workers accept again, and a slot the drain 
 test('a stop while starting (destroy) fails the start and kills every worker', async () => {
   const host = new FakeHost();
   const gen = fakeGeneration(host, 2, 2);
-  const started = gen.start('reload');
+  const started = gen.start('standby');
   host.live(2)[0]!.ready();
   await host.nextTurn();
   const killed = gen.destroy({ kind: 'fast-stop' });
@@ -158,7 +158,7 @@ test('a stop while starting (destroy) fails the start and kills every worker', a
 test('a batch that cannot serve within the ready timeout fails grow(); shrink() gives its slots up', async () => {
   const host = new FakeHost();
   const gen = fakeGeneration(host, 2, 4);
-  const started = gen.start('reload', 2);
+  const started = gen.start('standby', 2);
   await allReady(host, 2);
   await started;
   await gen.takeOver();
@@ -181,7 +181,7 @@ test('a fork that fails (out of processes) counts as a worker that died at once'
   const host = new FakeHost();
   const gen = fakeGeneration(host, 2, 1);
   host.failForks = true;
-  const started = gen.start('reload');
+  const started = gen.start('standby');
   await assert.rejects(started, /spawn EAGAIN|could not start|EAGAIN/);
 });
 
@@ -200,7 +200,7 @@ test('a frozen manager: an overdue heartbeat deadline spares a worker whose hear
 test('a frozen manager: a ready that came during the freeze beats the ready timeout', async () => {
   const host = new FakeHost();
   const gen = fakeGeneration(host, 2, 1);
-  const started = gen.start('reload');
+  const started = gen.start('standby');
   host.jump(READY_TIMEOUT_MS * 3);
   host.live(2)[0]!.ready();
   await host.nextTurn();

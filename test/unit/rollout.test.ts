@@ -20,7 +20,7 @@ async function setUp(size = 2) {
   const phases: RolloutPhase[] = [];
   let serving = true;
   const incoming = (slots = size) => incomingGeneration(next, {
-    standBy: () => next.start('reload', slots).catch(async (err: unknown) => {
+    standBy: () => next.start('standby', slots).catch(async (err: unknown) => {
       await next.destroy({ kind: 'superseded' });
       throw err;
     }),
