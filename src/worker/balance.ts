@@ -112,8 +112,8 @@ export class Balancer {
     const over = overShare(mine, others, this.paused);
     if (over && !this.paused && this.accept.pause()) {
       this.paused = true;
+      // Ref'd: with its listening handles closed, nothing else may keep a paused worker alive.
       this.recheck = setInterval(() => this.look(), RECHECK_MS);
-      this.recheck.unref();
     } else if (!over && this.paused) {
       this.paused = false;
       clearInterval(this.recheck ?? undefined);
