@@ -4,6 +4,7 @@ import type { Deployment, Plan } from '../config/deployment.js';
 import { secs } from '../durations.js';
 import { codeOf, type ErrorCode } from '../protocol/error-codes.js';
 import { killedWords, servingWords, type GenerationStatus, type ManagerRuntime, type ManagerState, type ReloadResult, type Serving, type Status, type UpgradeResult, type WorkerStatus, wireState } from '../protocol/status.js';
+import { BalanceTable } from './balance-table.js';
 import { Generation, StartFailure, type StartMode } from './generation.js';
 import { processHost, type Host } from './host.js';
 import type { ListenerRegistry } from './listeners.js';
@@ -92,6 +93,8 @@ export class Manager extends EventEmitter<ManagerEvents> {
   /** Lines dropped by the workers of generations since gone. */
   private droppedByGone = 0;
   private readonly drops: DropReport;
+  /** Where the workers share how many connections each holds, so that they accept by their share. */
+  private readonly balance = BalanceTable.create();
 
   constructor(
     private readonly deployment: Deployment,
@@ -523,6 +526,7 @@ export class Manager extends EventEmitter<ManagerEvents> {
         output: output?.config ?? null,
       },
       outputFds: output?.fds ?? [],
+      balance: this.balance,
       readyTimeoutMs: settings.readyTimeout * 1000,
       heartbeatTimeoutMs: settings.heartbeatTimeout * 1000,
       gracefulTimeoutMs: settings.gracefulTimeout * 1000,

@@ -3,6 +3,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { listenKeyId } from '../protocol/listen-key.js';
 import type { WorkerPhase } from '../protocol/status.js';
 import { isWorkerMessage, WORKER_CONFIG_ENV, WORKER_INDEX_ENV, type ManagerToWorker, type WorkerConfig, type WorkerStats } from '../protocol/worker.js';
+import type { BalanceTable } from './balance-table.js';
 import { Deadline } from './deadline.js';
 import { processHost, type Cancel, type Host, type WorkerChild } from './host.js';
 import type { ListenerRegistry } from './listeners.js';
@@ -40,9 +41,11 @@ export interface WorkerSpec {
   args: string[];
   nodeArgs: string[];
   env: Record<string, string>;
-  config: Omit<WorkerConfig, 'slot'>;
+  config: Omit<WorkerConfig, 'slot' | 'balance'>;
   /** Passed to the worker as its fds 4, 5, ...: the sinks it writes its output to itself. */
   outputFds: number[];
+  /** Where the workers share their counts of connections, passed after the output fds; none: unbalanced. */
+  balance?: BalanceTable | null;
   readyTimeoutMs: number;
   heartbeatTimeoutMs: number;
   gracefulTimeoutMs: number;
@@ -101,13 +104,16 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
     super();
     this.startedAt = host.now();
     this.generation = spec.config.generation;
-    const config: WorkerConfig = { ...spec.config, slot };
+    const seat = spec.balance?.claim() ?? -1;
+    const tableFds = seat >= 0 ? [spec.balance!.fd] : [];
+    const balance = seat >= 0 ? { fd: 4 + spec.outputFds.length, seat } : null;
+    const config: WorkerConfig = { ...spec.config, slot, balance };
     const index = Object.fromEntries(WORKER_INDEX_ENV.map((name) => [name, String(slot)]));
     this.child = host.fork(spec.app, spec.args, {
       cwd: spec.cwd,
       execArgv: [...spec.nodeArgs, '--import', PRELOAD],
       env: { ...process.env, ...spec.env, ...index, [WORKER_CONFIG_ENV]: JSON.stringify(config) },
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc', ...spec.outputFds],
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc', ...spec.outputFds, ...tableFds],
       // Not `detached`: a session of its own would cost throughput (the worker leaves the
       // terminal's process group itself instead, see leaveForegroundGroup in the preload).
       serialization: 'json',
@@ -133,6 +139,7 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
         if (this.current === 'exited') return;
         this.current = 'exited';
         this.clearTimers();
+        if (seat >= 0) spec.balance!.release(seat);
         this.onAccepting?.();
         this.onStoppedAccepting?.();
         const exit: WorkerExit = {

@@ -1,3 +1,4 @@
+import type { BalanceSeat } from './balance.js';
 import type { ListenKey } from './listen-key.js';
 import type { TrafficCounts } from './traffic.js';
 
@@ -104,6 +105,8 @@ export interface WorkerConfig {
   managerPid: number;
   /** Where to write its output itself once ready; null: everything through the manager. */
   output: OutputConfig | null;
+  /** Its record in the table of open connections that balances accepting; null: it accepts whenever it can. */
+  balance: BalanceSeat | null;
 }
 
 export const WORKER_CONFIG_ENV = 'HYPNODE_WORKER_CONFIG';

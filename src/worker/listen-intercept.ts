@@ -20,11 +20,14 @@ export interface ListenEvents {
   requested(server: net.Server): void;
   /** It finished, listening or failed. */
   settled(ok: boolean): void;
+  /** A shared server accepted a connection (its 'connection' listeners have run). */
+  accepted?(): void;
 }
 
 interface ListenHandle {
   listen(backlog: number): number;
   close(): void;
+  onconnection?: (this: ListenHandle, ...args: unknown[]) => void;
 }
 
 interface NetServer extends net.Server {
@@ -39,6 +42,14 @@ interface Shared {
   backlog: number | undefined;
   /** Starts accepting on the shared socket; null once started (or before the handle came). */
   start: (() => void) | null;
+  /** The backlog node's listen() asked libuv for, once asked. */
+  listenBacklog: number | null;
+  /**
+   * A second fd of the same socket, not listened on: what pauseAccepting() puts in the server's
+   * place (see there). Fetched from the manager ahead of the pause that needs it.
+   */
+  spare: ListenHandle | null;
+  paused: boolean;
 }
 
 type ListenError = { code: string; message: string } | null;
@@ -48,10 +59,15 @@ let nextId = 1;
 const waiting = new Map<number, (error: ListenError, handle: unknown) => void>();
 const shared: Shared[] = [];
 let accepting = false;
+let events: ListenEvents;
+/** Keep a spare handle for each server, for pauseAccepting(). */
+let sparing = false;
 /** The IPC channel is held open while a server waits to accept: nothing else keeps the worker alive. */
 let waitingToAccept: (() => void) | null = null;
 
-export function interceptListen(events: ListenEvents): void {
+export function interceptListen(listenEvents: ListenEvents, options: { pausable: boolean }): void {
+  events = listenEvents;
+  sparing = options.pausable;
   // A unix socket the app listens on is the manager's: the app's removal of its file must not take it away.
   guardHeldSockets();
   onManagerMessage((msg, handle) => {
@@ -74,7 +90,7 @@ export function interceptListen(events: ListenEvents): void {
         return;
       }
       this.once('listening', () => events.settled(true));
-      attach({ server: this as NetServer, key, backlog, start: null }, handle as ListenHandle, false);
+      attach({ server: this as NetServer, key, backlog, start: null, listenBacklog: null, spare: null, paused: false }, handle as ListenHandle, false);
     });
     return this;
   } as typeof net.Server.prototype.listen;
@@ -96,6 +112,55 @@ export function startAccepting(): void {
 /** The drain closes the servers; a listen() made meanwhile must not start accepting. */
 export function stopAccepting(): void {
   accepting = false;
+  for (const entry of shared) {
+    entry.spare?.close();
+    entry.spare = null;
+    entry.paused = false;
+  }
+}
+
+/**
+ * Stops taking connections, for the balance (balance.ts), without closing the shared socket:
+ * libuv has no way to stop watching a listening handle but to close it, so each server's handle
+ * is closed (the worker's fd; the socket, held by the manager and the other workers, and the
+ * connections waiting on it stay) and its spare, an fd of the same socket not listened on, takes
+ * its place, so that for the app the server is as it was. False, and nothing paused, while a
+ * spare is still on its way.
+ */
+export function pauseAccepting(): boolean {
+  const live = shared.filter((entry) => entry.server.listening && entry.start === null && !entry.paused);
+  if (live.some((entry) => entry.spare === null)) return false;
+  for (const entry of live) {
+    const old = entry.server._handle!;
+    const spare = entry.spare!;
+    entry.spare = null;
+    spare.onconnection = old.onconnection;
+    // node's net keeps the server in the handle under a symbol of its own (owner_symbol).
+    for (const symbol of Object.getOwnPropertySymbols(old)) (spare as unknown as Record<symbol, unknown>)[symbol] = (old as unknown as Record<symbol, unknown>)[symbol];
+    entry.server._handle = spare;
+    entry.paused = true;
+    old.close();
+    fetchSpare(entry);
+  }
+  return true;
+}
+
+/** Takes connections again after pauseAccepting(): listens on the handle that took the old one's place. */
+export function unpauseAccepting(): void {
+  for (const entry of shared) {
+    if (!entry.paused) continue;
+    entry.paused = false;
+    const err = entry.server._handle?.listen(entry.listenBacklog ?? 511) ?? 0;
+    if (err < 0) entry.server.emit('error', listenError(entry.key, { code: getSystemErrorName(err), message: 'listen failed' }));
+  }
+}
+
+function fetchSpare(entry: Shared): void {
+  void requestHandle(entry.key).then(({ handle }) => {
+    const spare = handle as ListenHandle | null;
+    if (accepting && entry.spare === null && entry.server.listening) entry.spare = spare;
+    else spare?.close();
+  });
 }
 
 /**
@@ -132,10 +197,17 @@ function attach(entry: Shared, handle: ListenHandle, quiet: boolean): void {
   const { server, key, backlog } = entry;
   const listen = handle.listen;
   handle.listen = (n: number) => {
+    entry.listenBacklog = n;
     entry.start = () => {
       entry.start = null;
+      const onconnection = handle.onconnection!;
+      handle.onconnection = function (this: ListenHandle, ...args: unknown[]) {
+        onconnection.apply(this, args);
+        events.accepted?.();
+      };
       const err = listen.call(handle, n);
       if (err < 0) server.emit('error', listenError(key, { code: getSystemErrorName(err), message: 'listen failed' }));
+      if (sparing && entry.spare === null) fetchSpare(entry);
     };
     return 0;
   };

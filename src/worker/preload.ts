@@ -9,7 +9,8 @@ import { installBridge, type MetricsSource } from './bridge.js';
 import { onManagerMessage, sendAndFlush, sendToManager, startChannel, holdChannel } from './channel.js';
 import { blockOnPipes } from './blocking-pipes.js';
 import { ConnectionTracker } from './drain.js';
-import { interceptListen, resumeAccepting, startAccepting, stopAccepting } from './listen-intercept.js';
+import { Balancer } from './balance.js';
+import { interceptListen, pauseAccepting, resumeAccepting, startAccepting, stopAccepting, unpauseAccepting } from './listen-intercept.js';
 import { writeDirectly, type DirectOutput } from './output.js';
 import { Readiness } from './readiness.js';
 import { probeServers, sendSample } from './ready-probe.js';
@@ -59,14 +60,20 @@ const readiness = new Readiness({
   notReady: (reason) => sendToManager({ hypnode: 'not-ready', reason }),
 });
 
-interceptListen({
-  requested(server) {
-    servers.add(server);
-    tracker.track(server);
-    readiness.requested();
+const balancer = config.balance ? new Balancer(config.balance, { open: () => tracker.open, pause: pauseAccepting, resume: unpauseAccepting }) : null;
+
+interceptListen(
+  {
+    requested(server) {
+      servers.add(server);
+      tracker.track(server);
+      readiness.requested();
+    },
+    settled: (ok) => readiness.settled(ok),
+    accepted: () => balancer?.accepted(),
   },
-  settled: (ok) => readiness.settled(ok),
-});
+  { pausable: balancer !== null },
+);
 
 // PM2's way to say ready goes to the manager over IPC; here it feeds the same readiness.
 const send = process.send?.bind(process);
@@ -91,6 +98,7 @@ function drain(linger: boolean): void {
   lingerWhenDrained = linger;
   if (drainState !== 'none') return;
   drainState = 'draining';
+  balancer?.stop();
   stopAccepting();
   // A lingering worker has nothing else to keep it alive once its connections are gone.
   lingerHold ??= holdChannel();
@@ -124,6 +132,7 @@ async function resume(): Promise<void> {
   drainState = 'none';
   tracker.resume();
   await resumeAccepting();
+  balancer?.start();
   lingerHold?.();
   lingerHold = null;
   sendToManager({ hypnode: 'accepting' });
@@ -161,6 +170,7 @@ onManagerMessage((msg) => {
   switch (msg.hypnode) {
     case 'accept':
       startAccepting();
+      balancer?.start();
       sendToManager({ hypnode: 'accepting' });
       return;
     case 'drain':

@@ -1,0 +1,137 @@
+import { readSync, writeSync } from 'node:fs';
+import { BALANCE_RECORD_BYTES, BALANCE_SEATS, BALANCE_TABLE_BYTES, type BalanceSeat } from '../protocol/balance.js';
+
+// Balanced accept. The workers accept on one shared socket, and libuv accepts every connection
+// waiting whenever a worker wakes, so the first worker awake takes a proxy's whole pool of
+// keep-alive connections. As nginx's workers do (ngx_accept_disabled), a worker that holds more
+// than its share stops accepting until the others catch up: its share is reckoned against the
+// least loaded serving worker, read from a table every worker of the manager writes its count
+// to. The least loaded worker never pauses, so someone always takes connections (a paused
+// worker looks again every few milliseconds); a worker whose record is stale (its event loop
+// stuck) is left out of the reckoning, so nobody waits for it.
+
+/** How often a paused worker looks whether it may accept again. */
+const RECHECK_MS = 5;
+/** How long a worker may go without looking at the table while it stays well within its share. */
+const SYNC_MS = 5;
+/** How often a worker writes its record even when nothing changed: its proof of life. */
+const REFRESH_MS = 250;
+/** A record older than this is a worker whose event loop is stuck (or gone): not counted. */
+const STALE_MS = 1000;
+
+/** The most connections a worker may hold while the least loaded serving worker holds `least`. */
+export function shareLimit(least: number): number {
+  // No slack while the counts are small (8 connections on 8 workers must be 1 each), and a
+  // quarter above as they grow, so that short connections coming and going do not toggle it.
+  return least + Math.floor(least / 4);
+}
+
+/**
+ * Whether a worker holding `mine` open connections should pause accepting, when the other
+ * serving workers hold `others`. A paused worker resumes a little below where it paused (an
+ * eighth of the least), for the same reason.
+ */
+export function overShare(mine: number, others: readonly number[], paused: boolean): boolean {
+  if (others.length === 0) return false;
+  const least = Math.min(mine, ...others);
+  const limit = shareLimit(least) - (paused ? Math.floor(least / 8) : 0);
+  return mine > limit;
+}
+
+/** The counts of the records that are serving and fresh at `now`, but `own`'s. */
+export function liveCounts(table: Buffer, own: number, now: number): number[] {
+  const counts: number[] = [];
+  for (let seat = 0; seat < BALANCE_SEATS; seat++) {
+    if (seat === own) continue;
+    const at = seat * BALANCE_RECORD_BYTES;
+    if (table.readInt32LE(at) === 0) continue;
+    if (now - table.readDoubleLE(at + 8) > STALE_MS) continue;
+    counts.push(table.readInt32LE(at + 4));
+  }
+  return counts;
+}
+
+export interface AcceptSwitch {
+  /** Connections open now. */
+  open(): number;
+  /** Stops accepting; false when it cannot yet (then it goes on accepting). */
+  pause(): boolean;
+  resume(): void;
+}
+
+export class Balancer {
+  private readonly table = Buffer.alloc(BALANCE_TABLE_BYTES);
+  private readonly record = Buffer.alloc(BALANCE_RECORD_BYTES);
+  private serving = false;
+  private paused = false;
+  private syncedAt = 0;
+  /** While the worker holds no more than this, an accept needs no look at the table (for SYNC_MS). */
+  private room = 0;
+  private refresh: NodeJS.Timeout | null = null;
+  private recheck: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly where: BalanceSeat,
+    private readonly accept: AcceptSwitch,
+  ) {}
+
+  /** The worker accepts (again): it counts from now on. */
+  start(): void {
+    if (this.serving) return;
+    this.serving = true;
+    this.paused = false;
+    this.sync(Date.now());
+    this.refresh = setInterval(() => this.look(), REFRESH_MS);
+    this.refresh.unref();
+  }
+
+  /** The worker drains: it holds no share any more (its servers are closing, paused or not). */
+  stop(): void {
+    if (!this.serving) return;
+    this.serving = false;
+    this.paused = false;
+    clearInterval(this.refresh ?? undefined);
+    clearInterval(this.recheck ?? undefined);
+    this.refresh = this.recheck = null;
+    this.record.fill(0);
+    writeSync(this.where.fd, this.record, 0, BALANCE_RECORD_BYTES, this.where.seat * BALANCE_RECORD_BYTES);
+  }
+
+  /** After each connection accepted: cheap unless the worker nears its share. */
+  accepted(): void {
+    if (!this.serving || this.paused) return;
+    const now = Date.now();
+    if (this.accept.open() <= this.room && now - this.syncedAt < SYNC_MS) return;
+    this.look(now);
+  }
+
+  private look(now = Date.now()): void {
+    if (!this.serving) return;
+    const mine = this.accept.open();
+    const others = this.sync(now, mine);
+    const over = overShare(mine, others, this.paused);
+    if (over && !this.paused && this.accept.pause()) {
+      this.paused = true;
+      // Ref'd: with its listening handles closed, nothing else may keep a paused worker alive.
+      this.recheck = setInterval(() => this.look(), RECHECK_MS);
+    } else if (!over && this.paused) {
+      this.paused = false;
+      clearInterval(this.recheck ?? undefined);
+      this.recheck = null;
+      this.accept.resume();
+    }
+  }
+
+  /** Writes this worker's record and reads the others'. */
+  private sync(now: number, mine = this.accept.open()): number[] {
+    this.record.writeInt32LE(process.pid, 0);
+    this.record.writeInt32LE(mine, 4);
+    this.record.writeDoubleLE(now, 8);
+    writeSync(this.where.fd, this.record, 0, BALANCE_RECORD_BYTES, this.where.seat * BALANCE_RECORD_BYTES);
+    readSync(this.where.fd, this.table, 0, BALANCE_TABLE_BYTES, 0);
+    this.syncedAt = now;
+    const others = liveCounts(this.table, this.where.seat, now);
+    this.room = others.length === 0 ? Infinity : shareLimit(Math.min(mine, ...others));
+    return others;
+  }
+}
