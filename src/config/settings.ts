@@ -85,6 +85,8 @@ const TABLE = {
     rule: nullable(either(number({ whole: true, min: 1 }), string({ pattern: [/^([1-9]\d*|([1-9]\d?|100)%)$/, 'a number of workers (4) or a percentage of them (25%)'] }))),
     default: (): number | string | null => null, shown: 'all at once', effect: 'reload',
     doc: 'replace the workers this many (or this share) at a time: the first batch is a canary; memory peaks at workers + batch instead of twice the workers; also the most workers replaced at once by the limits (--accepts, --max-rss)' }),
+  balancedAccept: def({ flag: 'balanced-accept', env: 'HYPNODE_BALANCED_ACCEPT', kind: 'bool', rule: boolean, default: () => false,
+    shown: 'false', effect: 'reload', doc: "a worker that holds more than its share of open connections stops accepting until the others catch up, so that a proxy's few keep-alive connections spread over every worker (see Balanced accept)" }),
   maxRss: def({ flag: 'max-rss', env: 'HYPNODE_MAX_RSS', kind: 'int', rule: number({ whole: true, min: 0 }), default: () => 0,
     shown: '0 (never)', effect: 'reload', doc: "replace a worker gracefully once its resident memory exceeds this many MiB (PM2's max_memory_restart)" }),
   waitReady: def({ flag: 'wait-ready', env: 'HYPNODE_WAIT_READY', kind: 'bool', rule: boolean, default: () => false,

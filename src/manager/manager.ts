@@ -93,8 +93,8 @@ export class Manager extends EventEmitter<ManagerEvents> {
   /** Lines dropped by the workers of generations since gone. */
   private droppedByGone = 0;
   private readonly drops: DropReport;
-  /** Where the workers share how many connections each holds, so that they accept by their share. */
-  private readonly balance = BalanceTable.create();
+  /** Where the workers share how many connections each holds, made on the first --balanced-accept (null: none could be). */
+  private balance: BalanceTable | null | undefined;
 
   constructor(
     private readonly deployment: Deployment,
@@ -526,7 +526,7 @@ export class Manager extends EventEmitter<ManagerEvents> {
         output: output?.config ?? null,
       },
       outputFds: output?.fds ?? [],
-      balance: this.balance,
+      balance: settings.balancedAccept ? (this.balance ??= BalanceTable.create()) : null,
       readyTimeoutMs: settings.readyTimeout * 1000,
       heartbeatTimeoutMs: settings.heartbeatTimeout * 1000,
       gracefulTimeoutMs: settings.gracefulTimeout * 1000,
