@@ -1,4 +1,4 @@
-import { closeSync, existsSync, ftruncateSync, openSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -15,19 +15,21 @@ export class BalanceTable {
 
   private constructor(readonly fd: number) {}
 
-  /** A new table, or null when no file can be made for it (the workers then accept unbalanced). */
-  static create(): BalanceTable | null {
+  /** A new table; throws (the workers then accept unbalanced) when no file can be made for it. */
+  static create(): BalanceTable {
     const dir = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
     const path = join(dir, `hypnode-balance-${process.pid}-${randomBytes(4).toString('hex')}`);
+    const fd = openSync(path, 'wx+', 0o600);
+    rmSync(path);
     try {
-      const fd = openSync(path, 'wx+', 0o600);
-      rmSync(path);
-      ftruncateSync(fd, BALANCE_TABLE_BYTES);
-      return new BalanceTable(fd);
-    } catch {
-      rmSync(path, { force: true });
-      return null;
+      // Written, not truncated to size: a sparse file's page is allocated by the first worker's
+      // write, which on a full /dev/shm would fail with ENOSPC in the worker; here it fails the table.
+      writeSync(fd, Buffer.alloc(BALANCE_TABLE_BYTES), 0, BALANCE_TABLE_BYTES, 0);
+    } catch (err) {
+      closeSync(fd);
+      throw err;
     }
+    return new BalanceTable(fd);
   }
 
   /** A free seat, or -1 when all are taken (that worker then accepts unbalanced). */

@@ -93,8 +93,8 @@ export class Manager extends EventEmitter<ManagerEvents> {
   /** Lines dropped by the workers of generations since gone. */
   private droppedByGone = 0;
   private readonly drops: DropReport;
-  /** Where the workers share how many connections each holds, made on the first --balanced-accept (null: none could be). */
-  private balance: BalanceTable | null | undefined;
+  /** Where the workers share how many connections each holds, made on the first --balanced-accept. */
+  private balance: BalanceTable | undefined;
 
   constructor(
     private readonly deployment: Deployment,
@@ -502,6 +502,16 @@ export class Manager extends EventEmitter<ManagerEvents> {
     this.generations.delete(g);
   }
 
+  /** The balance table, or null (said, and tried again on the next generation) when none can be made. */
+  private balanceTable(): BalanceTable | null {
+    try {
+      return (this.balance ??= BalanceTable.create());
+    } catch (err) {
+      this.log.warn(`--balanced-accept: no table for the workers' counts (${(err as Error).message}); these workers accept unbalanced`);
+      return null;
+    }
+  }
+
   private newGeneration(plan: Plan): Generation {
     const { settings, release, env } = plan;
     const id = this.nextGeneration++;
@@ -526,7 +536,7 @@ export class Manager extends EventEmitter<ManagerEvents> {
         output: output?.config ?? null,
       },
       outputFds: output?.fds ?? [],
-      balance: settings.balancedAccept ? (this.balance ??= BalanceTable.create()) : null,
+      balance: settings.balancedAccept ? this.balanceTable() : null,
       readyTimeoutMs: settings.readyTimeout * 1000,
       heartbeatTimeoutMs: settings.heartbeatTimeout * 1000,
       gracefulTimeoutMs: settings.gracefulTimeout * 1000,

@@ -200,11 +200,14 @@ function attach(entry: Shared, handle: ListenHandle, quiet: boolean): void {
     entry.listenBacklog = n;
     entry.start = () => {
       entry.start = null;
-      const onconnection = handle.onconnection!;
-      handle.onconnection = function (this: ListenHandle, ...args: unknown[]) {
-        onconnection.apply(this, args);
-        events.accepted?.();
-      };
+      // Only a balanced worker hears of each accept: unbalanced, the accept path stays node's own.
+      if (sparing) {
+        const onconnection = handle.onconnection!;
+        handle.onconnection = function (this: ListenHandle, ...args: unknown[]) {
+          onconnection.apply(this, args);
+          events.accepted?.();
+        };
+      }
       const err = listen.call(handle, n);
       if (err < 0) server.emit('error', listenError(key, { code: getSystemErrorName(err), message: 'listen failed' }));
       if (sparing && entry.spare === null) fetchSpare(entry);
