@@ -25,6 +25,8 @@ export type Call = () => Promise<string>;
 const LOOPS = 4;
 const MAX_REQUESTS = 50_000;
 const MAX_MS = 120_000;
+/** Tries of one request whose stream is refused: each on a session that has not refused one. */
+const MAX_ATTEMPTS = 3;
 
 /** Runs `call` in LOOPS concurrent loops, bounded in count and time, until stop(). */
 export function loop(call: Call, connections: () => number | null): SessionLoad {
@@ -63,9 +65,9 @@ export function http2Load(authority: string, options: http2.SecureClientSessionO
     }
     return session;
   };
-  const once = (): Promise<string> =>
+  const once = (on: http2.ClientHttp2Session): Promise<string> =>
     new Promise((resolve, reject) => {
-      const stream = current().request({ ':path': '/' });
+      const stream = on.request({ ':path': '/' });
       stream.once('response', (headers) => {
         if (headers[':status'] !== 200) reject(new Error(`answered ${headers[':status']}`));
       });
@@ -77,12 +79,23 @@ export function http2Load(authority: string, options: http2.SecureClientSessionO
     });
   // A stream the client itself opened a moment after the session's GOAWAY arrived (before its
   // JavaScript heard of it) is refused before it is sent: never processed, so retried on a new
-  // connection, as HTTP/2 says (RFC 9113, 8.7) and as gRPC's clients do by themselves.
-  const call: Call = () =>
-    once().catch((err: Error & { code?: string }) => {
-      if (err.code !== 'ERR_HTTP2_STREAM_ERROR' || !err.message.includes('REFUSED_STREAM')) throw err;
-      refused++;
-      return once();
-    });
+  // connection, as HTTP/2 says (RFC 9113, 8.7) and as gRPC's clients do by themselves. The
+  // session that refused it is done with: a retry on it, in the same moment, is refused too.
+  const call: Call = async () => {
+    for (let attempt = 1; ; attempt++) {
+      const on = current();
+      try {
+        return await once(on);
+      } catch (err) {
+        const { code, message } = err as Error & { code?: string };
+        if (code !== 'ERR_HTTP2_STREAM_ERROR' || !message.includes('REFUSED_STREAM') || attempt === MAX_ATTEMPTS) throw err;
+        refused++;
+        if (session === on) {
+          session = null;
+          on.close();
+        }
+      }
+    }
+  };
   return Object.assign(loop(call, () => opened), { session: current, refused: () => refused });
 }
