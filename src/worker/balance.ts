@@ -8,7 +8,11 @@ import { BALANCE_RECORD_BYTES, BALANCE_SEATS, BALANCE_TABLE_BYTES, type BalanceS
 // least loaded serving worker, read from a table every worker of the manager writes its count
 // to. The least loaded worker never pauses, so someone always takes connections (a paused
 // worker looks again every few milliseconds); a worker whose record is stale (its event loop
-// stuck) is left out of the reckoning, so nobody waits for it.
+// stuck) is left out of the reckoning, so nobody waits for it. Where connections come and go in
+// milliseconds (clients without keep-alive), a count says nothing lasting about the load, and a
+// pause (a handle closed and its spare fetched from the manager) would cost more than it evens
+// out: a worker whose connections live short does not pause (measured: new-connection throughput
+// 0.80x unbalanced before this rule).
 
 /** How often a paused worker looks whether it may accept again. */
 const RECHECK_MS = 5;
@@ -18,6 +22,10 @@ const SYNC_MS = 5;
 const REFRESH_MS = 250;
 /** A record older than this is a worker whose event loop is stuck (or gone): not counted. */
 const STALE_MS = 1000;
+/** Over how long a worker reckons how long its connections live. */
+const CHURN_WINDOW_MS = 250;
+/** Connections living less than this on average, the worker does not pause for them. */
+const SHORT_LIVED_MS = 100;
 
 /** The most connections a worker may hold while the least loaded serving worker holds `least`. */
 export function shareLimit(least: number): number {
@@ -51,6 +59,14 @@ export function liveCounts(table: Buffer, own: number, now: number): number[] {
   return counts;
 }
 
+/**
+ * Whether connections live less than SHORT_LIVED_MS on average: by Little's law, the mean
+ * lifetime is the mean number open over the window times its length, over those that closed.
+ */
+export function shortLived(meanOpen: number, closed: number, windowMs: number): boolean {
+  return closed * SHORT_LIVED_MS > meanOpen * windowMs;
+}
+
 export interface AcceptSwitch {
   /** Connections open now. */
   open(): number;
@@ -69,6 +85,11 @@ export class Balancer {
   private room = 0;
   private refresh: NodeJS.Timeout | null = null;
   private recheck: NodeJS.Timeout | null = null;
+  /** Connections accepted since start. */
+  private accepts = 0;
+  /** Where the current churn window began. */
+  private window = { at: 0, accepts: 0, open: 0 };
+  private churning = false;
 
   constructor(
     private readonly where: BalanceSeat,
@@ -80,7 +101,10 @@ export class Balancer {
     if (this.serving) return;
     this.serving = true;
     this.paused = false;
-    this.sync(Date.now());
+    this.churning = false;
+    const now = Date.now();
+    this.window = { at: now, accepts: this.accepts, open: this.accept.open() };
+    this.sync(now);
     this.refresh = setInterval(() => this.look(), REFRESH_MS);
     this.refresh.unref();
   }
@@ -99,6 +123,7 @@ export class Balancer {
 
   /** After each connection accepted: cheap unless the worker nears its share. */
   accepted(): void {
+    this.accepts++;
     if (!this.serving || this.paused) return;
     const now = Date.now();
     if (this.accept.open() <= this.room && now - this.syncedAt < SYNC_MS) return;
@@ -109,7 +134,8 @@ export class Balancer {
     if (!this.serving) return;
     const mine = this.accept.open();
     const others = this.sync(now, mine);
-    const over = overShare(mine, others, this.paused);
+    this.reckonChurn(now, mine);
+    const over = !this.churning && overShare(mine, others, this.paused);
     if (over && !this.paused && this.accept.pause()) {
       this.paused = true;
       // Ref'd: with its listening handles closed, nothing else may keep a paused worker alive.
@@ -120,6 +146,15 @@ export class Balancer {
       this.recheck = null;
       this.accept.resume();
     }
+  }
+
+  /** At the end of each window: whether the connections of the last one lived short. */
+  private reckonChurn(now: number, mine: number): void {
+    const windowMs = now - this.window.at;
+    if (windowMs < CHURN_WINDOW_MS) return;
+    const closed = this.accepts - this.window.accepts - (mine - this.window.open);
+    this.churning = shortLived((mine + this.window.open) / 2, closed, windowMs);
+    this.window = { at: now, accepts: this.accepts, open: mine };
   }
 
   /** Writes this worker's record and reads the others'. */

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { BALANCE_RECORD_BYTES, BALANCE_TABLE_BYTES } from '../../src/protocol/balance.js';
-import { Balancer, liveCounts, overShare, shareLimit } from '../../src/worker/balance.js';
+import { Balancer, liveCounts, overShare, shareLimit, shortLived } from '../../src/worker/balance.js';
 
 test('shareLimit: no slack while the counts are small, a quarter above the least as they grow', () => {
   assert.deepEqual([0, 1, 3, 4, 8, 40].map(shareLimit), [0, 1, 3, 5, 10, 50]);
@@ -42,6 +42,14 @@ test('overShare: a pool of persistent connections on N workers ends within 1.5x 
       assert.ok(Math.max(...counts) <= 1.5 * (connections / workers), `${connections} on ${workers}: ${counts.join('/')}`);
     }
   }
+});
+
+test('shortLived: by Little\'s law, connections that live under 100 ms on average', () => {
+  assert.equal(shortLived(16, 0, 250), false, 'a proxy\'s pool: nothing closed');
+  assert.equal(shortLived(16, 3, 250), false, 'a pool and a health check or two');
+  assert.equal(shortLived(4, 600, 250), true, 'clients without keep-alive: 1.7 ms each');
+  assert.equal(shortLived(4, 10, 250), false, '100 ms each is not short');
+  assert.equal(shortLived(4, 11, 250), true);
 });
 
 test('liveCounts: the serving, fresh records but its own', () => {
@@ -108,4 +116,41 @@ test('Balancer: two workers through one table: the one over its share pauses unt
   b.balancer.stop();
   await delay(50);
   assert.equal(a.state.paused, false);
+});
+
+test('Balancer: a worker whose connections live a millisecond does not pause for them; one that holds them does again', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'hypnode-balance-'));
+  const fd = openSync(join(dir, 'table'), 'w+');
+  ftruncateSync(fd, BALANCE_TABLE_BYTES);
+  const state = { open: 0, paused: false };
+  const busy = new Balancer({ fd, seat: 0 }, { open: () => state.open, pause: () => (state.paused = true), resume: () => void (state.paused = false) });
+  const idle = new Balancer({ fd, seat: 1 }, { open: () => 0, pause: () => true, resume: () => {} });
+  t.after(() => {
+    busy.stop();
+    idle.stop();
+    closeSync(fd);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  busy.start();
+  idle.start();
+  // 300 connections that each close at once, over 300 ms: one open at a time, more than the idle worker's none.
+  const churn = async () => {
+    const until = Date.now() + 300;
+    while (Date.now() < until) {
+      state.open = 1;
+      busy.accepted();
+      state.open = 0;
+      await delay(1);
+    }
+  };
+  await churn();
+  state.open = 1;
+  await delay(10);
+  busy.accepted();
+  assert.equal(state.paused, false, 'its connections lived short: no pause');
+  // They stay open from now on: a window later (the one ending now may still hold the churn) it pauses again.
+  state.open = 3;
+  await delay(600);
+  busy.accepted();
+  assert.equal(state.paused, true, 'connections held: over its share, it pauses');
 });
