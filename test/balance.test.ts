@@ -64,7 +64,7 @@ function assertSpread(s: Spread, workers: number, connections: number, when: str
 test('16 keep-alive connections on 4 workers: at most 1.5x the fair share each, before and after a reload', async (t) => {
   const { dir, app } = exampleApp(t, 'hello');
   const port = await freePort();
-  const h = await startHypnode(t, app, ['--workers', '4', '--balanced-accept'], { env: { PORT: String(port) } });
+  const h = await startHypnode(t, app, ['--workers', '4'], { env: { PORT: String(port) } });
   assertSpread(await pool(port, 16, 1500), 4, 16, 'generation 1');
 
   writeFileSync(join(dir, 'version.txt'), '2\n');
@@ -77,7 +77,7 @@ test('16 keep-alive connections on 4 workers: at most 1.5x the fair share each, 
 test('balanced accept drops nothing: keep-alive and new-connection load across a batched reload, TTIN and TTOU', async (t) => {
   const { dir, app } = exampleApp(t, 'hello');
   const port = await freePort();
-  const h = await startHypnode(t, app, ['--workers', '4', '--balanced-accept', '--reload-batch', '2', '--probation', '0.5'], { env: { PORT: String(port) } });
+  const h = await startHypnode(t, app, ['--workers', '4', '--reload-batch', '2', '--probation', '0.5'], { env: { PORT: String(port) } });
   const load = startLoad({ port, durationMs: 30_000, maxRequests: 200_000, keepAliveClients: 12, newConnectionClients: 4, slowEvery: 20 });
 
   writeFileSync(join(dir, 'version.txt'), '2\n');

@@ -116,6 +116,8 @@ function parseOptions(): ParseOptions {
     const option: ParseOptions[string] = s.kind === 'bool' ? { type: 'boolean' } : { type: 'string', multiple: s.kind === 'list' || s.kind === 'map' || s.kind === 'paths' };
     options[s.flag] = option;
     if (s.formerly) options[s.formerly.flag] = option;
+    // A switch that may be on by default is turned off as git's are: --no-FLAG.
+    if (s.kind === 'bool') options[`no-${s.flag}`] = option;
   }
   return options;
 }
@@ -173,7 +175,7 @@ export function parseCli(argv: string[]): CliArgs {
   // A flag of another command: said with the commands it goes with.
   const allowed = new Set(flagsOf(known));
   for (const flag of Object.keys(values)) {
-    const setting = SETTINGS.some((s) => s.flag === flag || s.formerly?.flag === flag);
+    const setting = SETTINGS.some((s) => s.flag === flag || s.formerly?.flag === flag || (s.kind === 'bool' && flag === `no-${s.flag}`));
     if (allowed.has(flag) || (setting && spec.settings !== 'none')) continue;
     const goes = OWN_OPTIONS[flag]?.commands?.map((c) => `\`hypnode ${c}\``).join(', ') ?? 'the commands that take APP';
     throw new UsageError(`--${flag} goes with ${goes}, not \`hypnode ${known}\``);
@@ -181,7 +183,10 @@ export function parseCli(argv: string[]): CliArgs {
   const flags: SettingSources['flags'] = {};
   for (const s of SETTINGS) {
     const given = givenOnce(s.flag, s.formerly?.flag, (flag) => values[flag], (flag) => `--${flag}`);
-    if (given) flags[s.key as SettingKey] = given.value as string | boolean | string[];
+    if (s.kind === 'bool' && values[`no-${s.flag}`]) {
+      if (given) throw new UsageError(`--${s.flag} and --no-${s.flag}: give one of them`);
+      flags[s.key as SettingKey] = false;
+    } else if (given) flags[s.key as SettingKey] = given.value as string | boolean | string[];
   }
   if (appArgs) {
     if (known !== 'start' && known !== 'unit') throw new UsageError(`app arguments after -- are only for \`hypnode start\` and \`hypnode unit\``);

@@ -93,7 +93,7 @@ export class Manager extends EventEmitter<ManagerEvents> {
   /** Lines dropped by the workers of generations since gone. */
   private droppedByGone = 0;
   private readonly drops: DropReport;
-  /** Where the workers share how many connections each holds, made on the first --balanced-accept. */
+  /** Where the workers share how many connections each holds, made on the first generation that balances (--balanced-accept, on by default). */
   private balance: BalanceTable | undefined;
 
   constructor(

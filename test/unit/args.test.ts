@@ -52,6 +52,13 @@ test('parseCli: a former flag (--upgrade-timeout) sets the setting under its cur
   assert.match(commandHelp('start', 1000), /formerly --upgrade-timeout, HYPNODE_UPGRADE_TIMEOUT/);
 });
 
+test('parseCli: a switch is turned off with --no-FLAG; both at once is an error naming both', () => {
+  assert.deepEqual(parseCli(['start', 'app.js', '--no-balanced-accept']).flags, { balancedAccept: false });
+  assert.deepEqual(parseCli(['start', 'app.js', '--balanced-accept']).flags, { balancedAccept: true });
+  assert.throws(() => parseCli(['start', 'app.js', '--balanced-accept', '--no-balanced-accept']), (err: Error) => err instanceof UsageError && /--balanced-accept and --no-balanced-accept/.test(err.message));
+  assert.throws(() => parseCli(['ls', '--no-wait-ready']), /^UsageError: --no-wait-ready goes with the commands that take APP, not `hypnode ls`$/);
+});
+
 test('parseCli: upgrade takes --node', () => {
   const a = parseCli(['upgrade', 'app.js', '--node', '/opt/node24/bin/node']);
   assert.deepEqual([a.command, a.app, a.node], ['upgrade', 'app.js', '/opt/node24/bin/node']);

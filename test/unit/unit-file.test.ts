@@ -112,6 +112,9 @@ test('every setting given to `hypnode unit` reaches `hypnode start` through the 
     assert.deepEqual(parsed.appArgs, appArgs);
     assert.deepEqual((await resolveSettings(sources(parsed.flags, parsed.appArgs))).settings, given.settings);
   }
+  // A switch turned off (one that is on by default) stays off through the unit.
+  assert.deepEqual(startArgs({ balancedAccept: false, waitReady: true }), ['--no-balanced-accept', '--wait-ready']);
+  assert.deepEqual(parseCli(['start', 'app.js', '--no-balanced-accept', '--wait-ready']).flags, { balancedAccept: false, waitReady: true });
   const reload = parseCli(systemdWords(/^ExecReload=(.*)$/m.exec(unit)![1]!).slice(3));
   assert.deepEqual([reload.flags.name, reload.flags.runtimeDir], [flags.name, flags.runtimeDir], 'reload finds the instance start made');
 });

@@ -63,8 +63,8 @@ export function startArgs(flags: SettingSources['flags']): string[] {
   const out: string[] = [];
   for (const s of SETTINGS) {
     const v = flags[s.key];
-    if (v === undefined || v === false || s.key === 'name' || s.key === 'runtimeDir') continue;
-    if (v === true) out.push(`--${s.flag}`);
+    if (v === undefined || s.key === 'name' || s.key === 'runtimeDir') continue;
+    if (typeof v === 'boolean') out.push(v ? `--${s.flag}` : `--no-${s.flag}`);
     else for (const one of Array.isArray(v) ? v : [v]) out.push(`--${s.flag}=${one}`);
   }
   return out;
