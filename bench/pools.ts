@@ -14,7 +14,7 @@ import { openRunDir } from './run-dir.js';
 
 const WORKERS = [4, 8];
 const CONNECTIONS = [8, 16, 32];
-const NAMES = ['cluster-rr', 'cluster-none', 'hypnode'];
+const NAMES = ['cluster-rr', 'cluster-none', 'hypnode', 'hypnode-balanced'];
 const BOOT_CAP_MS = 30_000;
 
 export interface PoolRun {

@@ -8,19 +8,20 @@ import type { Contender } from './types.js';
 
 // hypnode itself: a foreground manager; `reload` blocks until the new code serves and the old has
 // drained. Its control socket lives in the run's own directory (HYPNODE_RUNTIME_DIR), so
-// concurrent runs and a user's own instances never meet. `hypnode-admin` adds `--admin` on a
-// loopback port of its own: what the admin endpoint costs the manager (nothing scrapes it).
-function hypnodeContender(admin: boolean): Contender {
+// concurrent runs and a user's own instances never meet. The variants add a setting each:
+// `hypnode-admin` `--admin` on a loopback port of its own (what the admin endpoint costs the
+// manager; nothing scrapes it), `hypnode-balanced` `--balanced-accept` (off by default, so its
+// throughput and spread stand beside the default's in the same run).
+function hypnodeContender(name: string, description: string, settings: () => Promise<string[]>): Contender {
   return {
-    name: admin ? 'hypnode-admin' : 'hypnode',
-    description: admin ? 'hypnode --admin' : 'hypnode',
+    name,
+    description,
     missing: () => (existsSync(HYPNODE_CLI) ? null : `${HYPNODE_CLI} not built yet`),
     async start(setup) {
       const app = nodeApp('http');
       const env = { ...setup.env, HYPNODE_RUNTIME_DIR: setup.dir };
       const cli = (args: string[]) => runCommand(process.execPath, [HYPNODE_CLI, ...args, app], env, setup.commandCapMs);
-      const adminArgs = admin ? ['--admin', `127.0.0.1:${await freePort()}`] : [];
-      const child = startLogged(process.execPath, [HYPNODE_CLI, 'start', app, '--workers', String(setup.workers), ...adminArgs], env, join(setup.dir, 'hypnode.log'));
+      const child = startLogged(process.execPath, [HYPNODE_CLI, 'start', app, '--workers', String(setup.workers), ...(await settings())], env, join(setup.dir, 'hypnode.log'));
       return {
         managerPid: () => child.pid ?? null,
         reload: () => cli(['reload']),
@@ -33,5 +34,6 @@ function hypnodeContender(admin: boolean): Contender {
   };
 }
 
-export const hypnode = hypnodeContender(false);
-export const hypnodeAdmin = hypnodeContender(true);
+export const hypnode = hypnodeContender('hypnode', 'hypnode', async () => []);
+export const hypnodeAdmin = hypnodeContender('hypnode-admin', 'hypnode --admin', async () => ['--admin', `127.0.0.1:${await freePort()}`]);
+export const hypnodeBalanced = hypnodeContender('hypnode-balanced', 'hypnode --balanced-accept', async () => ['--balanced-accept']);
