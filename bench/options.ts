@@ -8,8 +8,9 @@ export const USAGE = `usage: node dist/bench/run.js [--quick] [--only NAME,...] 
   --only NAMES    contenders to run, comma-separated; "scale" names the hypnode scale section,
                   "logging" the per-request logging section, "upgrade" the upgrade of the
                   manager itself against systemctl restart (needs the systemd sandbox), "pools"
-                  how a few keep-alive connections spread over 4 and 8 workers, "verdict" reloads
-                  of broken, slow and healthy releases judged by their traffic
+                  how a few keep-alive connections spread over 4 and 8 workers, "cpu" the same on
+                  2 workers of a CPU-bound app, "verdict" reloads of broken, slow and healthy
+                  releases judged by their traffic
   --reloads N     repetitions per contender, each with one reload under load (default 5)
   --duration S    seconds of each wrk run (default 5)
   --publish       also write the tables into BENCHMARKS.md (after its results marker) and the
@@ -21,9 +22,12 @@ the charts (SVG) beside it.`;
 
 export class UsageError extends Error {}
 
+/** What `--only` may name besides contenders. */
+export const SECTIONS = ['scale', 'logging', 'upgrade', 'pools', 'cpu', 'verdict'];
+
 export interface Plan {
   quick: boolean;
-  /** Names to run (contenders and "scale"), or null for all. */
+  /** Names to run (contenders and SECTIONS), or null for all. */
   only: string[] | null;
   repetitions: number;
   wrkSeconds: number;
@@ -67,8 +71,9 @@ export function parsePlan(argv: string[], names: readonly string[]): Plan | 'hel
   const quick = values.quick === true;
   if (quick && values.publish) throw new UsageError('--publish: a --quick run is a smoke run, not figures to publish');
   const only = values.only === undefined ? null : values.only.split(',').map((n) => n.trim()).filter(Boolean);
-  const unknown = only?.filter((n) => n !== 'scale' && n !== 'logging' && n !== 'upgrade' && n !== 'pools' && n !== 'verdict' && !names.includes(n)) ?? [];
-  if (unknown.length) throw new UsageError(`--only: unknown ${unknown.join(', ')} (known: ${[...names, 'scale', 'logging', 'upgrade', 'pools', 'verdict'].join(', ')})`);
+  const known = [...names, ...SECTIONS];
+  const unknown = only?.filter((n) => !known.includes(n)) ?? [];
+  if (unknown.length) throw new UsageError(`--only: unknown ${unknown.join(', ')} (known: ${known.join(', ')})`);
   const repetitions = positive('--reloads', values.reloads, quick ? 1 : 5);
   return {
     quick,

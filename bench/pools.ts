@@ -10,10 +10,19 @@ import { openRunDir } from './run-dir.js';
 // pool keeps them (8, 16, 32 connections on 4 and 8 workers): each connection stays with the
 // worker that accepted it, so the spread of connections is the spread of the load. Each client
 // sends its next request as soon as the previous is answered, for the duration; tallied by the
-// pid that answered, with every request's latency.
+// pid that answered, with every request's latency. Other cases (the CPU-bound one) measure the
+// same way with their own workers, connections and app.
 
-const WORKERS = [4, 8];
-const CONNECTIONS = [8, 16, 32];
+export interface PoolCase {
+  /** Names the case's runs in progress lines and temporary directories. */
+  label: string;
+  workers: readonly number[];
+  connections: readonly number[];
+  /** The app's environment beyond the rig's own (what the app does per request). */
+  env: Record<string, string>;
+}
+
+const POOLS: PoolCase = { label: 'pools', workers: [4, 8], connections: [8, 16, 32], env: {} };
 const NAMES = ['cluster-rr', 'cluster-none', 'hypnode', 'hypnode-balanced'];
 const BOOT_CAP_MS = 30_000;
 
@@ -31,21 +40,21 @@ export interface PoolRun {
   error: string | null;
 }
 
-export async function runPools(plan: Plan): Promise<PoolRun[]> {
+export async function runPools(plan: Plan, pool: PoolCase = POOLS): Promise<PoolRun[]> {
   const runs: PoolRun[] = [];
   const contenders = CONTENDERS.filter((c) => NAMES.includes(c.name) && !c.missing());
   for (let round = 0; round < plan.repetitions; round++) {
-    for (const workers of WORKERS) {
+    for (const workers of pool.workers) {
       for (const c of contenders) {
-        progress(`pools: ${c.name}, ${workers} workers, round ${round + 1}`);
-        const run = await openRunDir(`pools-${c.name}`, workers, plan.commandCapMs);
+        progress(`${pool.label}: ${c.name}, ${workers} workers, round ${round + 1}`);
+        const run = await openRunDir(`${pool.label}-${c.name}`, workers, plan.commandCapMs, pool.env);
         let instance: Instance | null = null;
         try {
           instance = await c.start(run.setup);
           if (!(await waitForAnswer(run.setup.port, BOOT_CAP_MS))) throw new Error('no answer');
           // Every worker up (the first answer may come from the first worker alone).
           await new Promise((r) => setTimeout(r, plan.settleMs));
-          for (const connections of CONNECTIONS) runs.push(await measure(c.name, run.setup.port, workers, connections, plan.wrkSeconds * 1000));
+          for (const connections of pool.connections) runs.push(await measure(c.name, run.setup.port, workers, connections, plan.wrkSeconds * 1000));
         } catch (err) {
           runs.push({ contender: c.name, workers, connections: 0, requests: 0, failed: 0, connectionsPerWorker: [], busiestShare: 0, p99Ms: 0, error: `${(err as Error).message}\n${run.logs()}` });
         } finally {

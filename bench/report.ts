@@ -8,6 +8,7 @@ import type { Plan } from './options.js';
 import type { LoggingRun } from './logging.js';
 import type { UpgradeRun } from './upgrade.js';
 import type { PoolRun } from './pools.js';
+import type { CpuRun } from './cpu.js';
 import { PROBATION_S, RELEASES, type VerdictRun } from './verdict.js';
 import type { ScalePoint } from './scale.js';
 import { max, median, ms } from './stats.js';
@@ -30,6 +31,7 @@ export interface Results {
   upgrade: UpgradeRun[];
   upgradeSkipped: string[];
   pools: PoolRun[];
+  cpu: CpuRun | null;
   verdict: VerdictRun[];
 }
 
@@ -45,7 +47,7 @@ export type Images = Partial<Record<ChartName, { path: string; alt: string }>>;
 
 export function markdown(r: Results, images: Images): string {
   const ran = r.contenders.filter((c) => !c.skipped).map((c) => ({ name: c.name, trials: r.trials.filter((t) => t.contender === c.name) }));
-  const sections = [header(r), throughput(ran), managerGoals(ran), reloads(ran, images), brokenReloads(r.trials, images), scale(r), logging(r, images), upgrade(r), pools(r), verdict(r), notes(r)].filter((s) => s.length);
+  const sections = [header(r), throughput(ran), managerGoals(ran), reloads(ran, images), brokenReloads(r.trials, images), scale(r), logging(r, images), upgrade(r), pools(r), cpu(r), verdict(r), notes(r)].filter((s) => s.length);
   return `${sections.map((s) => s.join('\n')).join('\n\n')}\n`;
 }
 
@@ -224,11 +226,28 @@ function upgrade(r: Results): string[] {
 }
 
 function pools(r: Results): string[] {
-  const runs = (r.pools ?? []).filter((x) => !x.error);
+  const table = poolTable(r.pools ?? [], r.plan.wrkSeconds);
+  return table.length ? ["### A few keep-alive connections (a proxy's upstream pool): how they spread over the workers", '', ...table] : [];
+}
+
+// The heading stays the same from run to run: --publish --only replaces a section by its heading.
+function cpu(r: Results): string[] {
+  const table = poolTable(r.cpu?.runs ?? [], r.plan.wrkSeconds);
+  if (!r.cpu || !table.length) return [];
+  return [
+    '### A CPU-bound handler on 2 workers, a few keep-alive connections: does every core work',
+    '',
+    `Each request burns PBKDF2-SHA256, ${r.cpu.iterations} iterations: ${r.cpu.burnMs.toFixed(2)} ms of CPU in the rig's own process on this machine.`,
+    '',
+    ...table,
+  ];
+}
+
+/** Connections per worker, busiest share, p99 and req/s per workers × connections × contender; then the runs that failed. */
+function poolTable(all: PoolRun[], seconds: number): string[] {
+  const runs = all.filter((x) => !x.error);
   if (!runs.length) return [];
   const lines = [
-    '### A few keep-alive connections (a proxy\'s upstream pool): how they spread over the workers',
-    '',
     row(['workers', 'connections', 'contender', 'connections per worker (a round)', 'busiest worker\'s share of requests', 'p99', 'req/s']),
     row(['---:', '---:', '---', '---', '---:', '---:', '---:']),
   ];
@@ -237,12 +256,11 @@ function pools(r: Results): string[] {
       for (const name of [...new Set(runs.map((x) => x.contender))]) {
         const mine = runs.filter((x) => x.workers === workers && x.connections === connections && x.contender === name);
         if (!mine.length) continue;
-        const seconds = r.plan.wrkSeconds;
         lines.push(row([String(workers), String(connections), name, mine[0]!.connectionsPerWorker.join('/'), `${((median(mine.map((x) => x.busiestShare)) ?? 0) * 100).toFixed(0)} %`, ms(median(mine.map((x) => x.p99Ms)) ?? 0), ((median(mine.map((x) => x.requests)) ?? 0) / seconds).toFixed(0)]));
       }
     }
   }
-  for (const e of (r.pools ?? []).filter((x) => x.error)) lines.push('', `error, ${e.contender} ${e.workers} workers: ${firstLine(e.error!)}`);
+  for (const e of all.filter((x) => x.error)) lines.push('', `error, ${e.contender} ${e.workers} workers: ${firstLine(e.error!)}`);
   return lines;
 }
 

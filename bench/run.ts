@@ -12,14 +12,16 @@ import { markdown, writeJson, type Images, type Results } from './report.js';
 import { runLogging } from './logging.js';
 import { runUpgrade } from './upgrade.js';
 import { runPools } from './pools.js';
+import { runCpu } from './cpu.js';
 import { runVerdict } from './verdict.js';
 import { runScale, scaleBatches } from './scale.js';
 import { runTrial, type Trial } from './trial.js';
 import { wrkAvailable, WRK } from './wrk.js';
 
 // `npm run bench`: every contender, round after round, then hypnode's scale, logging, upgrade,
-// pools and traffic-verdict sections; the tables on stdout, the whole run in bench/results/latest.json and its charts beside
-// it (with --publish, in BENCHMARKS.md and docs/benchmarks/ too).
+// pools, CPU-bound pools and traffic-verdict sections; the tables on stdout, the whole run in
+// bench/results/latest.json and its charts beside it (with --publish, in BENCHMARKS.md and
+// docs/benchmarks/ too).
 
 let plan: Plan;
 try {
@@ -63,6 +65,7 @@ try {
   const logging = selected('logging') && !hypnode.missing() ? await runLogging(plan) : { runs: [], skipped: [] };
   const upgrade = selected('upgrade') && !hypnode.missing() ? await runUpgrade(plan) : { runs: [], skipped: [] };
   const pools = selected('pools') ? await runPools(plan) : [];
+  const cpu = selected('cpu') ? await runCpu(plan) : null;
   const verdict = selected('verdict') && !hypnode.missing() ? await runVerdict(plan) : [];
 
   const results: Results = {
@@ -78,6 +81,7 @@ try {
     loggingSkipped: logging.skipped,
     upgrade: upgrade.runs,
     pools,
+    cpu,
     verdict,
     upgradeSkipped: upgrade.skipped,
   };

@@ -11,9 +11,9 @@ const RUN = fileURLToPath(new URL('../bench/run.js', import.meta.url));
 const RESULTS_DIR = fileURLToPath(new URL('../../bench/results/', import.meta.url));
 const hasWrk = (await new Promise<number | null>((resolve) => spawn('wrk', ['--version']).on('error', () => resolve(null)).on('exit', resolve))) !== null;
 
-test('npm run bench -- --quick completes, prints the tables and draws the reload charts', { skip: hasWrk ? false : 'wrk is not installed (apt-get install wrk)' }, async () => {
+test('npm run bench -- --quick completes, prints the tables (the CPU-bound section too) and draws the reload charts', { skip: hasWrk ? false : 'wrk is not installed (apt-get install wrk)' }, async () => {
   const began = Date.now();
-  const child = spawn(process.execPath, [RUN, '--quick', '--only', 'node,cluster-none,hypnode,hypnode-admin'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [RUN, '--quick', '--only', 'node,cluster-none,hypnode,hypnode-admin,cpu'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -28,6 +28,9 @@ test('npm run bench -- --quick completes, prints the tables and draws the reload
   assert.match(out, /^\| manager RSS with --admin \| \d+ MB \| without \d+ MB \| at most 5 MB more \| (yes|no) \|$/m);
   assert.match(out, /^\| start → first answer \| [\d.]+ m?s \| bare node [\d.]+ m?s \| at most bare node \+ 100 ms \| (yes|no) \|$/m);
   assert.match(out, /^### Reload under load/m);
+  // The section's own rows, hypnode with and without --balanced-accept among them.
+  assert.match(out, /^### A CPU-bound handler on 2 workers/m);
+  for (const name of ['hypnode', 'hypnode-balanced']) for (const connections of [4, 8]) assert.match(out, new RegExp(`^\\| 2 \\| ${connections} \\| ${name} \\| \\d+/\\d+ \\| \\d+ % \\|`, 'm'));
   assert.match(err, /^bench: /m, 'progress is shown while it runs');
   for (const file of ['reload-failures.svg', 'reload-timeline.svg']) {
     assert.match(out, new RegExp(`^!\\[[^\\]]+\\]\\(bench/results/${file}\\)$`, 'm'), `${file} is embedded in the tables`);
