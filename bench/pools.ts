@@ -23,7 +23,7 @@ export interface PoolCase {
 }
 
 const POOLS: PoolCase = { label: 'pools', workers: [4, 8], connections: [8, 16, 32], env: {} };
-const NAMES = ['cluster-rr', 'cluster-none', 'hypnode', 'hypnode-balanced'];
+const NAMES = ['cluster-rr', 'cluster-none', 'hypnode', 'hypnode-unbalanced'];
 const BOOT_CAP_MS = 30_000;
 
 export interface PoolRun {

@@ -28,9 +28,9 @@ test('npm run bench -- --quick completes, prints the tables (the CPU-bound secti
   assert.match(out, /^\| manager RSS with --admin \| \d+ MB \| without \d+ MB \| at most 5 MB more \| (yes|no) \|$/m);
   assert.match(out, /^\| start → first answer \| [\d.]+ m?s \| bare node [\d.]+ m?s \| at most bare node \+ 100 ms \| (yes|no) \|$/m);
   assert.match(out, /^### Reload under load/m);
-  // The section's own rows, hypnode with and without --balanced-accept among them.
+  // The section's own rows, hypnode with and without balanced accept among them.
   assert.match(out, /^### A CPU-bound handler on 2 workers/m);
-  for (const name of ['hypnode', 'hypnode-balanced']) for (const connections of [4, 8]) assert.match(out, new RegExp(`^\\| 2 \\| ${connections} \\| ${name} \\| \\d+/\\d+ \\| \\d+ % \\|`, 'm'));
+  for (const name of ['hypnode', 'hypnode-unbalanced']) for (const connections of [4, 8]) assert.match(out, new RegExp(`^\\| 2 \\| ${connections} \\| ${name} \\| \\d+/\\d+ \\| \\d+ % \\|`, 'm'));
   assert.match(err, /^bench: /m, 'progress is shown while it runs');
   for (const file of ['reload-failures.svg', 'reload-timeline.svg']) {
     assert.match(out, new RegExp(`^!\\[[^\\]]+\\]\\(bench/results/${file}\\)$`, 'm'), `${file} is embedded in the tables`);

@@ -10,8 +10,8 @@ import type { Contender } from './types.js';
 // drained. Its control socket lives in the run's own directory (HYPNODE_RUNTIME_DIR), so
 // concurrent runs and a user's own instances never meet. The variants add a setting each:
 // `hypnode-admin` `--admin` on a loopback port of its own (what the admin endpoint costs the
-// manager; nothing scrapes it), `hypnode-balanced` `--balanced-accept` (off by default, so its
-// throughput and spread stand beside the default's in the same run).
+// manager; nothing scrapes it), `hypnode-unbalanced` `--no-balanced-accept` (balanced accept is
+// the default: what it costs and buys, its throughput and spread beside the default's in one run).
 function hypnodeContender(name: string, description: string, settings: () => Promise<string[]>): Contender {
   return {
     name,
@@ -36,4 +36,4 @@ function hypnodeContender(name: string, description: string, settings: () => Pro
 
 export const hypnode = hypnodeContender('hypnode', 'hypnode', async () => []);
 export const hypnodeAdmin = hypnodeContender('hypnode-admin', 'hypnode --admin', async () => ['--admin', `127.0.0.1:${await freePort()}`]);
-export const hypnodeBalanced = hypnodeContender('hypnode-balanced', 'hypnode --balanced-accept', async () => ['--balanced-accept']);
+export const hypnodeUnbalanced = hypnodeContender('hypnode-unbalanced', 'hypnode --no-balanced-accept', async () => ['--no-balanced-accept']);

@@ -115,11 +115,11 @@ test('report: the CPU-bound section says what a request costs, under a heading t
   const pool = (contender: string, connectionsPerWorker: number[], requests: number): PoolRun => ({ contender, workers: 2, connections: 4, requests, failed: 0, connectionsPerWorker, busiestShare: connectionsPerWorker[0]! / 4, p99Ms: 3, error: null });
   const machine = { cpu: 'cpu', cores: 2, memoryGiB: 4, kernel: '6', node: 'v22', pm2: null, wrk: null, mojolicious: null, hypnode: null };
   const plan = parsePlan(['--only', 'cpu', '--duration', '2'], []) as Results['plan'];
-  const cpu = { iterations: 1000, burnMs: 1.04, runs: [pool('hypnode', [4, 0], 2000), pool('hypnode-balanced', [2, 2], 3600)] };
+  const cpu = { iterations: 1000, burnMs: 1.04, runs: [pool('hypnode-unbalanced', [4, 0], 2000), pool('hypnode', [2, 2], 3600)] };
   const text = markdown({ ...results, startedAt: '2026-12-06T00:00:00Z', plan, machine, contenders: [], trials: [], scale: [], scaleSkipped: null, loggingSkipped: [], upgrade: [], upgradeSkipped: [], pools: [], verdict: [], cpu }, {});
   assert.match(text, /^### A CPU-bound handler on 2 workers, a few keep-alive connections: does every core work$/m);
   assert.match(text, /^Each request burns PBKDF2-SHA256, 1000 iterations: 1\.04 ms of CPU/m);
-  assert.match(text, /^\| 2 \| 4 \| hypnode \| 4\/0 \| 100 % \| 3 ms \| 1000 \|$/m);
-  assert.match(text, /^\| 2 \| 4 \| hypnode-balanced \| 2\/2 \| 50 % \| 3 ms \| 1800 \|$/m);
+  assert.match(text, /^\| 2 \| 4 \| hypnode-unbalanced \| 4\/0 \| 100 % \| 3 ms \| 1000 \|$/m);
+  assert.match(text, /^\| 2 \| 4 \| hypnode \| 2\/2 \| 50 % \| 3 ms \| 1800 \|$/m);
   assert.doesNotMatch(text, /### A few keep-alive connections/, 'no pools section without pool runs');
 });
