@@ -45,10 +45,10 @@ interface Shared {
   /** The backlog node's listen() asked libuv for, once asked. */
   listenBacklog: number | null;
   /**
-   * A second fd of the same socket, not listened on: what pauseAccepting() puts in the server's
-   * place (see there). Fetched from the manager ahead of the pause that needs it.
+   * More fds of the same socket, not listened on: what pauseAccepting() puts in the server's
+   * place (see there). Fetched from the manager ahead of the pauses that need them.
    */
-  spare: ListenHandle | null;
+  spares: ListenHandle[];
   paused: boolean;
 }
 
@@ -60,8 +60,14 @@ const waiting = new Map<number, (error: ListenError, handle: unknown) => void>()
 const shared: Shared[] = [];
 let accepting = false;
 let events: ListenEvents;
-/** Keep a spare handle for each server, for pauseAccepting(). */
+/** Keep spare handles for each server, for pauseAccepting(). */
 let sparing = false;
+/**
+ * Spares kept per server. One is not enough: a worker that paused and resumed within a burst of
+ * connections (a proxy opening its pool) could not pause again until the manager's next spare
+ * arrived, and took what came meanwhile (32 connections on 8 workers went 10/8/3/3/2/2/2/2).
+ */
+const SPARES = 2;
 /** The IPC channel is held open while a server waits to accept: nothing else keeps the worker alive. */
 let waitingToAccept: (() => void) | null = null;
 
@@ -90,7 +96,7 @@ export function interceptListen(listenEvents: ListenEvents, options: { pausable:
         return;
       }
       this.once('listening', () => events.settled(true));
-      attach({ server: this as NetServer, key, backlog, start: null, listenBacklog: null, spare: null, paused: false }, handle as ListenHandle, false);
+      attach({ server: this as NetServer, key, backlog, start: null, listenBacklog: null, spares: [], paused: false }, handle as ListenHandle, false);
     });
     return this;
   } as typeof net.Server.prototype.listen;
@@ -113,8 +119,8 @@ export function startAccepting(): void {
 export function stopAccepting(): void {
   accepting = false;
   for (const entry of shared) {
-    entry.spare?.close();
-    entry.spare = null;
+    for (const spare of entry.spares) spare.close();
+    entry.spares = [];
     entry.paused = false;
   }
 }
@@ -129,11 +135,10 @@ export function stopAccepting(): void {
  */
 export function pauseAccepting(): boolean {
   const live = shared.filter((entry) => entry.server.listening && entry.start === null && !entry.paused);
-  if (live.some((entry) => entry.spare === null)) return false;
+  if (live.some((entry) => entry.spares.length === 0)) return false;
   for (const entry of live) {
     const old = entry.server._handle!;
-    const spare = entry.spare!;
-    entry.spare = null;
+    const spare = entry.spares.shift()!;
     spare.onconnection = old.onconnection;
     // node's net keeps the server in the handle under a symbol of its own (owner_symbol).
     for (const symbol of Object.getOwnPropertySymbols(old)) (spare as unknown as Record<symbol, unknown>)[symbol] = (old as unknown as Record<symbol, unknown>)[symbol];
@@ -158,7 +163,7 @@ export function unpauseAccepting(): void {
 function fetchSpare(entry: Shared): void {
   void requestHandle(entry.key).then(({ handle }) => {
     const spare = handle as ListenHandle | null;
-    if (accepting && entry.spare === null && entry.server.listening) entry.spare = spare;
+    if (spare && accepting && entry.spares.length < SPARES && entry.server.listening) entry.spares.push(spare);
     else spare?.close();
   });
 }
@@ -210,7 +215,7 @@ function attach(entry: Shared, handle: ListenHandle, quiet: boolean): void {
       }
       const err = listen.call(handle, n);
       if (err < 0) server.emit('error', listenError(key, { code: getSystemErrorName(err), message: 'listen failed' }));
-      if (sparing && entry.spare === null) fetchSpare(entry);
+      if (sparing) for (let n = entry.spares.length; n < SPARES; n++) fetchSpare(entry);
     };
     return 0;
   };
