@@ -111,6 +111,21 @@ export async function idleUsage(manager: number, windowMs: number): Promise<Usag
   };
 }
 
+/**
+ * The CPU time (user and system, in seconds) that a process and its descendants used while `work`
+ * ran: a process that ended meanwhile counts up to its last reading before, one that came counts whole.
+ */
+export async function cpuDuring<T>(root: number | null, work: () => Promise<T>): Promise<{ value: T; seconds: number | null }> {
+  const ticks = () => new Map((root === null ? [] : tree(root)).map((pid) => [pid, cpuTicks(pid)]));
+  const before = ticks();
+  const value = await work();
+  const after = ticks();
+  if (root === null || before.size === 0) return { value, seconds: null };
+  let used = 0;
+  for (const [pid, now] of after) used += Math.max(0, now - (before.get(pid) ?? 0));
+  return { value, seconds: used / ticksPerSecond() };
+}
+
 /** The CPU time a process has used so far (user and system), in clock ticks. */
 export function cpuTicks(pid: number): number {
   return stat(pid)?.ticks ?? 0;

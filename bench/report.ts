@@ -47,7 +47,7 @@ export type Images = Partial<Record<ChartName, { path: string; alt: string }>>;
 
 export function markdown(r: Results, images: Images): string {
   const ran = r.contenders.filter((c) => !c.skipped).map((c) => ({ name: c.name, trials: r.trials.filter((t) => t.contender === c.name) }));
-  const sections = [header(r), throughput(ran), managerGoals(ran), reloads(ran, images), brokenReloads(r.trials, images), scale(r), logging(r, images), upgrade(r), pools(r), cpu(r), verdict(r), notes(r)].filter((s) => s.length);
+  const sections = [header(r), throughput(ran), managerGoals(ran), besideCluster(ran), reloads(ran, images), brokenReloads(r.trials, images), scale(r), logging(r, images), upgrade(r), pools(r), cpu(r), verdict(r), notes(r)].filter((s) => s.length);
   return `${sections.map((s) => s.join('\n')).join('\n\n')}\n`;
 }
 
@@ -72,8 +72,8 @@ function throughput(ran: Ran[]): string[] {
   const lines = [
     '### Throughput, spread, footprint',
     '',
-    row(['contender', 'keep-alive req/s', 'p99', 'new connection req/s', 'p99', 'busiest worker', 'start → first answer', 'manager RSS', 'all RSS', 'manager idle CPU']),
-    row(['---', ...Array<string>(9).fill('---:')]),
+    row(['contender', 'keep-alive req/s', 'p99', 'CPU a request', 'new connection req/s', 'p99', 'CPU a request', 'busiest worker', 'start → first answer', 'manager RSS', 'all RSS', 'manager idle CPU']),
+    row(['---', ...Array<string>(11).fill('---:')]),
   ];
   for (const { name, trials } of ran) {
     const pick = (f: (t: Trial) => number | null | undefined) => median(trials.map(f).filter((v): v is number => typeof v === 'number'));
@@ -83,8 +83,10 @@ function throughput(ran: Ran[]): string[] {
         name,
         fmt(pick((t) => t.keepAlive?.requestsPerSec), (v) => v.toFixed(0)),
         fmt(pick((t) => t.keepAlive?.p99Ms), ms),
+        fmt(pick((t) => t.keepAliveCpuUs), micros),
         fmt(pick((t) => t.newConnections?.requestsPerSec), (v) => v.toFixed(0)),
         fmt(pick((t) => t.newConnections?.p99Ms), ms),
+        fmt(pick((t) => t.newConnectionsCpuUs), micros),
         fmt(pick((t) => t.spread?.busiestShare), (v) => `${(v * 100).toFixed(0)}% of ${workers}`),
         fmt(pick((t) => t.startupMs), ms),
         fmt(pick((t) => t.idle?.managerRssMb), megabytes),
@@ -119,6 +121,38 @@ function managerGoals(ran: Ran[]): string[] {
     row(['manager RSS with --admin', fmt(admin, megabytes), `without ${fmt(hypnode, megabytes)}`, `at most ${GOAL_ADMIN_EXTRA_MB} MB more`, met(admin, hypnode === null ? null : hypnode + GOAL_ADMIN_EXTRA_MB)]),
     row(['start → first answer', fmt(started, ms), `bare node ${fmt(bare, ms)}`, `at most bare node + ${GOAL_START_EXTRA_MS} ms`, met(started, bare === null ? null : bare + GOAL_START_EXTRA_MS)]),
   ];
+}
+
+// Issue 28: hypnode's workers serve as fast as node's cluster with the workers accepting (SCHED_NONE).
+const GOAL_THROUGHPUT_RATIO = 0.97;
+
+/**
+ * hypnode's throughput beside cluster-none's, from the same rounds: req/s, and the CPU each
+ * request cost (req/s moves with whatever else the machine runs; CPU a request much less).
+ */
+function besideCluster(ran: Ran[]): string[] {
+  const trialsOf = (name: string) => ran.find((c) => c.name === name)?.trials ?? [];
+  const pick = (name: string, f: (t: Trial) => number | null | undefined) => median(trialsOf(name).map(f).filter((v): v is number => typeof v === 'number'));
+  const names = ['hypnode', 'hypnode-unbalanced'].filter((n) => trialsOf(n).length > 0);
+  if (!names.length || !trialsOf('cluster-none').length) return [];
+  const ratio = (mine: number | null, theirs: number | null) => (mine === null || theirs === null || theirs === 0 ? null : mine / theirs);
+  const times = (v: number) => `${v.toFixed(2)}×`;
+  const lines = [
+    "### hypnode's workers beside node's cluster (SCHED_NONE)",
+    '',
+    row(['contender', 'connections', 'req/s × cluster-none', `goal at least ${GOAL_THROUGHPUT_RATIO}×`, 'CPU a request × cluster-none (less is cheaper)']),
+    row(['---', '---', '---:', '---', '---:']),
+  ];
+  for (const name of names) {
+    for (const [label, rps, cpu] of [
+      ['keep-alive', (t: Trial) => t.keepAlive?.requestsPerSec, (t: Trial) => t.keepAliveCpuUs],
+      ['new', (t: Trial) => t.newConnections?.requestsPerSec, (t: Trial) => t.newConnectionsCpuUs],
+    ] as const) {
+      const speed = ratio(pick(name, rps), pick('cluster-none', rps));
+      lines.push(row([name, label, fmt(speed, times), speed === null ? NONE : speed >= GOAL_THROUGHPUT_RATIO ? 'met' : 'not met', fmt(ratio(pick(name, cpu), pick('cluster-none', cpu)), times)]));
+    }
+  }
+  return lines;
 }
 
 function reloads(ran: Ran[], images: Images): string[] {
@@ -342,6 +376,10 @@ function fmt(value: number | null, f: (v: number) => string): string {
 
 function megabytes(value: number): string {
   return `${value.toFixed(0)} MB`;
+}
+
+function micros(value: number): string {
+  return `${value.toFixed(0)} µs`;
 }
 
 function reached(value: number): string {

@@ -1,7 +1,7 @@
 import type { Contender, Instance } from './contenders/types.js';
 import { waitForAnswer } from './http.js';
 import type { Plan } from './options.js';
-import { idleUsage, type Usage } from './proc.js';
+import { cpuDuring, idleUsage, type Usage } from './proc.js';
 import { progress, sleep } from './progress.js';
 import { brokenReload, reloadUnderLoad, type BrokenOutcome, type ReloadOutcome } from './reload.js';
 import { openRunDir } from './run-dir.js';
@@ -23,6 +23,13 @@ export interface Trial {
   spread: Spread | null;
   keepAlive: WrkResult | null;
   newConnections: WrkResult | null;
+  /**
+   * CPU time of the contender's processes (manager and workers) per request answered, in µs: its
+   * cost, steadier than req/s on a machine whose other load comes and goes (wrk, here on the same
+   * cores, is not counted).
+   */
+  keepAliveCpuUs: number | null;
+  newConnectionsCpuUs: number | null;
   reload: ReloadOutcome | null;
   broken: BrokenOutcome | null;
   /** Processes still there after the contender's own stop, which the rig had to end ("PID command"). */
@@ -42,6 +49,8 @@ export async function runTrial(contender: Contender, round: number, plan: Plan):
     spread: null,
     keepAlive: null,
     newConnections: null,
+    keepAliveCpuUs: null,
+    newConnectionsCpuUs: null,
     reload: null,
     broken: null,
     leftovers: [],
@@ -61,9 +70,15 @@ export async function runTrial(contender: Contender, round: number, plan: Plan):
     trial.spread = await measureSpread(port, plan.spreadConnections, plan.spreadConcurrency);
     say(`idle manager ${trial.idle?.managerRssMb.toFixed(0) ?? '?'} MB; connections per worker ${trial.spread.perWorker.join('/')}`);
 
-    trial.keepAlive = await runWrk(port, plan.wrkSeconds, false, env);
-    trial.newConnections = await runWrk(port, plan.wrkSeconds, true, env);
-    say(`wrk ${trial.keepAlive.requestsPerSec.toFixed(0)} req/s keep-alive, ${trial.newConnections.requestsPerSec.toFixed(0)} req/s new connections`);
+    const load = async (newConnections: boolean) => {
+      const { value, seconds } = await cpuDuring(manager, () => runWrk(port, plan.wrkSeconds, newConnections, env));
+      return { wrk: value, cpuUs: seconds === null || value.requests === 0 ? null : (seconds / value.requests) * 1e6 };
+    };
+    const keepAlive = await load(false);
+    const fresh = await load(true);
+    [trial.keepAlive, trial.keepAliveCpuUs, trial.newConnections, trial.newConnectionsCpuUs] = [keepAlive.wrk, keepAlive.cpuUs, fresh.wrk, fresh.cpuUs];
+    const perRequest = (us: number | null) => (us === null ? '' : `, ${us.toFixed(0)} µs CPU a request`);
+    say(`wrk ${keepAlive.wrk.requestsPerSec.toFixed(0)} req/s keep-alive${perRequest(keepAlive.cpuUs)}, ${fresh.wrk.requestsPerSec.toFixed(0)} req/s new connections${perRequest(fresh.cpuUs)}`);
 
     if (instance.reload) {
       const r = (trial.reload = await reloadUnderLoad(instance, run.versionFile, port, plan, '2'));

@@ -27,7 +27,7 @@ function reload(failed: number, commandMs: number, moments: { firstNew: number |
 }
 
 function trial(contender: string, round: number, r: ReloadOutcome | null, broken: Trial['broken'] = null): Trial {
-  return { contender, round, startupMs: 100, idle: null, spread: null, keepAlive: null, newConnections: null, reload: r, broken, leftovers: [], error: null };
+  return { contender, round, startupMs: 100, idle: null, spread: null, keepAlive: null, newConnections: null, keepAliveCpuUs: null, newConnectionsCpuUs: null, reload: r, broken, leftovers: [], error: null };
 }
 
 const results = {
