@@ -27,7 +27,8 @@ export interface ListenEvents {
 interface ListenHandle {
   listen(backlog: number): number;
   close(): void;
-  onconnection?: (this: ListenHandle, ...args: unknown[]) => void;
+  /** node's net calls it with libuv's status and the accepted connection's handle. */
+  onconnection?: (this: ListenHandle, status: number, client: unknown) => void;
 }
 
 interface NetServer extends net.Server {
@@ -208,8 +209,8 @@ function attach(entry: Shared, handle: ListenHandle, quiet: boolean): void {
       // Only a balanced worker hears of each accept: unbalanced, the accept path stays node's own.
       if (sparing) {
         const onconnection = handle.onconnection!;
-        handle.onconnection = function (this: ListenHandle, ...args: unknown[]) {
-          onconnection.apply(this, args);
+        handle.onconnection = function (this: ListenHandle, status: number, client: unknown) {
+          onconnection.call(this, status, client);
           events.accepted?.();
         };
       }

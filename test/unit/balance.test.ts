@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { closeSync, ftruncateSync, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { closeSync, ftruncateSync, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -148,9 +148,29 @@ test('Balancer: a worker whose connections live a millisecond does not pause for
   await delay(10);
   busy.accepted();
   assert.equal(state.paused, false, 'its connections lived short: no pause');
-  // They stay open from now on: a window later (the one ending now may still hold the churn) it pauses again.
+  // Churning far above its share, it writes and reads the table every few ms (SYNC_MS, 5), not at every accept.
+  const recorded = () => {
+    const record = Buffer.alloc(BALANCE_RECORD_BYTES);
+    readSync(fd, record, 0, BALANCE_RECORD_BYTES, 0);
+    return record.readInt32LE(4);
+  };
+  // Open counts kept small, so as not to sway the reckoning of the churn (Little's law) itself.
+  state.open = 2;
+  let looked = performance.now();
+  for (let tries = 0; recorded() !== 2 && tries < 1000; tries++) {
+    await delay(1);
+    busy.accepted();
+    looked = performance.now();
+  }
+  assert.equal(recorded(), 2, 'a look once the last is older than SYNC_MS');
   state.open = 3;
-  await delay(600);
   busy.accepted();
+  // A descheduled test could pass SYNC_MS between the two: then a look is right, and proves nothing.
+  if (performance.now() - looked < 4) assert.equal(recorded(), 2, 'no look at the next accept');
+  assert.equal(state.paused, false);
+  // They stay open from now on: a window later (the one ending now may still hold the churn) it
+  // pauses again. Windows are reckoned on the 250 ms refresh, not in step with them: up to ~1 s.
+  state.open = 3;
+  for (let waited = 0; waited < 3000 && !state.paused; waited += 20) await delay(20);
   assert.equal(state.paused, true, 'connections held: over its share, it pauses');
 });
