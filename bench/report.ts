@@ -128,7 +128,7 @@ const GOAL_THROUGHPUT_RATIO = 0.97;
 
 /**
  * hypnode's throughput beside cluster-none's, from the same rounds: req/s, and the CPU each
- * request cost (req/s moves with whatever else the machine runs; CPU a request much less).
+ * request cost (more work per request, or only less of the machine).
  */
 function besideCluster(ran: Ran[]): string[] {
   const trialsOf = (name: string) => ran.find((c) => c.name === name)?.trials ?? [];

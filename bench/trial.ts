@@ -24,9 +24,9 @@ export interface Trial {
   keepAlive: WrkResult | null;
   newConnections: WrkResult | null;
   /**
-   * CPU time of the contender's processes (manager and workers) per request answered, in µs: its
-   * cost, steadier than req/s on a machine whose other load comes and goes (wrk, here on the same
-   * cores, is not counted).
+   * CPU time of the contender's processes (manager and workers) per request answered, in µs: the
+   * work a request cost, apart from how much of the machine the contender got (wrk, here on the
+   * same cores, is not counted). On a VM it still moves with how fast the host lets the cores run.
    */
   keepAliveCpuUs: number | null;
   newConnectionsCpuUs: number | null;

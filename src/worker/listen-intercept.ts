@@ -216,7 +216,7 @@ function attach(entry: Shared, handle: ListenHandle, quiet: boolean): void {
       }
       const err = listen.call(handle, n);
       if (err < 0) server.emit('error', listenError(key, { code: getSystemErrorName(err), message: 'listen failed' }));
-      if (sparing) for (let n = entry.spares.length; n < SPARES; n++) fetchSpare(entry);
+      if (sparing) for (let more = SPARES - entry.spares.length; more > 0; more--) fetchSpare(entry);
     };
     return 0;
   };
