@@ -43,6 +43,8 @@ test('status: a table of workers, and --json fields exactly as documented', asyn
     return s.workers.every((w) => w.rss > 0) ? s : null;
   });
   for (const p of fieldPaths(afterReload)) seen.add(p);
+  // phase in the code's names, state in the older spelling scripts match on.
+  assert.deepEqual(afterReload.workers.map((w) => [w.phase, w.state]), [['serving', 'ready'], ['serving', 'ready']]);
 
   const table = await h.cli('status');
   assert.equal(table.code, 0);

@@ -38,6 +38,7 @@ export function statusSummary(s: Status): StatusSummary {
       pid: w.pid,
       generation: w.generation,
       slot: w.slot,
+      phase: w.phase,
       state: w.state,
       startedAt: w.startedAt,
       uptimeMs: w.uptimeMs,

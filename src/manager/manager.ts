@@ -301,7 +301,7 @@ export class Manager extends EventEmitter<ManagerEvents> {
       generations.push({ id: g.id, state: g.state, app: g.release.app, cwd: g.release.cwd, createdAt: g.createdAt, workersWanted: g.size, workersReady: g.servingCount() });
       for (const w of g.workers) {
         const { requests, connections, rss, heapUsed, loopDelay, linesDropped } = w.stats;
-        workers.push({ pid: w.pid, generation: g.id, slot: w.slot, state: wireState(w.state), startedAt: w.startedAt, uptimeMs: now - w.startedAt, readyAt: w.readyAt, requests, connections, rss, heapUsed, loopDelay, linesDropped, acceptsLimit: w.acceptsLimit });
+        workers.push({ pid: w.pid, generation: g.id, slot: w.slot, phase: w.state, state: wireState(w.state), startedAt: w.startedAt, uptimeMs: now - w.startedAt, readyAt: w.readyAt, requests, connections, rss, heapUsed, loopDelay, linesDropped, acceptsLimit: w.acceptsLimit });
       }
     }
     const cur = this.current;

@@ -19,8 +19,9 @@ export type ManagerState = 'starting' | 'serving' | 'failing' | 'stopping' | 'st
 export type WorkerPhase = 'starting' | 'standby' | 'serving' | 'draining' | 'drained' | 'killing' | 'exited';
 
 /**
- * The same on the wire (status, metrics), where `serving` is spelled `ready`: the status fields are
- * documented as stable, and scripts and dashboards match on that value.
+ * The phase's older spelling, where `serving` is `ready`: kept in `workers[].state` and the
+ * `state` label of the metrics, since the status fields are documented as stable and scripts and
+ * dashboards match on that value. `phase` says the same in the names the code uses.
  */
 export type WorkerState = Exclude<WorkerPhase, 'serving'> | 'ready';
 
@@ -30,6 +31,8 @@ export interface WorkerStatus {
   pid: number;
   generation: number;
   slot: number;
+  phase: WorkerPhase;
+  /** `phase` in its older spelling (see WorkerState). */
   state: WorkerState;
   startedAt: number;
   uptimeMs: number;
