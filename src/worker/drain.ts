@@ -75,8 +75,9 @@ export class ConnectionTracker {
     }
     server.on('connection', (socket: HttpSocket) => {
       if (probeSockets.has(socket)) return;
-      this.onAccept(++this.accepted);
+      // Counted open before onAccept, which the balance reckons with.
       accepted.add(socket);
+      this.onAccept(++this.accepted);
       socket.on('close', closed);
     });
     if (overTls) {

@@ -20,15 +20,12 @@ export interface ListenEvents {
   requested(server: net.Server): void;
   /** It finished, listening or failed. */
   settled(ok: boolean): void;
-  /** A shared server accepted a connection (its 'connection' listeners have run). */
-  accepted?(): void;
 }
 
 interface ListenHandle {
   listen(backlog: number): number;
   close(): void;
-  /** node's net calls it with libuv's status and the accepted connection's handle. */
-  onconnection?: (this: ListenHandle, status: number, client: unknown) => void;
+  onconnection?: unknown;
 }
 
 interface NetServer extends net.Server {
@@ -206,14 +203,6 @@ function attach(entry: Shared, handle: ListenHandle, quiet: boolean): void {
     entry.listenBacklog = n;
     entry.start = () => {
       entry.start = null;
-      // Only a balanced worker hears of each accept: unbalanced, the accept path stays node's own.
-      if (sparing) {
-        const onconnection = handle.onconnection!;
-        handle.onconnection = function (this: ListenHandle, status: number, client: unknown) {
-          onconnection.call(this, status, client);
-          events.accepted?.();
-        };
-      }
       const err = listen.call(handle, n);
       if (err < 0) server.emit('error', listenError(key, { code: getSystemErrorName(err), message: 'listen failed' }));
       if (sparing) for (let more = SPARES - entry.spares.length; more > 0; more--) fetchSpare(entry);

@@ -46,7 +46,9 @@ let metricsSource: MetricsSource | null = null;
 // Sampled every 20 ms: the delay the app's own callbacks see, reported with each heartbeat.
 const loopDelays = config.loopDelay ? monitorEventLoopDelay({ resolution: 20 }) : null;
 loopDelays?.enable();
+// Each connection the app's servers accept: the balance counts it, and --accepts may recycle.
 const tracker = new ConnectionTracker(config.idleCloseAfter, (accepted) => {
+  balancer?.accepted();
   if (config.accepts > 0 && accepted >= config.accepts) recycle(`accepted ${accepted} connections`);
 });
 const readiness = new Readiness({
@@ -70,7 +72,6 @@ interceptListen(
       readiness.requested();
     },
     settled: (ok) => readiness.settled(ok),
-    accepted: () => balancer?.accepted(),
   },
   { pausable: balancer !== null },
 );
