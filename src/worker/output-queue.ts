@@ -16,6 +16,12 @@ import { writeSome, writeText } from '../native.js';
 const MAX_BATCH_BYTES = 64 * 1024;
 /** A turn's plain lines written at once when they reach this many characters (as a file write, a batch's size). */
 const MAX_PENDING_CHARS = 16 * 1024;
+/**
+ * Plain lines written less than this after the last write wait for each other (at most this long)
+ * to go as one: with a new connection a request, a turn serves one request, and a write a line
+ * cost the sink's reader a wake-up a line (journald: 45 µs of CPU a line, 24 with 1 ms, 20 with 3).
+ */
+export const BATCH_MS = 2;
 const NO_LEAD = Buffer.alloc(0);
 /** How soon the timer comes back: at once while the sink takes lines, backing off while it takes none. */
 const RETRY_MIN_MS = 1;
@@ -53,7 +59,9 @@ export class OutputQueue {
   /** This turn's plain lines (see text()), and how many. */
   private pending = '';
   private pendingLines = 0;
-  private turnEnd: NodeJS.Immediate | null = null;
+  private turnEnd: NodeJS.Immediate | NodeJS.Timeout | null = null;
+  /** When plain lines were last written. */
+  private wroteAt = -Infinity;
 
   constructor(
     private target: Target,
@@ -71,13 +79,18 @@ export class OutputQueue {
   /**
    * One plain line, given as a string, behind `lead`: kept with the others of this event-loop
    * turn, and written with them as one write when the turn ends (or the batch is large), so that
-   * a turn that serves several requests makes one system call, not one per line.
+   * a turn that serves several requests makes one system call, not one per line; within BATCH_MS
+   * of the last write, with those of the turns that follow, until BATCH_MS after it.
    */
   text(lead: string, text: string): void {
     this.pending += lead + text;
     this.pendingLines++;
     if (this.pending.length >= MAX_PENDING_CHARS) this.writePending();
-    else this.turnEnd ??= setImmediate(this.endTurn);
+    else if (this.turnEnd === null) {
+      const wait = this.wroteAt + BATCH_MS - performance.now();
+      if (wait <= 0) this.turnEnd = setImmediate(this.endTurn);
+      else (this.turnEnd = setTimeout(this.endTurn, wait)).unref();
+    }
   }
 
   /** The lines of this turn go now: before any other write, so that none overtakes them. */
@@ -87,6 +100,7 @@ export class OutputQueue {
     const lines = this.pendingLines;
     this.pending = '';
     this.pendingLines = 0;
+    this.wroteAt = performance.now();
     // Encoded by the addon straight from the string when it may go at once as one write (under a
     // lock, only what is surely atomic: lines() cuts a larger batch at line ends).
     if (this.held.length > 0 || this.stalled || (this.target.lockFd >= 0 && text.length * 3 > PIPE_BUF)) return this.lines(Buffer.from(text), lines);

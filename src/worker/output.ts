@@ -12,7 +12,7 @@ import { OutputQueue, type Budget } from './output-queue.js';
 // 0.7x the requests per second of cluster with per-request logging). Each line is tagged here as
 // the manager would tag it (`[g2 1234] `, its journald priority, or the JSON record), whole
 // lines only (a partial line waits for its end, or for the exit), and written under the sink's
-// lock (see writeSome in native/), the plain lines of an event-loop turn as one write. A sink slower than the app never blocks it: its lines are held
+// lock (see writeSome in native/), the plain lines of an event-loop turn (or of a few ms, see BATCH_MS) as one write. A sink slower than the app never blocks it: its lines are held
 // in order and written as the sink takes them (see output-queue.ts), and dropped and counted only
 // when the worker's budget is full or the sink took nothing for the stall window; the count goes
 // to the manager with the heartbeats. Before the worker is ready its output still goes through
