@@ -8,6 +8,7 @@ import { cpuTicks, ticksPerSecond } from './proc.js';
 import { progress, sleep } from './progress.js';
 import { openRunDir, type RunDir } from './run-dir.js';
 import { HYPNODE_CLI, nodeApp } from './paths.js';
+import { median } from './stats.js';
 import { runWrk } from './wrk.js';
 
 // An app that writes a line per request (as pino, morgan, fastify's logger do), served by node's
@@ -16,6 +17,9 @@ import { runWrk } from './wrk.js';
 // StandardOutput=journal): requests per second, the lines that arrived per second, and the
 // manager's CPU (the process that stays: cluster's primary, hypnode's manager), also per million
 // lines. HYPNODE_BENCH_BEFORE=path/to/main.js adds another hypnode build, to compare against.
+
+/** Node's cluster with workers writing to the inherited stdout: the logging section's yardstick. */
+export const LOGGING_BASE = 'cluster-none';
 
 export type LogSink = 'file' | 'pipe' | 'journald';
 export const LOG_SINKS: readonly LogSink[] = ['file', 'pipe', 'journald'];
@@ -56,6 +60,16 @@ const contenders = (): LogContender[] => [
     : []),
 ];
 
+/**
+ * `contender`'s req/s over node cluster's, in `runs` of one sink and kind of connections: the
+ * median of the rounds' ratios. The two runs of a round are seconds apart, the rounds minutes
+ * apart, and this machine's speed drifts by up to a third over minutes.
+ */
+export function againstCluster(runs: readonly LoggingRun[], contender: string): number | null {
+  const base = new Map(runs.filter((x) => x.contender === LOGGING_BASE && x.requestsPerSec > 0).map((x) => [x.round, x.requestsPerSec]));
+  return median(runs.filter((x) => x.contender === contender && base.has(x.round)).map((x) => x.requestsPerSec / base.get(x.round)!));
+}
+
 export async function runLogging(plan: Plan): Promise<{ runs: LoggingRun[]; skipped: string[] }> {
   const runs: LoggingRun[] = [];
   const skipped: string[] = [];
@@ -64,7 +78,8 @@ export async function runLogging(plan: Plan): Promise<{ runs: LoggingRun[]; skip
   if (journalSkip) skipped.push(`journald: ${journalSkip}`);
   else sandbox = await startUserManager(undefined, { journal: true });
   try {
-    for (let round = 0; round < plan.loggingRounds; round++) {
+    // As many rounds as the rest: a logging run's req/s moves by up to a third between identical rounds here.
+    for (let round = 0; round < plan.repetitions; round++) {
       for (const sink of LOG_SINKS) {
         if (sink === 'journald' && !sandbox) continue;
         for (const newConnections of [false, true]) {

@@ -44,8 +44,6 @@ export interface Plan {
   scaleWorkers: number[];
   scaleAllocMb: number;
   scaleReloads: number;
-  /** Rounds of the logging section (each: every sink, both connection kinds, every contender). */
-  loggingRounds: number;
   /** Write the tables into BENCHMARKS.md and the charts into docs/benchmarks/. */
   publish: boolean;
 }
@@ -92,7 +90,6 @@ export function parsePlan(argv: string[], names: readonly string[]): Plan | 'hel
     scaleWorkers: quick ? [2] : [2, 8, 32],
     scaleAllocMb: 50,
     scaleReloads: quick ? 1 : Math.min(repetitions, 3),
-    loggingRounds: quick ? 1 : Math.min(repetitions, 3),
     publish: values.publish === true,
   };
 }

@@ -46,6 +46,8 @@ class Stream {
     private readonly target: OutputStream,
     /** Where its lines wait for the sink: its own, or its sibling's when both write to one sink. */
     readonly queue: OutputQueue,
+    /** stderr's: stdout's queue when it is another (journald's streams), written before each line. */
+    private readonly before: OutputQueue | null,
     private readonly format: 'text' | 'json',
     private readonly who: Identity,
     private readonly dropped: (lines: number) => void,
@@ -58,12 +60,15 @@ class Stream {
 
   push(chunk: Chunk, encoding?: BufferEncoding): void {
     this.lastWords.keep(chunk, encoding);
+    // An error goes at once (below): stdout's lines written before it, to a stream of their own,
+    // go first, so that it does not overtake them.
+    this.before?.writePending();
     // At request rate, nearly every write is one whole line of text (console.log, a logger's
     // line): one string, batched with the others of the turn (see OutputQueue.text), no Buffer made.
     if (typeof chunk === 'string' && this.held === null && this.partial === null && this.format === 'text' && (encoding === undefined || encoding === 'utf8') && isOneLine(chunk)) {
       this.queue.text(this.lead, chunk);
       // stderr is unbuffered, as C's stdio has it: an error said just before the event loop
-      // hangs (and the heartbeat's kill) is the line that matters then; stdout's wait for the turn.
+      // hangs (and the heartbeat's kill) is the line that matters then; stdout's wait (see BATCH_MS).
       if (this.name === 'stderr') this.queue.writePending();
       return;
     }
@@ -174,8 +179,8 @@ export function writeDirectly(config: OutputConfig, who: Identity): DirectOutput
   const queues = new Set([outQueue, errQueue]);
   const lastWords = new LastWords();
   const streams = {
-    stdout: new Stream('stdout', config.stdout, outQueue, config.format, who, count, lastWords),
-    stderr: new Stream('stderr', config.stderr, errQueue, config.format, who, count, lastWords),
+    stdout: new Stream('stdout', config.stdout, outQueue, null, config.format, who, count, lastWords),
+    stderr: new Stream('stderr', config.stderr, errQueue, errQueue === outQueue ? null : outQueue, config.format, who, count, lastWords),
   };
   const byFd = (fd: unknown) => (fd === 1 ? streams.stdout : fd === 2 ? streams.stderr : null);
 

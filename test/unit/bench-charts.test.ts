@@ -73,13 +73,16 @@ test('charts: after a broken deploy, what answered and what the command said', (
   assert.match(broken.svg, />20\/20 answered; reload: exit 1 after 222 ms</);
 });
 
-test('charts: logging against node cluster per sink, the median of the rounds', () => {
-  const run = (contender: string, sink: 'file' | 'pipe', requestsPerSec: number, round: number) => ({ contender, sink, newConnections: false, round, requestsPerSec, linesPerSec: requestsPerSec, managerCpuSeconds: 0, seconds: 5, error: null });
+test('charts: logging against node cluster per sink, the median of the rounds\' ratios', () => {
+  const run = (contender: string, sink: 'file' | 'pipe', requestsPerSec: number, round: number, newConnections = false) => ({ contender, sink, newConnections, round, requestsPerSec, linesPerSec: requestsPerSec, managerCpuSeconds: 0, seconds: 5, error: null });
   const logging = [run('cluster-none', 'file', 1000, 0), run('cluster-none', 'file', 1200, 1), run('hypnode', 'file', 990, 0), run('hypnode', 'file', 1210, 1), run('cluster-none', 'pipe', 500, 0), run('hypnode', 'pipe', 400, 0)];
+  // Rounds at different speeds (cluster at 1000, 3000, 2000 req/s): each round's ratio counts, not the medians' 1000 against 2000.
+  logging.push(...[[1000, 950], [3000, 2850], [2000, 1000]].flatMap(([cluster, hypnode], round) => [run('cluster-none', 'file', cluster!, round, true), run('hypnode', 'file', hypnode!, round, true)]));
   const chart = charts({ ...results, logging }).logging;
   assert.ok(chart);
   assert.match(chart.svg, />1\.00× \(1100 against 1100 req\/s\)</);
   assert.match(chart.svg, />0\.80× \(400 against 500 req\/s\)</);
+  assert.match(chart.svg, />0\.95× \(1000 against 2000 req\/s\)</, 'the median of the rounds\' ratios');
   assert.match(chart.svg, /stroke-dasharray/, 'the 0.95× line');
 });
 
