@@ -21,7 +21,7 @@ const MAX_PENDING_CHARS = 16 * 1024;
  * to go as one: with a new connection a request, a turn serves one request, and a write a line
  * cost the sink's reader a wake-up a line (journald: 45 µs of CPU a line, 24 with 1 ms, 20 with 3).
  */
-export const BATCH_MS = 2;
+const BATCH_MS = 2;
 const NO_LEAD = Buffer.alloc(0);
 /** How soon the timer comes back: at once while the sink takes lines, backing off while it takes none. */
 const RETRY_MIN_MS = 1;
@@ -68,6 +68,7 @@ export class OutputQueue {
     private readonly budget: Budget,
     private readonly stallMs: number,
     private readonly dropped: (lines: number) => void,
+    private readonly batchMs = BATCH_MS,
   ) {}
 
   /** Writes to another sink from now on (a reopened log file, a journal stream of its own). */
@@ -87,7 +88,7 @@ export class OutputQueue {
     this.pendingLines++;
     if (this.pending.length >= MAX_PENDING_CHARS) this.writePending();
     else if (this.turnEnd === null) {
-      const wait = this.wroteAt + BATCH_MS - performance.now();
+      const wait = this.wroteAt + this.batchMs - performance.now();
       if (wait <= 0) this.turnEnd = setImmediate(this.endTurn);
       else (this.turnEnd = setTimeout(this.endTurn, wait)).unref();
     }
