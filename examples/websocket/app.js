@@ -15,14 +15,14 @@ const streams = new Set();
 // A connection accepted just before the drain began can reach a handler after onDrain ran: it
 // hears the goodbye at once.
 let draining = false;
-const goodbyeEvent = () => `event: goodbye\ndata: ${version}\n\n`;
-const goodbyeMessage = () => JSON.stringify({ goodbye: version });
+const goodbyeEvent = `event: goodbye\ndata: ${version}\n\n`;
+const goodbyeMessage = JSON.stringify({ goodbye: version });
 
 const server = http.createServer((req, res) => {
   if (req.url === '/events') {
     res.writeHead(200, { ...headers, 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
     res.write(`event: hello\ndata: ${version}\n\n`);
-    if (draining) res.write(goodbyeEvent());
+    if (draining) res.write(goodbyeEvent);
     streams.add(res);
     res.on('close', () => streams.delete(res));
     return;
@@ -38,14 +38,14 @@ const server = http.createServer((req, res) => {
 const wss = new WebSocketServer({ server });
 wss.on('connection', (ws) => {
   ws.send(JSON.stringify({ hello: version, pid: process.pid }));
-  if (draining) ws.send(goodbyeMessage());
+  if (draining) ws.send(goodbyeMessage);
   ws.on('message', (data) => ws.send(JSON.stringify({ echo: data.toString(), version })));
 });
 
 onDrain(() => {
   draining = true;
-  for (const ws of wss.clients) ws.send(goodbyeMessage());
-  for (const res of streams) res.write(goodbyeEvent());
+  for (const ws of wss.clients) ws.send(goodbyeMessage);
+  for (const res of streams) res.write(goodbyeEvent);
 });
 
 server.listen(port, process.env.HOST, () => console.log(`websocket version ${version} listening on ${port}`));

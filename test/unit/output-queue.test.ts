@@ -60,9 +60,9 @@ async function readUntil(fd: number, until: (lines: string[]) => boolean, ms = 2
 
 const seqs = (lines: string[]) => lines.map((l) => Number(l.slice(0, 8)));
 
-function queue(fd: number, limit: number, stallMs: number): { q: OutputQueue; dropped: () => number } {
+function queue(fd: number, limit: number, stallMs: number, batchMs?: number): { q: OutputQueue; dropped: () => number } {
   let dropped = 0;
-  const q = new OutputQueue({ fd, lockFd: outputLock() }, { held: 0, limit }, stallMs, (n) => void (dropped += n));
+  const q = new OutputQueue({ fd, lockFd: outputLock() }, { held: 0, limit }, stallMs, (n) => void (dropped += n), batchMs);
   return { q, dropped: () => dropped };
 }
 
@@ -136,8 +136,7 @@ test('lines that follow a write within the batch window wait past their turn for
   // A window far wider than BATCH_MS: the event loop's clock, which timers count from, may lag
   // performance.now() by a millisecond or two, more than BATCH_MS's margin on a busy machine.
   const batchMs = 200;
-  let dropped = 0;
-  const q = new OutputQueue({ fd, lockFd: outputLock() }, { held: 0, limit: 1024 * 1024 }, 60_000, (n) => void (dropped += n), batchMs);
+  const { q, dropped } = queue(fd, 1024 * 1024, 60_000, batchMs);
   q.text('', plain(0));
   await turnEnd();
   assert.equal(readAll(fd), plain(0), 'the first line after a pause goes at its turn\'s end');
@@ -149,7 +148,7 @@ test('lines that follow a write within the batch window wait past their turn for
   q.text('', plain(2));
   await sleep(batchMs * 3);
   assert.equal(heldPastTurn + readAll(fd), plain(1) + plain(2), 'both, in order, within the window');
-  assert.equal(dropped, 0);
+  assert.equal(dropped(), 0);
 });
 
 test('a full pipe: plain lines and bytes are held in one order and written as it is read, none dropped', async (t) => {
