@@ -18,6 +18,13 @@ import { BALANCE_RECORD_BYTES, BALANCE_SEATS, BALANCE_TABLE_BYTES, type BalanceS
 const RECHECK_MS = 5;
 /** How long a worker may go without looking at the table while it stays well within its share. */
 const SYNC_MS = 5;
+/**
+ * The same for a worker whose connections live short (it does not pause): others reckon with its
+ * count, which stays about its mean. Every SYNC_MS, the writes and reads of the table (whose
+ * writes the workers take turns at: 5 µs at the median, 52 at the 90th percentile) cost 1 % of
+ * new-connection throughput.
+ */
+const CHURN_SYNC_MS = 50;
 /** How often a worker writes its record even when nothing changed: its proof of life. */
 const REFRESH_MS = 250;
 /** A record older than this is a worker whose event loop is stuck (or gone): not counted. */
@@ -125,15 +132,16 @@ export class Balancer {
   accepted(): void {
     this.accepts++;
     if (!this.serving || this.paused) return;
-    const now = Date.now();
+    const since = Date.now() - this.syncedAt;
     // A churning worker does not pause, so above its share it looks (a write and a read of the
-    // table) at the usual pace, not at every accept: that cost 10% of new-connection throughput.
-    if ((this.churning || this.accept.open() <= this.room) && now - this.syncedAt < SYNC_MS) return;
-    this.look(now);
+    // table) at its own pace, not at every accept: that cost 10% of new-connection throughput.
+    if (this.churning ? since < CHURN_SYNC_MS : since < SYNC_MS && this.accept.open() <= this.room) return;
+    this.look();
   }
 
-  private look(now = Date.now()): void {
+  private look(): void {
     if (!this.serving) return;
+    const now = Date.now();
     const mine = this.accept.open();
     const others = this.sync(now, mine);
     this.reckonChurn(now, mine);

@@ -1,8 +1,9 @@
 import http from 'node:http';
 import net from 'node:net';
+import { httpConnections } from './http-connections.js';
 import { closeHttp2Server, Http2Sessions } from './http2-sessions.js';
 import { closeWebSocket, endEventStream } from './long-lived.js';
-import { PROBE_USER_AGENT, probeSockets } from './ready-probe.js';
+import { PROBE_USER_AGENT } from './ready-probe.js';
 import { isHttp2Server, isTlsServer } from './server-kinds.js';
 import { SocketList } from './socket-list.js';
 import { countAnswer } from './traffic.js';
@@ -21,6 +22,11 @@ interface HttpSocket extends net.Socket {
   parser?: unknown;
 }
 
+interface CountingServer extends net.Server {
+  /** What net.Server counts its open connections in (getConnections() reads it too). */
+  _connections: number;
+}
+
 interface IdleMark {
   bytesRead: number;
   since: number;
@@ -30,61 +36,43 @@ const SWEEP_EVERY_MS = 100;
 
 export class ConnectionTracker {
   private readonly servers = new Set<net.Server>();
-  /**
-   * The connections of plain servers, until they close: each carries HTTP itself, so this is also
-   * what the sweep reads. One list, one 'close' listener shared by all: at tens of thousands of
-   * new connections a second, each allocation and hash per connection shows in the throughput.
-   */
-  private readonly plain = new SocketList<HttpSocket>();
-  /** TLS servers' accepted TCP connections, and the TLS sockets over them that carry HTTP. */
-  private readonly tlsTransports = new SocketList<net.Socket>();
+  /** TLS sockets that carry HTTP: node keeps no list of those of an HTTP/2 server (allowHTTP1). */
   private readonly tlsSockets = new SocketList<HttpSocket>();
-  private readonly idle = new Map<HttpSocket, IdleMark>();
+  /** Plain HTTP connections the app upgraded (WebSockets): node's list lets go of them. */
+  private readonly upgraded = new SocketList<HttpSocket>();
+  private idle = new WeakMap<HttpSocket, IdleMark>();
   private draining = false;
   private drained: (() => void) | null = null;
   private sweeper: NodeJS.Timeout | null = null;
   private readonly http2: Http2Sessions;
   requests = 0;
-  accepted = 0;
 
-  constructor(
-    private readonly idleCloseAfterMs: number,
-    private readonly onAccept: (accepted: number) => void,
-  ) {
+  constructor(private readonly idleCloseAfterMs: number) {
     this.http2 = new Http2Sessions(idleCloseAfterMs, () => this.requests++);
   }
 
+  /** The connections the servers accepted that are still open (net counts them for each server). */
   get open(): number {
-    return this.plain.size + this.tlsTransports.size;
+    let open = 0;
+    for (const server of this.servers) open += (server as CountingServer)._connections;
+    return open;
   }
 
   track(server: net.Server): void {
     if (this.servers.has(server)) return;
     this.servers.add(server);
-    const tracker = this;
-    const overTls = isTlsServer(server);
-    const accepted = overTls ? this.tlsTransports : this.plain;
-    function closed(this: HttpSocket): void {
-      accepted.delete(this);
-      if (tracker.idle.size > 0) tracker.idle.delete(this);
-      if (tracker.drained) tracker.checkDrained();
-    }
-    function secureClosed(this: HttpSocket): void {
-      tracker.tlsSockets.delete(this);
-      tracker.idle.delete(this);
-    }
-    server.on('connection', (socket: HttpSocket) => {
-      if (probeSockets.has(socket)) return;
-      // Counted open before onAccept, which the balance reckons with.
-      accepted.add(socket);
-      this.onAccept(++this.accepted);
-      socket.on('close', closed);
-    });
-    if (overTls) {
+    // A server closes once it stops listening and its last connection has ended.
+    server.on('close', () => this.checkDrained());
+    if (isTlsServer(server)) {
+      const tlsSockets = this.tlsSockets;
       server.on('secureConnection', (socket: HttpSocket) => {
-        this.tlsSockets.add(socket);
-        socket.on('close', secureClosed);
+        tlsSockets.add(socket);
+        socket.on('close', function (this: HttpSocket) {
+          tlsSockets.delete(this);
+        });
       });
+    } else if (server instanceof http.Server) {
+      this.trackUpgrades(server);
     }
     // http's close() drops idle keep-alive connections at once (closeIdleConnections, node 19+):
     // the race above. Apps and frameworks call it while a drain runs (fastify closes the servers
@@ -105,6 +93,28 @@ export class ConnectionTracker {
         if (this.draining) res.shouldKeepAlive = false;
       });
     }
+  }
+
+  /**
+   * Keeps the sockets the app upgrades, beside its own 'upgrade' listener only: node refuses an
+   * upgrade nobody listens for, and must go on doing so for an app that listens for none.
+   */
+  private trackUpgrades(server: http.Server): void {
+    const upgraded = this.upgraded;
+    const keep = (_req: http.IncomingMessage, socket: HttpSocket) => {
+      upgraded.add(socket);
+      socket.on('close', () => upgraded.delete(socket));
+    };
+    const hook = () => {
+      if (!server.listeners('upgrade').includes(keep)) server.prependListener('upgrade', keep);
+    };
+    if (server.listenerCount('upgrade') > 0) hook();
+    server.on('newListener', (event: string | symbol, listener: unknown) => {
+      if (event === 'upgrade' && listener !== keep) hook();
+    });
+    server.on('removeListener', (event: string | symbol) => {
+      if (event === 'upgrade' && server.listeners('upgrade').every((l) => l === keep)) server.removeListener('upgrade', keep);
+    });
   }
 
   /**
@@ -134,7 +144,7 @@ export class ConnectionTracker {
     this.drained = null;
     if (this.sweeper) clearInterval(this.sweeper);
     this.sweeper = null;
-    this.idle.clear();
+    this.idle = new WeakMap();
   }
 
   private checkDrained(): void {
@@ -146,7 +156,8 @@ export class ConnectionTracker {
   }
 
   private *httpSockets(): Iterable<HttpSocket> {
-    yield* this.plain;
+    for (const server of this.servers) if (server instanceof http.Server) yield* httpConnections(server);
+    yield* this.upgraded;
     yield* this.tlsSockets;
   }
 

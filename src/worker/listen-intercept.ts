@@ -20,12 +20,16 @@ export interface ListenEvents {
   requested(server: net.Server): void;
   /** It finished, listening or failed. */
   settled(ok: boolean): void;
+  /** A server took a connection from the shared socket (net counts it open by now). */
+  accepted(): void;
 }
+
+type OnConnection = (this: ListenHandle, err: number, client?: object) => void;
 
 interface ListenHandle {
   listen(backlog: number): number;
   close(): void;
-  onconnection?: unknown;
+  onconnection?: OnConnection;
 }
 
 interface NetServer extends net.Server {
@@ -220,8 +224,21 @@ function attach(entry: Shared, handle: ListenHandle, quiet: boolean): void {
     server._pipeName = key.path;
     server._listen2(null, -1, -1, backlog);
   }
+  tellAccepts(handle);
   if (accepting) entry.start?.();
   else waitingToAccept ??= holdChannel();
+}
+
+/**
+ * Tells of each connection after net's own handler took it: a call on the handle, not a
+ * 'connection' listener, which every accept would pay for in node's event emitter.
+ */
+function tellAccepts(handle: ListenHandle): void {
+  const netOnConnection = handle.onconnection!;
+  handle.onconnection = function (err, client) {
+    netOnConnection.call(this, err, client);
+    if (client) events.accepted();
+  };
 }
 
 /** Swallows the next 'listening' of `server`, but for node's own HTTP timeout checks, which start on it. */

@@ -46,11 +46,9 @@ let metricsSource: MetricsSource | null = null;
 // Sampled every 20 ms: the delay the app's own callbacks see, reported with each heartbeat.
 const loopDelays = config.loopDelay ? monitorEventLoopDelay({ resolution: 20 }) : null;
 loopDelays?.enable();
-// Each connection the app's servers accept: the balance counts it, and --accepts may recycle.
-const tracker = new ConnectionTracker(config.idleCloseAfter, (accepted) => {
-  balancer?.accepted();
-  if (config.accepts > 0 && accepted >= config.accepts) recycle(`accepted ${accepted} connections`);
-});
+const tracker = new ConnectionTracker(config.idleCloseAfter);
+/** Connections the app's servers accepted: --accepts may recycle. */
+let accepted = 0;
 const readiness = new Readiness({
   waitReady: config.waitReady,
   probe: () => (config.readyPath === null ? Promise.resolve(null) : probeServers([...servers].filter((s) => s.listening), config.readyPath)),
@@ -72,6 +70,10 @@ interceptListen(
       readiness.requested();
     },
     settled: (ok) => readiness.settled(ok),
+    accepted() {
+      balancer?.accepted();
+      if (config.accepts > 0 && ++accepted >= config.accepts) recycle(`accepted ${accepted} connections`);
+    },
   },
   { pausable: balancer !== null },
 );

@@ -22,9 +22,6 @@ export const PROBE_USER_AGENT = 'hypnode-ready-probe';
 /** Requests sent for the traffic verdict's sample (--verdict require): counted as the app's traffic, unlike the probe's. */
 const SAMPLE_USER_AGENT = 'hypnode-verdict-sample';
 
-/** Connections of the probe: not the app's clients, so not counted as theirs. */
-export const probeSockets = new WeakSet<net.Socket>();
-
 const HEALTH_CHECK = '/grpc.health.v1.Health/Check';
 /** A HealthCheckRequest for service "" (an empty message), framed: not compressed, length 0. */
 const EMPTY_MESSAGE = Buffer.alloc(5);
@@ -57,10 +54,8 @@ export async function sendSample(servers: net.Server[], path: string, n: number)
 
 /** A loopback listener whose connections go to `server`, not through the shared port. */
 function privateDoor(server: net.Server): net.Server {
-  return net.createServer((socket) => {
-    probeSockets.add(socket);
-    server.emit('connection', socket);
-  });
+  // Its connections are the door's, not counted among the server's (net counts each server's own).
+  return net.createServer((socket) => server.emit('connection', socket));
 }
 
 async function probe(server: net.Server, path: string): Promise<string | null> {

@@ -1,0 +1,89 @@
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import http from 'node:http';
+import net from 'node:net';
+import { test } from 'node:test';
+import { ConnectionTracker } from '../../src/worker/drain.js';
+import { httpConnections } from '../../src/worker/http-connections.js';
+
+// The drain reads node's own list of a server's HTTP/1 connections (an internal of node's http):
+// these run on every Node line CI tests, so a Node that moves it fails here, not in a drain.
+
+async function listening(server: net.Server): Promise<number> {
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return (server.address() as net.AddressInfo).port;
+}
+
+/** Sends `request` on a new connection and resolves with the connection and the first bytes answered. */
+async function send(port: number, request: string, clients: net.Socket[]): Promise<{ socket: net.Socket; answer: string }> {
+  const socket = net.connect(port, '127.0.0.1');
+  clients.push(socket);
+  await once(socket, 'connect');
+  socket.write(request);
+  const [data] = (await once(socket, 'data')) as [Buffer];
+  return { socket, answer: data.toString() };
+}
+
+test("httpConnections: node's list of a server's HTTP/1 connections, idle and busy", async (t) => {
+  let hold: (() => void) | null = null;
+  const server = http.createServer((req, res) => {
+    if (req.url === '/slow') hold = () => res.end('slow');
+    else res.end('fast');
+  });
+  const port = await listening(server);
+  const agent = new http.Agent({ keepAlive: true });
+  t.after(() => {
+    agent.destroy();
+    server.close();
+  });
+  const get = (path: string) => new Promise<void>((resolve, reject) => http.get({ port, host: '127.0.0.1', path, agent }, (res) => res.resume().on('end', resolve)).on('error', reject));
+  const slow = get('/slow'); // busy until released
+  while (!hold) await new Promise((r) => setTimeout(r, 5));
+  await get('/'); // a second connection, idle from now on
+  const sockets = httpConnections(server);
+  assert.equal(sockets.length, 2);
+  for (const socket of sockets) assert.ok(socket instanceof net.Socket && !socket.destroyed);
+  (hold as () => void)();
+  await slow;
+});
+
+test('ConnectionTracker: an upgrade no listener takes stays a plain request; one the app takes is closed as a WebSocket at the drain, which ends with it', { timeout: 10_000 }, async (t) => {
+  const tracker = new ConnectionTracker(200);
+  const server = http.createServer((_req, res) => res.end('plain'));
+  tracker.track(server);
+  const port = await listening(server);
+  const clients: net.Socket[] = [];
+  t.after(() => {
+    for (const client of clients) client.destroy();
+    server.close();
+  });
+  const upgrade = 'GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n';
+
+  const refused = await send(port, upgrade, clients);
+  assert.match(refused.answer, /^HTTP\/1\.1 200 .*plain$/s, 'no upgrade listener: node answers it as a request');
+  refused.socket.destroy();
+
+  let closedWith: number | null = null;
+  server.on('upgrade', (_req: http.IncomingMessage, socket: net.Socket) => {
+    // What `ws` leaves on a socket it upgraded (long-lived.ts looks for it).
+    (socket as unknown as Record<symbol, unknown>)[Symbol('websocket')] = {
+      readyState: 1,
+      close(code: number) {
+        closedWith = code;
+        socket.end();
+      },
+    };
+    socket.write('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n');
+  });
+  const taken = await send(port, upgrade, clients);
+  assert.match(taken.answer, /^HTTP\/1\.1 101 /);
+  while (tracker.open !== 1) await new Promise((r) => setTimeout(r, 5)); // the refused one's close
+  taken.socket.on('end', () => taken.socket.end());
+
+  const drained = new Promise<void>((resolve) => tracker.drain(() => {}, () => {}, resolve));
+  await drained;
+  assert.equal(closedWith, 1001);
+  assert.equal(tracker.open, 0);
+  assert.equal(server.listening, false);
+});
