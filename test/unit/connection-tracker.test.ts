@@ -5,6 +5,8 @@ import net from 'node:net';
 import { test } from 'node:test';
 import { ConnectionTracker } from '../../src/worker/drain.js';
 import { httpConnections } from '../../src/worker/http-connections.js';
+import { PROBE_USER_AGENT } from '../../src/worker/ready-probe.js';
+import { traffic } from '../../src/worker/traffic.js';
 
 // The drain reads node's own list of a server's HTTP/1 connections (an internal of node's http):
 // these run on every Node line CI tests, so a Node that moves it fails here, not in a drain.
@@ -86,4 +88,39 @@ test('ConnectionTracker: an upgrade no listener takes stays a plain request; one
   assert.equal(closedWith, 1001);
   assert.equal(tracker.open, 0);
   assert.equal(server.listening, false);
+});
+
+test("ConnectionTracker: counts and times the clients' answers, not the probe's, through a prototype the app swaps (express); draining, each answer closes its connection", { timeout: 10_000 }, async (t) => {
+  const tracker = new ConnectionTracker(200);
+  const server = http.createServer((req, res) => {
+    // What express does to each response: a prototype of its own, below node's.
+    if (req.url === '/express') Object.setPrototypeOf(res, Object.create(http.ServerResponse.prototype));
+    res.statusCode = req.url === '/fail' ? 500 : 200;
+    res.end('answer');
+  });
+  tracker.track(server);
+  const port = await listening(server);
+  const clients: net.Socket[] = [];
+  t.after(() => {
+    for (const client of clients) client.destroy();
+    server.close();
+  });
+  const before = { ok: traffic.status[0]!, failed: traffic.status[3]!, timed: traffic.latency.reduce((a, b) => a + b, 0) };
+  const get = (path: string, userAgent = 'test') => send(port, `GET ${path} HTTP/1.1\r\nHost: x\r\nUser-Agent: ${userAgent}\r\nConnection: close\r\n\r\n`, clients);
+  for (const path of ['/', '/express', '/fail']) assert.match((await get(path)).answer, /^HTTP\/1\.1 (200|500) /);
+  assert.match((await get('/', PROBE_USER_AGENT)).answer, /^HTTP\/1\.1 200 /);
+  while (traffic.latency.reduce((a, b) => a + b, 0) - before.timed < 3) await new Promise((r) => setTimeout(r, 5));
+  await new Promise((r) => setTimeout(r, 20)); // the probe's answer, were it counted
+  assert.equal(tracker.requests, 3);
+  assert.equal(traffic.status[0]! - before.ok, 2);
+  assert.equal(traffic.status[3]! - before.failed, 1);
+  assert.equal(traffic.latency.reduce((a, b) => a + b, 0) - before.timed, 3);
+
+  const kept = await send(port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n', clients);
+  assert.match(kept.answer, /keep-alive/i);
+  const drained = new Promise<void>((resolve) => tracker.drain(() => {}, () => {}, resolve));
+  kept.socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+  const [last] = (await once(kept.socket, 'data')) as [Buffer];
+  assert.match(last.toString(), /^Connection: close\r$/im);
+  await drained;
 });
