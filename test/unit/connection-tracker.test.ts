@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import http from 'node:http';
 import net from 'node:net';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { ConnectionTracker } from '../../src/worker/drain.js';
 import { httpConnections } from '../../src/worker/http-connections.js';
 import { PROBE_USER_AGENT } from '../../src/worker/ready-probe.js';
@@ -15,6 +15,18 @@ async function listening(server: net.Server): Promise<number> {
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   return (server.address() as net.AddressInfo).port;
+}
+
+/** `server` tracked and listening, and where the test keeps its clients (destroyed at its end, with the server). */
+async function trackedServer(t: TestContext, tracker: ConnectionTracker, server: http.Server): Promise<{ port: number; clients: net.Socket[] }> {
+  tracker.track(server);
+  const port = await listening(server);
+  const clients: net.Socket[] = [];
+  t.after(() => {
+    for (const client of clients) client.destroy();
+    server.close();
+  });
+  return { port, clients };
 }
 
 /** Sends `request` on a new connection and resolves with the connection and the first bytes answered. */
@@ -53,13 +65,7 @@ test("httpConnections: node's list of a server's HTTP/1 connections, idle and bu
 test('ConnectionTracker: an upgrade no listener takes stays a plain request; one the app takes is closed as a WebSocket at the drain, which ends with it', { timeout: 10_000 }, async (t) => {
   const tracker = new ConnectionTracker(200);
   const server = http.createServer((_req, res) => res.end('plain'));
-  tracker.track(server);
-  const port = await listening(server);
-  const clients: net.Socket[] = [];
-  t.after(() => {
-    for (const client of clients) client.destroy();
-    server.close();
-  });
+  const { port, clients } = await trackedServer(t, tracker, server);
   const upgrade = 'GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n';
 
   const refused = await send(port, upgrade, clients);
@@ -98,13 +104,7 @@ test("ConnectionTracker: counts and times the clients' answers, not the probe's,
     res.statusCode = req.url === '/fail' ? 500 : 200;
     res.end('answer');
   });
-  tracker.track(server);
-  const port = await listening(server);
-  const clients: net.Socket[] = [];
-  t.after(() => {
-    for (const client of clients) client.destroy();
-    server.close();
-  });
+  const { port, clients } = await trackedServer(t, tracker, server);
   const before = { ok: traffic.status[0]!, failed: traffic.status[3]!, timed: traffic.latency.reduce((a, b) => a + b, 0) };
   const get = (path: string, userAgent = 'test') => send(port, `GET ${path} HTTP/1.1\r\nHost: x\r\nUser-Agent: ${userAgent}\r\nConnection: close\r\n\r\n`, clients);
   for (const path of ['/', '/express', '/fail']) assert.match((await get(path)).answer, /^HTTP\/1\.1 (200|500) /);
