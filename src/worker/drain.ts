@@ -4,7 +4,7 @@ import { httpConnections } from './http-connections.js';
 import { closeHttp2Server, Http2Sessions } from './http2-sessions.js';
 import { closeWebSocket, endEventStream } from './long-lived.js';
 import { PROBE_USER_AGENT } from './ready-probe.js';
-import { isHttp2Server, isTlsServer } from './server-kinds.js';
+import { isHttp2Server, isHttpServer, isTlsServer } from './server-kinds.js';
 import { SocketList } from './socket-list.js';
 import { countAnswer } from './traffic.js';
 
@@ -84,7 +84,7 @@ export class ConnectionTracker {
       };
     }
     if (isHttp2Server(server)) this.http2.track(server);
-    if (server instanceof http.Server) {
+    if (isHttpServer(server)) {
       server.prependListener('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
         if (req.headers['user-agent'] !== PROBE_USER_AGENT) {
           this.requests++;

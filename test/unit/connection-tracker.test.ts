@@ -1,12 +1,17 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { ConnectionTracker } from '../../src/worker/drain.js';
 import { httpConnections } from '../../src/worker/http-connections.js';
 import { PROBE_USER_AGENT } from '../../src/worker/ready-probe.js';
 import { traffic } from '../../src/worker/traffic.js';
+import { selfSigned } from '../support/self-signed.js';
 
 // The drain reads node's own list of a server's HTTP/1 connections (an internal of node's http):
 // these run on every Node line CI tests, so a Node that moves it fails here, not in a drain.
@@ -18,7 +23,7 @@ async function listening(server: net.Server): Promise<number> {
 }
 
 /** `server` tracked and listening, and where the test keeps its clients (destroyed at its end, with the server). */
-async function trackedServer(t: TestContext, tracker: ConnectionTracker, server: http.Server): Promise<{ port: number; clients: net.Socket[] }> {
+async function trackedServer(t: TestContext, tracker: ConnectionTracker, server: net.Server): Promise<{ port: number; clients: net.Socket[] }> {
   tracker.track(server);
   const port = await listening(server);
   const clients: net.Socket[] = [];
@@ -123,4 +128,20 @@ test("ConnectionTracker: counts and times the clients' answers, not the probe's,
   const [last] = (await once(kept.socket, 'data')) as [Buffer];
   assert.match(last.toString(), /^Connection: close\r$/im);
   await drained;
+});
+
+test("ConnectionTracker: an HTTPS server's answers are counted as well", { timeout: 10_000 }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'hypnode-tracker-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  selfSigned(dir, 'localhost');
+  const tracker = new ConnectionTracker(200);
+  const server = https.createServer({ cert: readFileSync(join(dir, 'cert.pem')), key: readFileSync(join(dir, 'key.pem')) }, (_req, res) => res.end('answer'));
+  const { port } = await trackedServer(t, tracker, server);
+  const timed = () => traffic.latency.reduce((a, b) => a + b, 0);
+  const before = timed();
+  await new Promise<void>((resolve, reject) => {
+    https.get({ host: '127.0.0.1', port, rejectUnauthorized: false, agent: false }, (res) => res.resume().on('end', resolve)).on('error', reject);
+  });
+  while (timed() === before) await new Promise((r) => setTimeout(r, 5));
+  assert.equal(tracker.requests, 1);
 });
