@@ -65,11 +65,13 @@ export class ConnectionTracker {
     server.on('close', () => this.checkDrained());
     if (isTlsServer(server)) {
       const tlsSockets = this.tlsSockets;
+      // One function for every socket, not a closure each.
+      const forget = function (this: HttpSocket): void {
+        tlsSockets.delete(this);
+      };
       server.on('secureConnection', (socket: HttpSocket) => {
         tlsSockets.add(socket);
-        socket.on('close', function (this: HttpSocket) {
-          tlsSockets.delete(this);
-        });
+        socket.on('close', forget);
       });
     } else if (server instanceof http.Server) {
       this.trackUpgrades(server);
@@ -101,9 +103,12 @@ export class ConnectionTracker {
    */
   private trackUpgrades(server: http.Server): void {
     const upgraded = this.upgraded;
+    const forget = function (this: HttpSocket): void {
+      upgraded.delete(this);
+    };
     const keep = (_req: http.IncomingMessage, socket: HttpSocket) => {
       upgraded.add(socket);
-      socket.on('close', () => upgraded.delete(socket));
+      socket.on('close', forget);
     };
     const hook = () => {
       if (!server.listeners('upgrade').includes(keep)) server.prependListener('upgrade', keep);
